@@ -1,0 +1,34 @@
+# `make run` and `make test` each build .venv when it is missing (or older than the
+# dependency files), then run. Only Python 3.11 and make are needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml setup.py constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	# torch first, by exact version: the machine's local CPU wheel. Any looser spec pulls CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[safety,dev]"
+	# Their own pins (gymnasium 0.28.1, mujoco 2.3.3, pygame 2.1.0, numpy<1.24) cannot install
+	# on Python 3.11; their real runtime needs come with the [safety] extra (STACK.md, trap 1).
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt safety-gymnasium gymnasium-robotics
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/testbed run scenarios/quickstart.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache runs

@@ -1,0 +1,7 @@
+"""Package discovery that pyproject.toml cannot express: `envs/` and `agents/` install as
+`testbed.envs` and `testbed.agents` (a top-level `agents` would collide with other packages)."""
+
+from setuptools import find_packages, setup
+
+remapped = [f"testbed.{name}" for name in find_packages(include=["envs", "envs.*", "agents", "agents.*"])]
+setup(packages=find_packages(include=["testbed", "testbed.*"]) + remapped)

@@ -1,0 +1,28 @@
+"""testbed: evaluation, tournaments and safety audits of PettingZoo agents, from a YAML file.
+
+The public Python API mirrors the command line::
+
+    import testbed
+    env = testbed.make_env("mpe/simple_spread_v3", N=3)
+    agent = testbed.make_agent("random", env.observation_space("agent_0"), env.action_space("agent_0"))
+    scenario = testbed.load_scenario("scenarios/quickstart.yaml")
+    result = testbed.run(scenario)
+"""
+
+from __future__ import annotations
+
+from testbed._quiet import silence_adroit_notice
+
+silence_adroit_notice()
+
+# gymnasium must be imported before pettingzoo: gymnasium 0.29 loads its plugin entry points on
+# import, gymnasium-robotics is one and imports pettingzoo, which fails if pettingzoo is half
+# imported at that moment (STACK.md, trap 4).
+import gymnasium  # noqa: E402, F401
+
+from testbed.registry import make_agent, make_env  # noqa: E402
+from testbed.runner import run  # noqa: E402
+from testbed.scenario import load_scenario  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "load_scenario", "make_agent", "make_env", "run"]

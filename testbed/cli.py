@@ -1,0 +1,208 @@
+"""The `testbed` command: run, validate and list scenarios, envs and agents.
+
+Exit codes: 0 success (audit passed), 1 audit failed, 2 bad input, 3 the run itself broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from testbed import registry
+from testbed.errors import BadInput, TestbedError
+
+EPILOG = "exit codes: 0 success, 1 audit failed, 2 bad input, 3 the run broke"
+
+
+def _parser() -> argparse.ArgumentParser:
+    from testbed import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="testbed",
+        description="Evaluate, rank and audit PettingZoo agents from YAML scenario files.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"testbed {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run", help="run a scenario file",
+        description="Run every stage of a scenario; write result.json and episodes.jsonl.",
+        epilog="example: testbed run scenarios/quickstart.yaml --set episodes=20 --seed 1\n"
+        + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("file", type=Path, help="scenario YAML file")
+    run.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a field, e.g. episodes=20, env.params.N=5, agents.*=random (repeatable)",
+    )
+    run.add_argument("--out", type=Path, help="run directory (default: runs/<scenario>-<time>/)")
+    run.add_argument("--seed", type=int, help="root seed (overrides the file's `seed`)")
+    run.add_argument(
+        "--workers", type=int, default=1,
+        help="worker processes for episodes (default 1); results do not depend on it",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar or report")
+
+    validate = sub.add_parser(
+        "validate", help="check scenario files without running them",
+        description="Check schema, ids and parameters of scenario files; exit 2 on the first "
+        "invalid one after reporting all.",
+        epilog=EPILOG,
+    )
+    validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
+
+    listing = sub.add_parser(
+        "list", help="list registered envs, agents or scenarios",
+        description="List what is registered (built in, or from installed plugins).",
+    )
+    listing.add_argument("what", choices=["envs", "agents", "scenarios"])
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument(
+        "--dir", type=Path, default=Path("scenarios"), help="scenario folder (list scenarios)"
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    from testbed.output import default_run_dir
+    from testbed.runner import run
+    from testbed.scenario import load_scenario
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    scenario = load_scenario(args.file, overrides)
+    if args.workers < 1:
+        raise BadInput(f"--workers must be at least 1, got {args.workers}")
+    out = args.out or default_run_dir(scenario.name)
+    result = run(scenario, out, workers=args.workers, console=console, show=not args.quiet)
+    if not args.quiet:
+        console.print(f"[dim]results written to[/] {result.out_dir}/result.json")
+    return 0
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    from testbed.scenario import load_scenario
+
+    worst = 0
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except BadInput as exc:
+            console.print(f"[red]✗[/] {exc.render()}", highlight=False, soft_wrap=True)
+            worst = 2
+            continue
+        kinds = ", ".join(s.kind for s in scenario.stages)
+        console.print(
+            f"[green]✓[/] {path}: {scenario.name} ({kinds})", highlight=False, soft_wrap=True
+        )
+    return worst
+
+
+def _env_rows() -> list[dict[str, object]]:
+    rows = []
+    for env_id in registry.env_ids():
+        spec = registry.ENVS.get(env_id)
+        if spec is None:
+            rows.append({"id": env_id, "kind": "?", "api": "?", "agents": "?", "actions": "?",
+                         "costs": [], "description": "(plugin)"})
+            continue
+        rows.append({"id": env_id, "kind": spec.kind, "api": spec.api, "agents": spec.agents,
+                     "actions": spec.actions, "costs": list(spec.costs),
+                     "description": spec.description, "extra": spec.extra})
+    return rows
+
+
+def _agent_rows() -> list[dict[str, object]]:
+    rows = []
+    for agent_id in registry.agent_ids():
+        spec = registry.AGENTS.get(agent_id)
+        rows.append({
+            "id": agent_id,
+            "topic": spec.topic if spec else "plugin",
+            "envs": list(spec.envs) if spec else [],
+            "description": spec.description if spec else "",
+        })
+    return rows
+
+
+def _scenario_rows(folder: Path) -> list[dict[str, object]]:
+    from testbed.scenario import load_scenario
+
+    rows = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            s = load_scenario(path, check_refs=False)
+        except BadInput as exc:
+            rows.append({"file": str(path), "name": "(invalid)", "kinds": [], "envs": [],
+                         "description": exc.render()})
+            continue
+        rows.append({"file": str(path), "name": s.name, "kinds": [st.kind for st in s.stages],
+                     "envs": [st.env.id for st in s.stages], "description": s.description})
+    return rows
+
+
+def _list(args: argparse.Namespace, console: Console) -> int:
+    if args.what == "envs":
+        rows = _env_rows()
+        columns = ["id", "kind", "api", "agents", "actions", "costs", "description"]
+    elif args.what == "agents":
+        rows = _agent_rows()
+        columns = ["id", "topic", "envs", "description"]
+    else:
+        rows = _scenario_rows(args.dir)
+        columns = ["file", "name", "kinds", "envs", "description"]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"testbed {args.what} ({len(rows)})", title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(
+            ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v or "")
+            for v in (row.get(c) for c in columns)
+        ))
+    console.print(table)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    console = Console()
+    errors = Console(stderr=True)
+    args = _parser().parse_args(argv)
+    commands = {"run": _run, "validate": _validate, "list": _list}
+    try:
+        return commands[args.command](args, console)
+    except TestbedError as exc:
+        label = "error" if isinstance(exc, BadInput) else "run failed"
+        text = exc.render() if isinstance(exc, BadInput) else str(exc)
+        errors.print(f"[bold red]{label}:[/] {text}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except BrokenPipeError:  # e.g. `testbed list envs --json | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/]; finished episodes are in episodes.jsonl")
+        return 130
+    except Exception as exc:  # a bug of ours or of an env/agent: exit 3, no traceback by default
+        if os.environ.get("TESTBED_DEBUG"):
+            raise
+        errors.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "  rerun with TESTBED_DEBUG=1 for the traceback", highlight=False,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

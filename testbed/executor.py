@@ -1,0 +1,116 @@
+"""Executors run a stage's episodes: in this process, or in worker processes.
+
+Each episode's result depends only on the scenario and its own seed, so every executor yields
+the same records for the same seeds (only the completion order differs; callers key records by
+episode index). A Ray executor implements the same `imap` interface.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from testbed.build import build_env, build_team
+from testbed.errors import RunFailed
+from testbed.rollout import EpisodeRecord, run_episode
+from testbed.scenario import Scenario
+
+
+class Executor(Protocol):
+    def imap(
+        self, scenario: Scenario, index: int, seeds: Sequence[int]
+    ) -> Iterator[tuple[int, EpisodeRecord]]:
+        """Yield (episode number, record) as episodes finish, in any order."""
+
+
+class EpisodeRunner:
+    """Holds one env and team for a stage and plays episodes of it by seed."""
+
+    def __init__(self, scenario: Scenario, index: int):
+        self.scenario = scenario
+        self.stage = scenario.stages[index]
+        self.env = build_env(scenario, index)
+        self.team, self.seats = build_team(scenario, index, self.env)
+
+    def play(self, number: int, seed: int) -> EpisodeRecord:
+        try:
+            return run_episode(self.env, self.team, seed, self.stage.max_steps)
+        except RunFailed:
+            raise
+        except Exception as exc:
+            raise RunFailed(
+                f"episode {number} (seed {seed}) of env {self.stage.env.id!r} failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def close(self) -> None:
+        try:
+            self.env.close()
+        except Exception:  # closing must never hide the result
+            pass
+
+
+class LocalExecutor:
+    """Runs episodes one after another in this process."""
+
+    def imap(
+        self, scenario: Scenario, index: int, seeds: Sequence[int]
+    ) -> Iterator[tuple[int, EpisodeRecord]]:
+        runner = EpisodeRunner(scenario, index)
+        try:
+            for number, seed in enumerate(seeds):
+                yield number, runner.play(number, seed)
+        finally:
+            runner.close()
+
+
+_worker: EpisodeRunner | None = None
+
+
+def _init_worker(scenario: Scenario, index: int) -> None:
+    global _worker
+    _worker = EpisodeRunner(scenario, index)
+
+
+def _play(number: int, seed: int) -> tuple[int, EpisodeRecord]:
+    assert _worker is not None
+    return number, _worker.play(number, seed)
+
+
+class ProcessExecutor:
+    """Runs episodes in `workers` processes, each holding its own env and team."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 1
+
+    def imap(
+        self, scenario: Scenario, index: int, seeds: Sequence[int]
+    ) -> Iterator[tuple[int, EpisodeRecord]]:
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_init_worker,
+            initargs=(scenario, index),
+        )
+        pending: set[Future[Any]] = set()
+        todo = iter(enumerate(seeds))
+        try:
+            for number, seed in todo:  # keep a bounded queue so a failure stops early
+                pending.add(pool.submit(_play, number, seed))
+                if len(pending) >= 4 * self.workers:
+                    break
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(_play, *nxt))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(workers: int) -> Executor:
+    return LocalExecutor() if workers <= 1 else ProcessExecutor(workers)

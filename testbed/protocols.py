@@ -1,0 +1,51 @@
+"""The small contracts agents satisfy structurally (no base class needed).
+
+- `Policy` acts for one PettingZoo agent: `reset(seed)` at the start of every episode, then
+  `act(observation, action_mask)` each time that agent must move.
+- `Learner` is a Policy that also learns from transitions and saves its weights.
+- `Team` acts for several agents at once: {agent: observation} -> {agent: action}. Tournament
+  entrants and audit subjects are Teams; `PolicyTeam` turns per-agent policies into one.
+
+Agents are built as `Class(observation_space, action_space, config)`, where `config` is an
+instance of the class's frozen `Config` dataclass (see testbed.registry.make_agent).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Policy(Protocol):
+    def reset(self, seed: int | None = None) -> None:
+        """Start a new episode; all randomness of the policy derives from `seed`."""
+
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
+        """Return an action in the agent's action space; honour `action_mask` when given."""
+
+
+@runtime_checkable
+class Learner(Policy, Protocol):
+    def observe(self, transition: dict[str, Any]) -> None:
+        """Record one transition (obs, action, reward, cost, next_obs, terminated, truncated)."""
+
+    def update(self) -> dict[str, float]:
+        """Learn from what was observed; return metrics to log."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class Team(Protocol):
+    def reset(self, seed: int | None = None) -> None: ...
+
+    def act(
+        self,
+        observations: dict[str, Any],
+        action_masks: dict[str, np.ndarray | None],
+    ) -> dict[str, Any]:
+        """Return one action for every agent in `observations`."""

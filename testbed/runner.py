@@ -1,0 +1,130 @@
+"""Run a scenario's stages, show progress and reports, write the run directory."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from testbed.errors import TestbedError
+from testbed.evaluate import run_evaluate
+from testbed.executor import make_executor
+from testbed.output import EpisodeLog, write_json
+from testbed.report import stage_view
+from testbed.scenario import Scenario
+
+
+@dataclass
+class RunResult:
+    """What a run produced; `stages` hold each stage's result dict (records included)."""
+
+    scenario: str
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "ok"
+    error: str | None = None
+    out_dir: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from testbed import __version__
+
+        return {
+            "testbed_version": __version__,
+            "scenario": self.scenario,
+            "status": self.status,
+            "error": self.error,
+            "stages": [{k: v for k, v in s.items() if k != "records"} for s in self.stages],
+        }
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=True,
+    )
+
+
+def run(
+    scenario: Scenario,
+    out: str | Path | None = None,
+    *,
+    workers: int = 1,
+    console: Console | None = None,
+    show: bool = True,
+) -> RunResult:
+    """Run every stage; write result.json and episodes.jsonl into `out` when given.
+
+    Finished episodes are appended to episodes.jsonl as they end, so a crash or kill loses
+    none of them; result.json is written at the end, also when a stage fails.
+    """
+    console = console or Console(stderr=False)
+    result = RunResult(scenario.name)
+    log = None
+    if out is not None:
+        result.out_dir = Path(out)
+        result.out_dir.mkdir(parents=True, exist_ok=True)
+        log = EpisodeLog(result.out_dir / "episodes.jsonl")
+    executor = make_executor(workers)
+    try:
+        for index, stage in enumerate(scenario.stages):
+            name = scenario.stage_name(index)
+            with _progress(console) if show else _NoProgress() as progress:
+                task = progress.add_task(f"{stage.kind} {name}", total=stage.episodes, status="")
+                team_returns: list[float] = []
+
+                def on_episode(number: int, record: Any, name: str = name) -> None:
+                    team_returns.append(record.team_return)
+                    mean = sum(team_returns) / len(team_returns)
+                    progress.update(task, advance=1, status=f"team return {mean:.2f}")
+                    if log is not None:
+                        log.write({"stage": name, "episode": number, **record.to_dict()})
+
+                stage_result = run_evaluate(scenario, index, executor, on_episode)
+            result.stages.append(stage_result)
+            if show:
+                console.print(stage_view(stage_result))
+    except TestbedError as exc:
+        result.status = "failed"
+        result.error = str(exc)
+        raise
+    finally:
+        if log is not None:
+            log.close()
+        if result.out_dir is not None:
+            data = result.to_dict()
+            data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            write_json(result.out_dir / "result.json", data)
+    return result
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None

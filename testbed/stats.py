@@ -1,0 +1,49 @@
+"""Summary statistics with confidence intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean of a sample with a two-sided Student-t confidence interval."""
+
+    n: int
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    min: float
+    max: float
+    confidence: float = 0.95
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci_high - self.ci_low) / 2
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in asdict(self).items()}
+
+
+def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
+    """Mean, sample std and a t-interval; the interval is NaN for fewer than two values."""
+    x = np.asarray(values, dtype=float)
+    n = int(x.size)
+    if n == 0:
+        nan = float("nan")
+        return Summary(0, nan, nan, nan, nan, nan, nan, confidence)
+    mean = float(x.mean())
+    if n == 1:
+        nan = float("nan")
+        return Summary(1, mean, nan, nan, nan, mean, mean, confidence)
+    std = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+    return Summary(n, mean, std, mean - half, mean + half, float(x.min()), float(x.max()),
+                   confidence)

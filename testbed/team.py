@@ -1,0 +1,34 @@
+"""Teams: one object acting for several agents. `PolicyTeam` wraps per-agent Policies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from testbed.protocols import Policy
+from testbed.seeding import member_seed
+
+
+class PolicyTeam:
+    """A Team made of one Policy per agent name; each policy gets its own derived seed."""
+
+    def __init__(self, policies: Mapping[str, Policy]):
+        self.policies = dict(policies)
+        self._order = {name: i for i, name in enumerate(self.policies)}
+
+    def reset(self, seed: int | None = None) -> None:
+        for name, policy in self.policies.items():
+            policy.reset(None if seed is None else member_seed(seed, self._order[name]))
+
+    def act(
+        self,
+        observations: dict[str, Any],
+        action_masks: dict[str, np.ndarray | None],
+    ) -> dict[str, Any]:
+        policies = self.policies
+        return {
+            agent: policies[agent].act(obs, action_masks.get(agent))
+            for agent, obs in observations.items()
+        }
