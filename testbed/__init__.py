@@ -4,7 +4,9 @@ The public Python API mirrors the command line::
 
     import testbed
     env = testbed.make_env("mpe/simple_spread_v3", N=3)
-    agent = testbed.make_agent("random", env.observation_space("agent_0"), env.action_space("agent_0"))
+    agent = testbed.make_agent(
+        "random", env.observation_space("agent_0"), env.action_space("agent_0")
+    )
     scenario = testbed.load_scenario("scenarios/quickstart.yaml")
     result = testbed.run(scenario)
 """

@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser(
-        "run", help="run a scenario file",
+        "run",
+        help="run a scenario file",
         description="Run every stage of a scenario; write result.json and episodes.jsonl.",
         epilog="example: testbed run scenarios/quickstart.yaml --set episodes=20 --seed 1\n"
         + EPILOG,
@@ -41,19 +42,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("file", type=Path, help="scenario YAML file")
     run.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a field, e.g. episodes=20, env.params.N=5, agents.*=random (repeatable)",
     )
     run.add_argument("--out", type=Path, help="run directory (default: runs/<scenario>-<time>/)")
     run.add_argument("--seed", type=int, help="root seed (overrides the file's `seed`)")
     run.add_argument(
-        "--workers", type=int, default=1,
+        "--workers",
+        type=int,
+        default=1,
         help="worker processes for episodes (default 1); results do not depend on it",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar or report")
 
     validate = sub.add_parser(
-        "validate", help="check scenario files without running them",
+        "validate",
+        help="check scenario files without running them",
         description="Check schema, ids and parameters of scenario files; exit 2 on the first "
         "invalid one after reporting all.",
         epilog=EPILOG,
@@ -61,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
 
     listing = sub.add_parser(
-        "list", help="list registered envs, agents or scenarios",
+        "list",
+        help="list registered envs, agents or scenarios",
         description="List what is registered (built in, or from installed plugins).",
     )
     listing.add_argument("what", choices=["envs", "agents", "scenarios"])
@@ -69,7 +78,66 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--dir", type=Path, default=Path("scenarios"), help="scenario folder (list scenarios)"
     )
+    describe = sub.add_parser(
+        "describe",
+        help="show one env: agents, spaces, parameters, costs",
+        description="Build an env with its default parameters and show its agents, their "
+        "observation and action spaces, the parameters a scenario may set, and its costs.",
+    )
+    describe.add_argument("env", help="env id, e.g. mpe/simple_spread_v3")
+    describe.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
+
+
+def _describe(args: argparse.Namespace, console: Console) -> int:
+    import inspect
+
+    factory = registry.env_factory(args.env)
+    spec = registry.ENVS.get(args.env)
+    env = registry.make_env(args.env)
+    try:
+        agents = {
+            a: {"observation": str(env.observation_space(a)), "action": str(env.action_space(a))}
+            for a in env.possible_agents
+        }
+    finally:
+        env.close()
+    params = {
+        p.name: (None if p.default is p.empty else p.default)
+        for p in inspect.signature(factory).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    info = {
+        "id": args.env,
+        "kind": spec.kind if spec else None,
+        "api": spec.api if spec else None,
+        "description": spec.description if spec else (factory.__doc__ or "").strip(),
+        "costs": list(spec.costs) if spec else [],
+        "params": params,
+        "agents": agents,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    console.print(f"[bold]{args.env}[/]  {info['kind'] or ''} · {info['api'] or ''}")
+    console.print(info["description"], highlight=False)
+    console.print(
+        "costs: " + (", ".join(info["costs"]) or "none (add some with env.costs)"),
+        highlight=False,
+    )
+    table = Table(title="parameters (env.params)", title_justify="left")
+    table.add_column("name")
+    table.add_column("default")
+    for name, default in params.items():
+        table.add_row(name, repr(default))
+    console.print(table)
+    table = Table(title="agents", title_justify="left")
+    for column in ("agent", "observation space", "action space"):
+        table.add_column(column, overflow="fold")
+    for name, s in agents.items():
+        table.add_row(name, s["observation"], s["action"])
+    console.print(table)
+    return 0
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -113,12 +181,30 @@ def _env_rows() -> list[dict[str, object]]:
     for env_id in registry.env_ids():
         spec = registry.ENVS.get(env_id)
         if spec is None:
-            rows.append({"id": env_id, "kind": "?", "api": "?", "agents": "?", "actions": "?",
-                         "costs": [], "description": "(plugin)"})
+            rows.append(
+                {
+                    "id": env_id,
+                    "kind": "?",
+                    "api": "?",
+                    "agents": "?",
+                    "actions": "?",
+                    "costs": [],
+                    "description": "(plugin)",
+                }
+            )
             continue
-        rows.append({"id": env_id, "kind": spec.kind, "api": spec.api, "agents": spec.agents,
-                     "actions": spec.actions, "costs": list(spec.costs),
-                     "description": spec.description, "extra": spec.extra})
+        rows.append(
+            {
+                "id": env_id,
+                "kind": spec.kind,
+                "api": spec.api,
+                "agents": spec.agents,
+                "actions": spec.actions,
+                "costs": list(spec.costs),
+                "description": spec.description,
+                "extra": spec.extra,
+            }
+        )
     return rows
 
 
@@ -126,12 +212,14 @@ def _agent_rows() -> list[dict[str, object]]:
     rows = []
     for agent_id in registry.agent_ids():
         spec = registry.AGENTS.get(agent_id)
-        rows.append({
-            "id": agent_id,
-            "topic": spec.topic if spec else "plugin",
-            "envs": list(spec.envs) if spec else [],
-            "description": spec.description if spec else "",
-        })
+        rows.append(
+            {
+                "id": agent_id,
+                "topic": spec.topic if spec else "plugin",
+                "envs": list(spec.envs) if spec else [],
+                "description": spec.description if spec else "",
+            }
+        )
     return rows
 
 
@@ -143,11 +231,25 @@ def _scenario_rows(folder: Path) -> list[dict[str, object]]:
         try:
             s = load_scenario(path, check_refs=False)
         except BadInput as exc:
-            rows.append({"file": str(path), "name": "(invalid)", "kinds": [], "envs": [],
-                         "description": exc.render()})
+            rows.append(
+                {
+                    "file": str(path),
+                    "name": "(invalid)",
+                    "kinds": [],
+                    "envs": [],
+                    "description": exc.render(),
+                }
+            )
             continue
-        rows.append({"file": str(path), "name": s.name, "kinds": [st.kind for st in s.stages],
-                     "envs": [st.env.id for st in s.stages], "description": s.description})
+        rows.append(
+            {
+                "file": str(path),
+                "name": s.name,
+                "kinds": [st.kind for st in s.stages],
+                "envs": [st.env.id for st in s.stages],
+                "description": s.description,
+            }
+        )
     return rows
 
 
@@ -168,10 +270,12 @@ def _list(args: argparse.Namespace, console: Console) -> int:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(
-            ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v or "")
-            for v in (row.get(c) for c in columns)
-        ))
+        table.add_row(
+            *(
+                ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v or "")
+                for v in (row.get(c) for c in columns)
+            )
+        )
     console.print(table)
     return 0
 
@@ -180,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     errors = Console(stderr=True)
     args = _parser().parse_args(argv)
-    commands = {"run": _run, "validate": _validate, "list": _list}
+    commands = {"run": _run, "validate": _validate, "list": _list, "describe": _describe}
     try:
         return commands[args.command](args, console)
     except TestbedError as exc:
@@ -199,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         errors.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-            "  rerun with TESTBED_DEBUG=1 for the traceback", highlight=False,
+            "  rerun with TESTBED_DEBUG=1 for the traceback",
+            highlight=False,
         )
         return 3
 

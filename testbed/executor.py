@@ -91,7 +91,9 @@ class ProcessExecutor:
     ) -> Iterator[tuple[int, EpisodeRecord]]:
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_init_worker,
+            self.workers,
+            mp_context=context,
+            initializer=_init_worker,
             initargs=(scenario, index),
         )
         pending: set[Future[Any]] = set()

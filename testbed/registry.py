@@ -70,100 +70,181 @@ def _mpe(name: str, kind: str, agents: str, description: str) -> EnvSpec:
 ENVS: dict[str, EnvSpec] = {
     # PettingZoo MPE (particle worlds), parallel API.
     "mpe/simple_spread_v3": _mpe(
-        "simple_spread_v3", "cooperative", "N (default 3)",
+        "simple_spread_v3",
+        "cooperative",
+        "N (default 3)",
         "N agents cover N landmarks and avoid collisions; shared reward.",
     ),
     "mpe/simple_reference_v3": _mpe(
-        "simple_reference_v3", "cooperative", "2",
+        "simple_reference_v3",
+        "cooperative",
+        "2",
         "Two agents each guide the other to a target landmark by communicating.",
     ),
     "mpe/simple_tag_v3": _mpe(
-        "simple_tag_v3", "competitive", "num_good + num_adversaries (default 1 + 3)",
+        "simple_tag_v3",
+        "competitive",
+        "num_good + num_adversaries (default 1 + 3)",
         "Slower predators (adversary_*) chase faster prey (agent_*) among obstacles.",
     ),
     "mpe/simple_adversary_v3": _mpe(
-        "simple_adversary_v3", "competitive", "N + 1 (default 3)",
+        "simple_adversary_v3",
+        "competitive",
+        "N + 1 (default 3)",
         "Good agents reach the target landmark while hiding it from one adversary.",
     ),
     "mpe/simple_push_v3": _mpe(
-        "simple_push_v3", "competitive", "2",
+        "simple_push_v3",
+        "competitive",
+        "2",
         "An adversary pushes the agent away from its target landmark.",
     ),
     # PettingZoo classic games, AEC API with legal-action masks.
     "classic/tictactoe_v3": EnvSpec(
-        "testbed.envs.pettingzoo_std:tictactoe_v3", "competitive", "aec", "2", "discrete (masked)",
+        "testbed.envs.pettingzoo_std:tictactoe_v3",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
         "Tic-tac-toe; +1 win, -1 loss, 0 draw.",
     ),
     "classic/connect_four_v3": EnvSpec(
-        "testbed.envs.pettingzoo_std:connect_four_v3", "competitive", "aec", "2",
-        "discrete (masked)", "Connect four on a 6x7 board; +1 win, -1 loss, 0 draw.",
+        "testbed.envs.pettingzoo_std:connect_four_v3",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
+        "Connect four on a 6x7 board; +1 win, -1 loss, 0 draw.",
     ),
     "classic/rps_v2": EnvSpec(
-        "testbed.envs.pettingzoo_std:rps_v2", "competitive", "parallel", "2", "discrete",
+        "testbed.envs.pettingzoo_std:rps_v2",
+        "competitive",
+        "parallel",
+        "2",
+        "discrete",
         "Repeated rock-paper-scissors (num_actions=5 for lizard-Spock).",
     ),
     "classic/chess_v6": EnvSpec(
-        "testbed.envs.pettingzoo_std:chess_v6", "competitive", "aec", "2", "discrete (masked)",
+        "testbed.envs.pettingzoo_std:chess_v6",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
         "Chess with AlphaZero-style observation and action planes.",
     ),
     # PettingZoo butterfly, parallel API.
     "butterfly/knights_archers_zombies_v10": EnvSpec(
-        "testbed.envs.pettingzoo_std:knights_archers_zombies_v10", "cooperative", "parallel",
-        "num_archers + num_knights (default 2 + 2)", "discrete",
+        "testbed.envs.pettingzoo_std:knights_archers_zombies_v10",
+        "cooperative",
+        "parallel",
+        "num_archers + num_knights (default 2 + 2)",
+        "discrete",
         "Knights and archers kill advancing zombies (vector observations by default).",
     ),
     # >>> safety-gymnasium envs
     # <<< safety-gymnasium envs
     # >>> custom envs: cooperative + constrained
     "testbed/foraging_v0": EnvSpec(
-        "testbed.envs.foraging:parallel_env", "cooperative", "parallel", "N (default 3)",
+        "testbed.envs.foraging:parallel_env",
+        "cooperative",
+        "parallel",
+        "N (default 3)",
         "discrete",
-        "Grid foraging: items need item_level (default 2) agents loading together; "
-        "shared reward.",
+        "Grid foraging: items need item_level (default 2) agents loading together; shared reward.",
     ),
     # <<< custom envs: cooperative + constrained
     # >>> custom envs: competitive + mixed
+    "testbed/breakthrough_v0": EnvSpec(
+        "testbed.envs.breakthrough:breakthrough_v0",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
+        "Breakthrough on a 5x5 board (rows, cols): race a piece to the far row or capture "
+        "all; +1 win, -1 loss, never a draw.",
+    ),
+    "testbed/commons_harvest_v0": EnvSpec(
+        "testbed.envs.commons_harvest:commons_harvest_v0",
+        "mixed",
+        "parallel",
+        "n_agents (default 5)",
+        "discrete",
+        "Shared logistic stock; reward = own harvest; greed pays short-term, "
+        "over-harvesting collapses the stock.",
+        costs=("depletion",),
+    ),
     # <<< custom envs: competitive + mixed
 }
 
 
 AGENTS: dict[str, AgentSpec] = {
     "random": AgentSpec(
-        "testbed.agents.baselines.random:RandomPolicy", "baseline",
+        "testbed.agents.baselines.random:RandomPolicy",
+        "baseline",
         "Uniform random over any action space; only legal actions when a mask is given.",
     ),
     "noop": AgentSpec(
-        "testbed.agents.baselines.noop:NoopPolicy", "baseline",
+        "testbed.agents.baselines.noop:NoopPolicy",
+        "baseline",
         "A fixed action (0 / the Box centre by default), a lower bound for most tasks.",
     ),
     "scripted/connect_four": AgentSpec(
-        "testbed.agents.scripted.connect_four:ConnectFourHeuristic", "scripted",
+        "testbed.agents.scripted.connect_four:ConnectFourHeuristic",
+        "scripted",
         "Wins if it can, blocks the opponent's win, else prefers the centre columns.",
         envs=("classic/connect_four_v3",),
     ),
     "scripted/tictactoe": AgentSpec(
-        "testbed.agents.scripted.tictactoe:TicTacToeHeuristic", "scripted",
+        "testbed.agents.scripted.tictactoe:TicTacToeHeuristic",
+        "scripted",
         "Wins if it can, blocks if it must, then centre, corners, edges.",
         envs=("classic/tictactoe_v3",),
     ),
     "scripted/spread_nearest": AgentSpec(
-        "testbed.agents.scripted.mpe:SpreadNearestLandmark", "scripted",
+        "testbed.agents.scripted.mpe:SpreadNearestLandmark",
+        "scripted",
         "MPE spread: moves to the landmark nearest to it that no other agent is closer to.",
         envs=("mpe/simple_spread_v3",),
     ),
     "scripted/tag_chaser": AgentSpec(
-        "testbed.agents.scripted.mpe:TagChaser", "scripted",
+        "testbed.agents.scripted.mpe:TagChaser",
+        "scripted",
         "MPE tag predator: moves toward the nearest prey.",
         envs=("mpe/simple_tag_v3",),
     ),
     "scripted/tag_fleer": AgentSpec(
-        "testbed.agents.scripted.mpe:TagFleer", "scripted",
+        "testbed.agents.scripted.mpe:TagFleer",
+        "scripted",
         "MPE tag prey: moves away from the nearest predators, pulled back toward the centre.",
         envs=("mpe/simple_tag_v3",),
     ),
     # >>> custom agents: cooperative + constrained
     # <<< custom agents: cooperative + constrained
     # >>> custom agents: competitive + mixed
+    "scripted/breakthrough_search": AgentSpec(
+        "testbed.agents.scripted.breakthrough_search:BreakthroughNegamax",
+        "scripted",
+        "Negamax with alpha-beta to `depth` plies (0 = random legal move); deeper is stronger.",
+        envs=("testbed/breakthrough_v0",),
+    ),
+    "scripted/commons_sustainable": AgentSpec(
+        "testbed.agents.scripted.commons:SustainableHarvester",
+        "scripted",
+        "Always plays its share of the maximum-sustainable-yield effort.",
+        envs=("testbed/commons_harvest_v0",),
+    ),
+    "scripted/commons_greedy": AgentSpec(
+        "testbed.agents.scripted.commons:GreedyHarvester",
+        "scripted",
+        "Always harvests with the highest effort level.",
+        envs=("testbed/commons_harvest_v0",),
+    ),
+    "scripted/commons_tit_for_tat": AgentSpec(
+        "testbed.agents.scripted.commons:ConditionalCooperator",
+        "scripted",
+        "Sustainable while the others were on average, greedy for a step after they were not.",
+        envs=("testbed/commons_harvest_v0",),
+    ),
     # <<< custom agents: competitive + mixed
 }
 
@@ -196,9 +277,7 @@ def _unknown(what: str, name: str, known: list[str], where: str | None) -> BadIn
         close = [tails[t] for t in difflib.get_close_matches(name, list(tails), n=3, cutoff=0.5)]
     hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
     listing = f"`testbed list {what}s` shows them all"
-    return BadInput(
-        f"unknown {what} id {name!r}; {listing}", where=where, hint=hint
-    )
+    return BadInput(f"unknown {what} id {name!r}; {listing}", where=where, hint=hint)
 
 
 def load_reference(ref: str, *, base_dir: Path | None = None, where: str | None = None) -> Any:
@@ -379,4 +458,3 @@ def make_agent(
         return cls(observation_space, action_space, config)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"agent {name!r} cannot act in this env: {exc}", where=where) from exc
-

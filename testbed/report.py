@@ -52,7 +52,10 @@ class EvaluateView:
         agents.add_column("steps", justify="right")
         for name, m in metrics["agents"].items():
             agents.add_row(
-                name, r["seats"].get(name, "?"), fmt_ci(m["return"]), fmt_ci(m["cost"]),
+                name,
+                r["seats"].get(name, "?"),
+                fmt_ci(m["return"]),
+                fmt_ci(m["cost"]),
                 fmt(m["steps"]["mean"], 1),
             )
         footer = Text(

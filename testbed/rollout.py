@@ -160,8 +160,10 @@ def run_episode(
     on_step: StepHook | None = None,
 ) -> EpisodeRecord:
     """Play one episode with either PettingZoo API."""
-    if isinstance(env, ParallelEnv) or hasattr(env, "possible_agents") and not hasattr(
-        env, "agent_iter"
+    if (
+        isinstance(env, ParallelEnv)
+        or hasattr(env, "possible_agents")
+        and not hasattr(env, "agent_iter")
     ):
         return run_parallel(env, team, seed, max_steps, on_step)
     return run_aec(env, team, seed, max_steps, on_step)

@@ -85,20 +85,8 @@ def run(
         log = EpisodeLog(result.out_dir / "episodes.jsonl")
     executor = make_executor(workers)
     try:
-        for index, stage in enumerate(scenario.stages):
-            name = scenario.stage_name(index)
-            with _progress(console) if show else _NoProgress() as progress:
-                task = progress.add_task(f"{stage.kind} {name}", total=stage.episodes, status="")
-                team_returns: list[float] = []
-
-                def on_episode(number: int, record: Any, name: str = name) -> None:
-                    team_returns.append(record.team_return)
-                    mean = sum(team_returns) / len(team_returns)
-                    progress.update(task, advance=1, status=f"team return {mean:.2f}")
-                    if log is not None:
-                        log.write({"stage": name, "episode": number, **record.to_dict()})
-
-                stage_result = run_evaluate(scenario, index, executor, on_episode)
+        for index in range(len(scenario.stages)):
+            stage_result = _run_stage(scenario, index, executor, console, show, log)
             result.stages.append(stage_result)
             if show:
                 console.print(stage_view(stage_result))
@@ -114,6 +102,31 @@ def run(
             data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             write_json(result.out_dir / "result.json", data)
     return result
+
+
+def _run_stage(
+    scenario: Scenario,
+    index: int,
+    executor: Any,
+    console: Console,
+    show: bool,
+    log: EpisodeLog | None,
+) -> dict[str, Any]:
+    """One stage with a live progress bar (running mean of the team return)."""
+    stage = scenario.stages[index]
+    name = scenario.stage_name(index)
+    team_returns: list[float] = []
+    with _progress(console) if show else _NoProgress() as progress:
+        task = progress.add_task(f"{stage.kind} {name}", total=stage.episodes, status="")
+
+        def on_episode(number: int, record: Any) -> None:
+            team_returns.append(record.team_return)
+            mean = sum(team_returns) / len(team_returns)
+            progress.update(task, advance=1, status=f"team return {mean:.2f}")
+            if log is not None:
+                log.write({"stage": name, "episode": number, **record.to_dict()})
+
+        return run_evaluate(scenario, index, executor, on_episode)
 
 
 class _NoProgress:

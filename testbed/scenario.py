@@ -158,8 +158,9 @@ def _schema_error(exc: ValidationError, source: Source) -> BadInput:
     loc = [p for p in error["loc"] if p not in ("evaluate",)]
     fields: set[str] = set(TOP_LEVEL_KEYS) | set(EvaluateStage.model_fields) | {"id", "params"}
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return BadInput(_describe(error) + more, where=source.where(loc),
-                    hint=_did_you_mean(error, fields))
+    return BadInput(
+        _describe(error) + more, where=source.where(loc), hint=_did_you_mean(error, fields)
+    )
 
 
 def parse_scenario(
@@ -185,7 +186,9 @@ def check_references(scenario: Scenario) -> None:
         factory = registry.env_factory(stage.env.id, where=where, base_dir=scenario.base_dir)
         for key in stage.env.params:
             registry.check_env_param(
-                factory, key, name=stage.env.id,
+                factory,
+                key,
+                name=stage.env.id,
                 where=scenario.where("stages", index, "env", "params", key),
             )
         for pattern, ref in stage.agents.items():
@@ -193,7 +196,9 @@ def check_references(scenario: Scenario) -> None:
             registry.check_agent_id(ref.id, where=where)
             cls = registry.agent_class(ref.id, where=where, base_dir=scenario.base_dir)
             registry.agent_config(
-                cls, ref.params, name=ref.id,
+                cls,
+                ref.params,
+                name=ref.id,
                 where=scenario.where("stages", index, "agents", pattern, "params"),
             )
 

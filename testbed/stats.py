@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,10 @@ class Summary:
         return (self.ci_high - self.ci_low) / 2
 
     def to_dict(self) -> dict[str, float]:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
@@ -43,7 +44,10 @@ def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
     if n == 1:
         nan = float("nan")
         return Summary(1, mean, nan, nan, nan, mean, mean, confidence)
+    from scipy import stats  # imported here: it costs ~0.5 s, and `testbed --help` needs none
+
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return Summary(n, mean, std, mean - half, mean + half, float(x.min()), float(x.max()),
-                   confidence)
+    return Summary(
+        n, mean, std, mean - half, mean + half, float(x.min()), float(x.max()), confidence
+    )

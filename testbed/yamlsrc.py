@@ -28,7 +28,7 @@ class Source:
         path = tuple(str(p) for p in loc)
         shown = path
         if self.hidden_prefix and path[: len(self.hidden_prefix)] == self.hidden_prefix:
-            shown = path[len(self.hidden_prefix):]
+            shown = path[len(self.hidden_prefix) :]
         dotted = ".".join(shown)
         for end in range(len(path), -1, -1):
             prefix = path[:end]
@@ -99,7 +99,7 @@ def apply_override(data: dict[str, Any], path: Path_, value: Any, label: str) ->
     for depth, part in enumerate(path[:-1]):
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise BadInput(f"{label}: {'.'.join(path[:depth + 1])} is not an item of the list")
+                raise BadInput(f"{label}: {'.'.join(path[: depth + 1])} is not an item of the list")
             node = node[int(part)]
             continue
         if not isinstance(node, dict):

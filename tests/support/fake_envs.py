@@ -18,11 +18,11 @@ class ComeAndGo(ParallelEnv):
     def __init__(self):
         self.possible_agents = ["a", "b", "c"]
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def observation_space(self, agent):
         return spaces.Box(0, 10, (1,), np.float32)
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent):
         return spaces.Discrete(3)
 

@@ -26,8 +26,10 @@ def test_version(capsys):
 
 def test_run_ok_and_seed_and_set(write_yaml, tmp_path, capsys):
     path = write_yaml(GOOD)
-    assert main(["run", str(path), "--out", str(tmp_path / "a"), "--seed", "5",
-                 "--set", "episodes=3"]) == 0
+    assert (
+        main(["run", str(path), "--out", str(tmp_path / "a"), "--seed", "5", "--set", "episodes=3"])
+        == 0
+    )
     data = json.loads((tmp_path / "a" / "result.json").read_text())
     assert data["stages"][0]["episodes"] == 3 and data["stages"][0]["seed"] == 5
     assert "result.json" in capsys.readouterr().out
@@ -89,3 +91,13 @@ def test_a_crash_is_exit_3(write_yaml, tmp_path, capsys):
     path = write_yaml(GOOD.replace('"*": random', '"*": bad_agent.py:Bad'))
     assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 3
     assert "ValueError: no" in capsys.readouterr().err
+
+
+def test_describe_shows_agents_spaces_and_params(capsys):
+    assert main(["describe", "classic/connect_four_v3", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info["agents"]) == {"player_0", "player_1"}
+    assert info["agents"]["player_0"]["action"] == "Discrete(7)"
+    assert "render_mode" in info["params"] and info["api"] == "aec"
+    assert main(["describe", "mpe/simple_sprad"]) == 2
+    assert "did you mean 'mpe/simple_spread_v3'" in capsys.readouterr().err

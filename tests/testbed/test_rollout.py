@@ -46,10 +46,12 @@ def test_harness_step_cap_marks_truncation():
 
 
 def _random_team(env):
-    return PolicyTeam({
-        a: make_agent("random", env.observation_space(a), env.action_space(a))
-        for a in env.possible_agents
-    })
+    return PolicyTeam(
+        {
+            a: make_agent("random", env.observation_space(a), env.action_space(a))
+            for a in env.possible_agents
+        }
+    )
 
 
 def test_aec_returns_match_game_outcome_and_masks_are_honoured():

@@ -92,8 +92,11 @@ def test_agent_params_checked_against_config(write_yaml):
 
 
 def test_env_params_checked_against_factory(write_yaml):
-    path = write_yaml(SPREAD.replace("env: mpe/simple_spread_v3",
-                                     "env: {id: mpe/simple_spread_v3, params: {n: 4}}"))
+    path = write_yaml(
+        SPREAD.replace(
+            "env: mpe/simple_spread_v3", "env: {id: mpe/simple_spread_v3, params: {n: 4}}"
+        )
+    )
     message = error_of(path)
     assert "env.params.n" in message and "has no parameter 'n'" in message
     assert "did you mean 'N'" in message
@@ -158,8 +161,9 @@ def test_user_agent_from_file_reference(write_yaml, tmp_path):
 
 
 def test_module_reference(write_yaml):
-    path = write_yaml(SPREAD.replace('"*": random',
-                                     '"*": testbed.agents.baselines.random:RandomPolicy'))
+    path = write_yaml(
+        SPREAD.replace('"*": random', '"*": testbed.agents.baselines.random:RandomPolicy')
+    )
     load_scenario(path)
     path = write_yaml(SPREAD.replace('"*": random', '"*": no_such_module_xyz:Thing'))
     assert "cannot import module 'no_such_module_xyz'" in error_of(path)
