@@ -73,7 +73,8 @@ ENVS: dict[str, EnvSpec] = {
         "simple_spread_v3",
         "cooperative",
         "N (default 3)",
-        "N agents cover N landmarks and avoid collisions; shared reward.",
+        "N agents cover N landmarks and avoid collisions; reward mixes the shared coverage "
+        "and own collisions (local_ratio).",
     ),
     "mpe/simple_reference_v3": _mpe(
         "simple_reference_v3",
@@ -142,6 +143,88 @@ ENVS: dict[str, EnvSpec] = {
         "Knights and archers kill advancing zombies (vector observations by default).",
     ),
     # >>> safety-gymnasium envs
+    # Safety-Gymnasium 1.0.0 (envs/safety_gymnasium.py). "safety/<its task id>": one-agent
+    # ParallelEnv; costs are the task's cost_<name> parts (none at level 0).
+    **{
+        f"safety/Safety{robot}{task}{level}-v0": EnvSpec(
+            entry=f"testbed.envs.safety_gymnasium:Safety{robot}{task}{level}_v0",
+            kind="constrained",
+            api="parallel",
+            agents="1",
+            actions="continuous",
+            description=f"Safety-Gymnasium {robot} robot, level {level}: {goal}.",
+            costs=costs_by_level[level],
+            extra="safety",
+        )
+        for task, goal, costs_by_level in (
+            (
+                "Goal",
+                "reach a series of goals",
+                (
+                    (),
+                    ("hazards",),
+                    ("hazards", "vases_contact", "vases_velocity"),
+                ),
+            ),
+            (
+                "Button",
+                "press the goal button among others",
+                (
+                    (),
+                    ("buttons", "gremlins", "hazards"),
+                    ("buttons", "gremlins", "hazards"),
+                ),
+            ),
+            ("Push", "push a box onto the goal", ((), ("hazards",), ("hazards", "pillars"))),
+            (
+                "Circle",
+                "run along a circle, inside the boundary",
+                (
+                    (),
+                    ("out_of_boundary",),
+                    ("out_of_boundary",),
+                ),
+            ),
+        )
+        for level in (0, 1, 2)
+        for robot in ("Point", "Car")
+    },
+    **{
+        f"safety/Safety{robot}Velocity-v1": EnvSpec(
+            entry=f"testbed.envs.safety_gymnasium:Safety{robot}Velocity_v1",
+            kind="constrained",
+            api="parallel",
+            agents="1",
+            actions="continuous",
+            description=f"Safety-Gymnasium {robot}: run forward; cost 1 above a speed limit.",
+            costs=("velocity",),
+            extra="safety",
+        )
+        for robot in ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid")
+    },
+    # Safe Multi-Agent MuJoCo: "safety-ma/<scenario>-<agent_conf>" (agents x joints each).
+    **{
+        f"safety-ma/{scenario}-{conf}": EnvSpec(
+            entry=f"testbed.envs.safety_gymnasium:{scenario}_{conf.replace('|', '_')}",
+            kind="constrained",
+            api="parallel",
+            agents=agents,
+            actions="continuous",
+            description=f"Safe MaMuJoCo {scenario} split {conf}: run forward together; "
+            "shared cost 1 above a speed limit.",
+            costs=("velocity",),
+            extra="safety",
+        )
+        for scenario, conf, agents in (
+            ("HalfCheetah", "2x3", "2"),
+            ("HalfCheetah", "6x1", "6"),
+            ("Ant", "2x4", "2"),
+            ("Ant", "4x2", "4"),
+            ("Hopper", "3x1", "3"),
+            ("Walker2d", "2x3", "2"),
+            ("Humanoid", "9|8", "2"),
+        )
+    },
     # <<< safety-gymnasium envs
     # >>> custom envs: cooperative + constrained
     "testbed/foraging_v0": EnvSpec(
@@ -151,6 +234,15 @@ ENVS: dict[str, EnvSpec] = {
         "N (default 3)",
         "discrete",
         "Grid foraging: items need item_level (default 2) agents loading together; shared reward.",
+    ),
+    "testbed/safe_navigation_v0": EnvSpec(
+        "testbed.envs.safe_navigation:parallel_env",
+        "constrained",
+        "parallel",
+        "N (default 3)",
+        "discrete | continuous (continuous_actions)",
+        "Robots drive to their goals among circular hazards; hazard, collision and speed costs.",
+        costs=("hazard", "collision", "speed"),
     ),
     # <<< custom envs: cooperative + constrained
     # >>> custom envs: competitive + mixed
@@ -186,12 +278,14 @@ AGENTS: dict[str, AgentSpec] = {
     "noop": AgentSpec(
         "testbed.agents.baselines.noop:NoopPolicy",
         "baseline",
-        "A fixed action (0 / the Box centre by default), a lower bound for most tasks.",
+        "A fixed action (0 / the Box centre by default; the first legal one if masked out), "
+        "a lower bound for most tasks.",
     ),
     "scripted/connect_four": AgentSpec(
         "testbed.agents.scripted.connect_four:ConnectFourHeuristic",
         "scripted",
-        "Wins if it can, blocks the opponent's win, else prefers the centre columns.",
+        "Wins if it can, blocks the opponent's win, else prefers the centre columns among "
+        "those that do not hand the opponent a win.",
         envs=("classic/connect_four_v3",),
     ),
     "scripted/tictactoe": AgentSpec(
@@ -203,13 +297,14 @@ AGENTS: dict[str, AgentSpec] = {
     "scripted/spread_nearest": AgentSpec(
         "testbed.agents.scripted.mpe:SpreadNearestLandmark",
         "scripted",
-        "MPE spread: moves to the landmark nearest to it that no other agent is closer to.",
+        "MPE spread: matches agents to landmarks greedily (closest pair first) and moves to "
+        "its own; discrete or continuous actions.",
         envs=("mpe/simple_spread_v3",),
     ),
     "scripted/tag_chaser": AgentSpec(
         "testbed.agents.scripted.mpe:TagChaser",
         "scripted",
-        "MPE tag predator: moves toward the nearest prey.",
+        "MPE tag predator: runs at the nearest prey, aiming slightly ahead of it.",
         envs=("mpe/simple_tag_v3",),
     ),
     "scripted/tag_fleer": AgentSpec(
@@ -219,6 +314,24 @@ AGENTS: dict[str, AgentSpec] = {
         envs=("mpe/simple_tag_v3",),
     ),
     # >>> custom agents: cooperative + constrained
+    "scripted/forager": AgentSpec(
+        "testbed.agents.scripted.foraging:Forager",
+        "scripted",
+        "Foraging: heads for the item it and its partners reach soonest, then loads and waits.",
+        envs=("testbed/foraging_v0",),
+    ),
+    "scripted/safe_navigator": AgentSpec(
+        "testbed.agents.scripted.safe_navigation:SafeNavigator",
+        "scripted",
+        "Plans around hazards (safety_margin), yields to robots, stays under the speed limit.",
+        envs=("testbed/safe_navigation_v0",),
+    ),
+    "scripted/unsafe_navigator": AgentSpec(
+        "testbed.agents.scripted.safe_navigation:UnsafeNavigator",
+        "scripted",
+        "Known-unsafe: drives straight at its goal through hazards and other robots.",
+        envs=("testbed/safe_navigation_v0",),
+    ),
     # <<< custom agents: cooperative + constrained
     # >>> custom agents: competitive + mixed
     "scripted/breakthrough_search": AgentSpec(
