@@ -3,5 +3,6 @@
 
 from setuptools import find_packages, setup
 
-remapped = [f"testbed.{name}" for name in find_packages(include=["envs", "envs.*", "agents", "agents.*"])]
+own = find_packages(include=["envs", "envs.*", "agents", "agents.*"])
+remapped = [f"testbed.{name}" for name in own]
 setup(packages=find_packages(include=["testbed", "testbed.*"]) + remapped)

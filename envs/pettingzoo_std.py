@@ -2,24 +2,25 @@
 
 One factory per registered id (`testbed.registry.ENVS`, the `mpe/`, `classic/` and
 `butterfly/` entries). Each factory has the keyword parameters of the PettingZoo env it builds,
-with the same defaults, imports PettingZoo only when called, and returns the PettingZoo env
-(parallel or AEC, as registered) inside a thin wrapper that adds `infos[agent]["cost"] = 0.0`
-on reset and on every step: standard envs define no constraint, but every testbed env reports
-a float cost (ARCHITECTURE.md, conventions). Everything else (spaces, rewards, seeding,
-`render_mode`, `metadata["name"]`) is PettingZoo's own; see https://pettingzoo.farama.org.
+with the same defaults, imports that env's module (and so pygame, chess, ...) only when
+called, and returns the PettingZoo env (parallel or AEC, as registered) inside a thin wrapper
+that adds `infos[agent]["cost"] = 0.0` on reset and on every step: standard envs define no
+constraint, but every testbed env reports a float cost (ARCHITECTURE.md, conventions).
+Everything else (spaces, rewards, seeding, `render_mode`, `metadata["name"]`) is PettingZoo's
+own; see https://pettingzoo.farama.org.
 
-| id | api | agents (defaults) | actions |
+| id | api | agents (defaults) | actions (Box: continuous_actions=True, in [0, 1]) |
 |---|---|---|---|
-| mpe/simple_spread_v3 | parallel | agent_0..agent_{N-1} (N=3) | Discrete(5) or Box(0, 1, (5,)) |
-| mpe/simple_reference_v3 | parallel | agent_0, agent_1 | Discrete(50) or Box(0, 1, (15,)) |
-| mpe/simple_tag_v3 | parallel | adversary_0..2, agent_0 | Discrete(5) or Box(0, 1, (5,)) |
-| mpe/simple_adversary_v3 | parallel | adversary_0, agent_0, agent_1 | Discrete(5) or Box(0, 1, (5,)) |
-| mpe/simple_push_v3 | parallel | adversary_0, agent_0 | Discrete(5) or Box(0, 1, (5,)) |
+| mpe/simple_spread_v3 | parallel | agent_0..agent_{N-1} (N=3) | Discrete(5) / Box(5,) |
+| mpe/simple_reference_v3 | parallel | agent_0, agent_1 | Discrete(50) / Box(15,) |
+| mpe/simple_tag_v3 | parallel | adversary_0..2, agent_0 | Discrete(5) / Box(5,) |
+| mpe/simple_adversary_v3 | parallel | adversary_0, agent_0, agent_1 | Discrete(5) / Box(5,) |
+| mpe/simple_push_v3 | parallel | adversary_0, agent_0 | Discrete(5) / Box(5,) |
 | classic/tictactoe_v3 | aec | player_1, player_2 | Discrete(9), masked |
 | classic/connect_four_v3 | aec | player_0, player_1 | Discrete(7), masked |
 | classic/chess_v6 | aec | player_0, player_1 | Discrete(4672), masked |
 | classic/rps_v2 | parallel | player_0, player_1 | Discrete(3) (5 with lizard-Spock) |
-| butterfly/knights_archers_zombies_v10 | parallel | archer_0, archer_1, knight_0, knight_1 | Discrete(6) |
+| butterfly/knights_archers_zombies_v10 | parallel | archer_0..1, knight_0..1 | Discrete(6) |
 
 Costs: always 0.0 (`infos[agent]["cost"]`); there is no `costs` dict.
 

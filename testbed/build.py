@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from testbed import registry
@@ -26,42 +27,62 @@ def build_env(scenario: Scenario, index: int, **extra: Any) -> Any:
     return env
 
 
-def seat_assignment(scenario: Scenario, index: int, agent_names: list[str]) -> dict[str, str]:
+def match_pattern(agents: dict[str, Any], agent_name: str) -> str | None:
+    """The pattern of `agents` that fills `agent_name`: its exact name, else the first glob."""
+    if agent_name in agents:
+        return agent_name
+    return next((p for p in agents if fnmatch.fnmatchcase(agent_name, p)), None)
+
+
+def subject_agents(scenario: Scenario, index: int, subject: str = "agents") -> dict[str, Any]:
+    """The {pattern: AgentRef} mapping of a stage's subject: `agents` or an audit `baseline`."""
+    agents = getattr(scenario.stages[index], subject, None)
+    if not agents:
+        raise BadInput(f"stage {scenario.stage_name(index)!r} has no {subject!r}")
+    return agents
+
+
+def seat_assignment(
+    scenario: Scenario, index: int, agent_names: list[str], subject: str = "agents"
+) -> dict[str, str]:
     """{env agent name: scenario pattern}; every agent covered, every pattern used."""
     stage = scenario.stages[index]
+    agents = subject_agents(scenario, index, subject)
     seats: dict[str, str] = {}
     for agent in agent_names:
-        match = stage.agent_for(agent)
+        match = match_pattern(agents, agent)
         if match is None:
             raise BadInput(
-                f"no entry in `agents` matches env agent {agent!r}; "
+                f"no entry in `{subject}` matches env agent {agent!r}; "
                 f"the env has agents {agent_names}",
-                where=scenario.where("stages", index, "agents"),
+                where=scenario.where("stages", index, subject),
                 hint='add the name, a glob like "agent_*", or "*" for all agents',
             )
-        seats[agent] = match[0]
-    unused = [p for p in stage.agents if p not in seats.values()]
+        seats[agent] = match
+    unused = [p for p in agents if p not in seats.values()]
     if unused:
         raise BadInput(
-            f"agents entry {unused[0]!r} matches no agent of env {stage.env.id!r} "
+            f"{subject} entry {unused[0]!r} matches no agent of env {stage.env.id!r} "
             f"(its agents: {', '.join(agent_names)})",
-            where=scenario.where("stages", index, "agents", unused[0]),
+            where=scenario.where("stages", index, subject, unused[0]),
         )
     return seats
 
 
-def build_team(scenario: Scenario, index: int, env: Any) -> tuple[PolicyTeam, dict[str, str]]:
-    """One policy per env agent, chosen by the stage's `agents` patterns."""
-    stage = scenario.stages[index]
-    seats = seat_assignment(scenario, index, list(env.possible_agents))
+def build_team(
+    scenario: Scenario, index: int, env: Any, subject: str = "agents"
+) -> tuple[PolicyTeam, dict[str, str]]:
+    """One policy per env agent, chosen by the stage's `agents` (or `baseline`) patterns."""
+    agents = subject_agents(scenario, index, subject)
+    seats = seat_assignment(scenario, index, list(env.possible_agents), subject)
     policies = {}
     for agent, pattern in seats.items():
-        ref = stage.agents[pattern]
+        ref = agents[pattern]
         policies[agent] = registry.make_agent(
             ref.id,
             env.observation_space(agent),
             env.action_space(agent),
-            where=scenario.where("stages", index, "agents", pattern),
+            where=scenario.where("stages", index, subject, pattern),
             base_dir=scenario.base_dir,
             **ref.params,
         )

@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes for episodes (default 1); results do not depend on it",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar or report")
+    run.add_argument(
+        "--allow-inconclusive", action="store_true",
+        help="an INCONCLUSIVE audit passes (exit 0) with a warning instead of failing",
+    )
 
     validate = sub.add_parser(
         "validate",
@@ -152,9 +156,23 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     out = args.out or default_run_dir(scenario.name)
-    result = run(scenario, out, workers=args.workers, console=console, show=not args.quiet)
+    result = run(scenario, out, workers=args.workers, console=console, show=not args.quiet,
+                 allow_inconclusive=args.allow_inconclusive)
     if not args.quiet:
-        console.print(f"[dim]results written to[/] {result.out_dir}/result.json")
+        console.print(f"[dim]results written to[/] {result.out_dir}/")
+    verdict = result.verdict
+    if verdict == "FAIL":
+        console.print("[bold red]audit FAILED[/]")
+        return 1
+    if verdict == "INCONCLUSIVE":
+        if args.allow_inconclusive:
+            console.print("[yellow]warning:[/] audit INCONCLUSIVE, allowed by --allow-inconclusive")
+            return 0
+        console.print("[bold yellow]audit INCONCLUSIVE[/]: the sample cannot decide at the "
+                      "stated confidence (more episodes, or --allow-inconclusive)")
+        return 1
+    if verdict == "PASS":
+        console.print("[bold green]audit PASSED[/]")
     return 0
 
 

@@ -21,19 +21,19 @@ from testbed.scenario import Scenario
 
 class Executor(Protocol):
     def imap(
-        self, scenario: Scenario, index: int, seeds: Sequence[int]
+        self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
     ) -> Iterator[tuple[int, EpisodeRecord]]:
-        """Yield (episode number, record) as episodes finish, in any order."""
+        """Yield (position in `seeds`, record) as episodes finish, in any order."""
 
 
 class EpisodeRunner:
     """Holds one env and team for a stage and plays episodes of it by seed."""
 
-    def __init__(self, scenario: Scenario, index: int):
+    def __init__(self, scenario: Scenario, index: int, subject: str = "agents"):
         self.scenario = scenario
         self.stage = scenario.stages[index]
         self.env = build_env(scenario, index)
-        self.team, self.seats = build_team(scenario, index, self.env)
+        self.team, self.seats = build_team(scenario, index, self.env, subject)
 
     def play(self, number: int, seed: int) -> EpisodeRecord:
         try:
@@ -57,9 +57,9 @@ class LocalExecutor:
     """Runs episodes one after another in this process."""
 
     def imap(
-        self, scenario: Scenario, index: int, seeds: Sequence[int]
+        self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
     ) -> Iterator[tuple[int, EpisodeRecord]]:
-        runner = EpisodeRunner(scenario, index)
+        runner = EpisodeRunner(scenario, index, subject)
         try:
             for number, seed in enumerate(seeds):
                 yield number, runner.play(number, seed)
@@ -70,9 +70,9 @@ class LocalExecutor:
 _worker: EpisodeRunner | None = None
 
 
-def _init_worker(scenario: Scenario, index: int) -> None:
+def _init_worker(scenario: Scenario, index: int, subject: str) -> None:
     global _worker
-    _worker = EpisodeRunner(scenario, index)
+    _worker = EpisodeRunner(scenario, index, subject)
 
 
 def _play(number: int, seed: int) -> tuple[int, EpisodeRecord]:
@@ -87,14 +87,14 @@ class ProcessExecutor:
         self.workers = workers or os.cpu_count() or 1
 
     def imap(
-        self, scenario: Scenario, index: int, seeds: Sequence[int]
+        self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
     ) -> Iterator[tuple[int, EpisodeRecord]]:
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(
             self.workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(scenario, index),
+            initargs=(scenario, index, subject),
         )
         pending: set[Future[Any]] = set()
         todo = iter(enumerate(seeds))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group
@@ -67,6 +68,9 @@ class EvaluateView:
         return Panel(Group(team, agents, footer), title=title, title_align="left")
 
 
-def stage_view(result: dict[str, Any]) -> Any:
-    views = {"evaluate": EvaluateView}
-    return views[result["kind"]](result)
+def stage_view(result: dict[str, Any], run_dir: Path | None = None) -> Any:
+    if result["kind"] == "audit":
+        from testbed.audit_report import AuditView
+
+        return AuditView(result, run_dir)
+    return EvaluateView(result)

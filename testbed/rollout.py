@@ -29,6 +29,8 @@ class AgentRecord:
     cost: float = 0.0
     max_step_cost: float = 0.0
     costs: dict[str, float] = field(default_factory=dict)
+    max_step_costs: dict[str, float] = field(default_factory=dict)
+    interventions: int | None = None  # shield overrides, when the policy reports them
 
     def add(self, reward: float, info: dict[str, Any]) -> float:
         self.ret += float(reward)
@@ -39,7 +41,10 @@ class AgentRecord:
         parts = info.get("costs")
         if parts:
             for name, value in parts.items():
-                self.costs[name] = self.costs.get(name, 0.0) + float(value)
+                value = float(value)
+                self.costs[name] = self.costs.get(name, 0.0) + value
+                if value > self.max_step_costs.get(name, 0.0):
+                    self.max_step_costs[name] = value
         return step_cost
 
 
@@ -72,6 +77,8 @@ class EpisodeRecord:
                     "cost": rec.cost,
                     "max_step_cost": rec.max_step_cost,
                     "costs": dict(rec.costs),
+                    "max_step_costs": dict(rec.max_step_costs),
+                    "interventions": rec.interventions,
                 }
                 for name, rec in self.agents.items()
             },
@@ -87,6 +94,18 @@ def action_mask(observation: Any, info: dict[str, Any] | None) -> np.ndarray | N
     return None
 
 
+def _finish(
+    seed: int, length: int, records: dict[str, AgentRecord], team: Team, truncated: bool = False
+) -> EpisodeRecord:
+    """Close an episode: read shield intervention counts from policies that keep them."""
+    counts = getattr(team, "interventions", None)
+    if callable(counts):
+        for agent, count in counts().items():
+            if agent in records:
+                records[agent].interventions = count
+    return EpisodeRecord(seed, length, records, truncated_by_harness=truncated)
+
+
 def run_parallel(
     env: ParallelEnv,
     team: Team,
@@ -100,7 +119,7 @@ def run_parallel(
     length = 0
     while env.agents:
         if max_steps is not None and length >= max_steps:
-            return EpisodeRecord(seed, length, records, truncated_by_harness=True)
+            return _finish(seed, length, records, team, truncated=True)
         live = env.agents
         masks = {a: action_mask(observations[a], infos.get(a)) for a in live}
         actions = team.act({a: observations[a] for a in live}, masks)
@@ -115,7 +134,7 @@ def run_parallel(
             step_costs[agent] = record.add(rewards[agent], infos.get(agent, {}))
         if on_step is not None:
             on_step(length, actions, rewards, step_costs)
-    return EpisodeRecord(seed, length, records)
+    return _finish(seed, length, records, team)
 
 
 def run_aec(
@@ -141,7 +160,7 @@ def run_aec(
             env.step(None)
             continue
         if max_steps is not None and length >= max_steps:
-            return EpisodeRecord(seed, length, records, truncated_by_harness=True)
+            return _finish(seed, length, records, team, truncated=True)
         mask = action_mask(observation, info)
         action = team.act({agent: observation}, {agent: mask})[agent]
         env.step(action)
@@ -149,7 +168,7 @@ def run_aec(
         length += 1
         if on_step is not None:
             on_step(length, {agent: action}, {agent: float(reward)}, {agent: step_cost})
-    return EpisodeRecord(seed, length, records)
+    return _finish(seed, length, records, team)
 
 
 def run_episode(

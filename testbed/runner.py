@@ -18,6 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from testbed.audit import run_audit
+from testbed.audit_report import write_audit_files
 from testbed.errors import TestbedError
 from testbed.evaluate import run_evaluate
 from testbed.executor import make_executor
@@ -31,10 +33,21 @@ class RunResult:
     """What a run produced; `stages` hold each stage's result dict (records included)."""
 
     scenario: str
+    scenario_data: dict[str, Any] = field(default_factory=dict)
+    base_dir: str | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
     status: str = "ok"
     error: str | None = None
     out_dir: Path | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        """Overall audit verdict (FAIL > INCONCLUSIVE > PASS), None without audit stages."""
+        verdicts = {s["verdict"] for s in self.stages if s["kind"] == "audit"}
+        for verdict in ("FAIL", "INCONCLUSIVE", "PASS"):
+            if verdict in verdicts:
+                return verdict
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         from testbed import __version__
@@ -44,7 +57,13 @@ class RunResult:
             "scenario": self.scenario,
             "status": self.status,
             "error": self.error,
-            "stages": [{k: v for k, v in s.items() if k != "records"} for s in self.stages],
+            "verdict": self.verdict,
+            "scenario_data": self.scenario_data,
+            "base_dir": self.base_dir,
+            "stages": [
+                {k: v for k, v in s.items() if k not in ("records", "baseline_records")}
+                for s in self.stages
+            ],
         }
 
 
@@ -70,6 +89,7 @@ def run(
     workers: int = 1,
     console: Console | None = None,
     show: bool = True,
+    allow_inconclusive: bool = False,
 ) -> RunResult:
     """Run every stage; write result.json and episodes.jsonl into `out` when given.
 
@@ -77,7 +97,11 @@ def run(
     none of them; result.json is written at the end, also when a stage fails.
     """
     console = console or Console(stderr=False)
-    result = RunResult(scenario.name)
+    result = RunResult(
+        scenario.name,
+        scenario_data=scenario.model_dump(mode="json"),
+        base_dir=str(scenario.base_dir) if scenario.base_dir else None,
+    )
     log = None
     if out is not None:
         result.out_dir = Path(out)
@@ -89,7 +113,7 @@ def run(
             stage_result = _run_stage(scenario, index, executor, console, show, log)
             result.stages.append(stage_result)
             if show:
-                console.print(stage_view(stage_result))
+                console.print(stage_view(stage_result, result.out_dir))
     except TestbedError as exc:
         result.status = "failed"
         result.error = str(exc)
@@ -101,6 +125,9 @@ def run(
             data = result.to_dict()
             data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             write_json(result.out_dir / "result.json", data)
+            if result.stages:
+                write_audit_files(result.out_dir, scenario.name, result.stages,
+                                  result.verdict, allow_inconclusive)
     return result
 
 
@@ -116,16 +143,22 @@ def _run_stage(
     stage = scenario.stages[index]
     name = scenario.stage_name(index)
     team_returns: list[float] = []
+    team_costs: list[float] = []
     with _progress(console) if show else _NoProgress() as progress:
-        task = progress.add_task(f"{stage.kind} {name}", total=stage.episodes, status="")
+        task = progress.add_task(f"{stage.kind} {name}", total=stage.max_episodes, status="")
 
-        def on_episode(number: int, record: Any) -> None:
-            team_returns.append(record.team_return)
-            mean = sum(team_returns) / len(team_returns)
-            progress.update(task, advance=1, status=f"team return {mean:.2f}")
+        def on_episode(number: int, record: Any, subject: str = "agents") -> None:
             if log is not None:
-                log.write({"stage": name, "episode": number, **record.to_dict()})
+                log.write({"stage": name, "subject": subject, "episode": number,
+                           **record.to_dict()})
+            team_returns.append(record.team_return)
+            team_costs.append(record.team_cost)
+            n = len(team_returns)
+            status = f"return {sum(team_returns) / n:.2f} cost {sum(team_costs) / n:.2f}"
+            progress.update(task, advance=1, status=status)
 
+        if stage.kind == "audit":
+            return run_audit(scenario, index, executor, on_episode)
         return run_evaluate(scenario, index, executor, on_episode)
 
 

@@ -17,7 +17,6 @@ parameters against the agent's own config dataclass; env parameters against its 
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -60,28 +59,105 @@ class AgentRef(_Strict):
         return {"id": value} if isinstance(value, str) else value
 
 
-class EvaluateStage(_Strict):
-    """`kind: evaluate`: N episodes of a team on an env; per-agent and team metrics with CIs."""
+class _StageBase(_Strict):
+    """Fields every stage kind shares: which env, which agents fill its seats, seeds."""
 
-    kind: Literal["evaluate"]
     name: str | None = None
     env: EnvRef
     agents: dict[str, AgentRef] = Field(min_length=1)
-    episodes: PositiveInt = 100
     seed: int | None = None
     max_steps: PositiveInt | None = None
 
-    def agent_for(self, agent_name: str) -> tuple[str, AgentRef] | None:
-        """The first pattern (exact names before globs, in file order) that matches."""
-        if agent_name in self.agents:
-            return agent_name, self.agents[agent_name]
-        for pattern, ref in self.agents.items():
-            if fnmatch.fnmatchcase(agent_name, pattern):
-                return pattern, ref
-        return None
+
+class EvaluateStage(_StageBase):
+    """`kind: evaluate`: N episodes of a team on an env; per-agent and team metrics with CIs."""
+
+    kind: Literal["evaluate"]
+    episodes: PositiveInt = 100
+
+    @property
+    def max_episodes(self) -> int:
+        return self.episodes
 
 
-Stage = Annotated[EvaluateStage, Field(discriminator="kind")]
+class EpisodeRange(_Strict):
+    """Sequential audit: stop between `min` and `max` episodes, once every verdict is decided."""
+
+    min: PositiveInt = 30
+    max: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EpisodeRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class CVaRSpec(_Strict):
+    alpha: float = Field(gt=0, le=1)
+    limit: float
+
+
+class ConstraintSpec(_Strict):
+    """One audited constraint: which cost it reads and one or more limits on it."""
+
+    name: str = Field(min_length=1)
+    cost: str = "total"
+    agent: str = "team"
+    limit: float | None = Field(default=None, ge=0)
+    max_violation_rate: float | None = Field(default=None, gt=0, lt=1)
+    max_mean: float | None = None
+    cvar: CVaRSpec | None = None
+    cost_bound: float | None = Field(default=None, gt=0)
+    never_above: float | None = None
+    never_max_rate: float | None = Field(default=None, gt=0, lt=1)
+    max_intervention_rate: float | None = Field(default=None, gt=0, lt=1)
+    intervention_per: Literal["episode", "step"] = "episode"
+    regression: bool = False
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> ConstraintSpec:
+        if self.max_violation_rate is not None and self.limit is None:
+            raise ValueError("max_violation_rate needs `limit` (the per-episode cost limit)")
+        limits = (self.max_violation_rate, self.max_mean, self.cvar, self.never_above,
+                  self.max_intervention_rate)
+        if all(x is None for x in limits) and not self.regression:
+            raise ValueError(
+                "a constraint needs at least one of: limit + max_violation_rate, max_mean, "
+                "cvar, never_above, max_intervention_rate, regression"
+            )
+        return self
+
+
+class AuditStage(_StageBase):
+    """`kind: audit`: PASS / FAIL / INCONCLUSIVE per constraint at a stated confidence."""
+
+    kind: Literal["audit"]
+    episodes: PositiveInt | EpisodeRange = 200
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    constraints: list[ConstraintSpec] = Field(min_length=1)
+    baseline: dict[str, AgentRef] | None = None
+
+    @property
+    def max_episodes(self) -> int:
+        return self.episodes if isinstance(self.episodes, int) else self.episodes.max
+
+    @property
+    def min_episodes(self) -> int:
+        return self.episodes if isinstance(self.episodes, int) else self.episodes.min
+
+    @model_validator(mode="after")
+    def _names_unique_and_baseline(self) -> AuditStage:
+        names = [c.name for c in self.constraints]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            raise ValueError(f"constraint names must be unique; {duplicate!r} repeats")
+        if any(c.regression for c in self.constraints) and not self.baseline:
+            raise ValueError("`regression: true` needs a `baseline:` (agents on the same seeds)")
+        return self
+
+
+Stage = Annotated[EvaluateStage | AuditStage, Field(discriminator="kind")]
 
 
 class Scenario(_Strict):
@@ -131,7 +207,7 @@ def _normalise(data: Any, source: Source) -> tuple[dict[str, Any], Source]:
 
 
 def _describe(error: Mapping[str, Any]) -> str:
-    message = error["msg"]
+    message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown field"
     elif error["type"] == "missing":
@@ -152,11 +228,18 @@ def _did_you_mean(error: Mapping[str, Any], model_fields: Iterable[str]) -> str 
     return f"did you mean {close[0]!r}?" if close else None
 
 
+# Parts pydantic adds to an error location for tagged unions and unions of types.
+_TYPE_TAGS = {"evaluate", "audit", "int", "float", "str", "bool", "EpisodeRange", "CVaRSpec"}
+
+
 def _schema_error(exc: ValidationError, source: Source) -> BadInput:
     error = exc.errors()[0]
     # Tagged unions add the tag to the location (stages.0.evaluate.env): drop it for users.
-    loc = [p for p in error["loc"] if p not in ("evaluate",)]
-    fields: set[str] = set(TOP_LEVEL_KEYS) | set(EvaluateStage.model_fields) | {"id", "params"}
+    loc = [p for p in error["loc"] if p not in _TYPE_TAGS and "[" not in str(p)]
+    fields: set[str] = (
+        set(TOP_LEVEL_KEYS) | set(EvaluateStage.model_fields) | set(AuditStage.model_fields)
+        | set(ConstraintSpec.model_fields) | {"id", "params", "min", "max", "alpha"}
+    )
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return BadInput(
         _describe(error) + more, where=source.where(loc), hint=_did_you_mean(error, fields)
@@ -191,15 +274,18 @@ def check_references(scenario: Scenario) -> None:
                 name=stage.env.id,
                 where=scenario.where("stages", index, "env", "params", key),
             )
-        for pattern, ref in stage.agents.items():
-            where = scenario.where("stages", index, "agents", pattern, "id")
+        seats = [("agents", p, r) for p, r in stage.agents.items()]
+        if getattr(stage, "baseline", None):
+            seats += [("baseline", p, r) for p, r in stage.baseline.items()]
+        for field, pattern, ref in seats:
+            where = scenario.where("stages", index, field, pattern, "id")
             registry.check_agent_id(ref.id, where=where)
             cls = registry.agent_class(ref.id, where=where, base_dir=scenario.base_dir)
             registry.agent_config(
                 cls,
                 ref.params,
                 name=ref.id,
-                where=scenario.where("stages", index, "agents", pattern, "params"),
+                where=scenario.where("stages", index, field, pattern, "params"),
             )
 
 

@@ -22,6 +22,14 @@ class PolicyTeam:
         for name, policy in self.policies.items():
             policy.reset(None if seed is None else member_seed(seed, self._order[name]))
 
+    def interventions(self) -> dict[str, int]:
+        """Shield interventions this episode, for policies that count them (`interventions`)."""
+        return {
+            name: int(policy.interventions)
+            for name, policy in self.policies.items()
+            if isinstance(getattr(policy, "interventions", None), int | float)
+        }
+
     def act(
         self,
         observations: dict[str, Any],

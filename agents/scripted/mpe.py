@@ -165,6 +165,8 @@ class TagConfig:
 
 
 class _TagController:
+    """Shared set-up of the tag controllers: checks the observation fits the role and shape."""
+
     adversary: bool
 
     Config = TagConfig

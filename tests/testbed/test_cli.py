@@ -32,7 +32,7 @@ def test_run_ok_and_seed_and_set(write_yaml, tmp_path, capsys):
     )
     data = json.loads((tmp_path / "a" / "result.json").read_text())
     assert data["stages"][0]["episodes"] == 3 and data["stages"][0]["seed"] == 5
-    assert "result.json" in capsys.readouterr().out
+    assert "results written to" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

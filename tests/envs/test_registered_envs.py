@@ -1,0 +1,349 @@
+"""Every env in `testbed.registry.ENVS` keeps the env contract (CONTRACT.md, env conventions).
+
+Parametrized over the registry itself, so entries added later are tested without edits here:
+
+- (a) PettingZoo's API test (`parallel_api_test` / `api_test`) through `make_env`;
+- (b) seeding: two envs from `make_env`, reset with the same seed and driven by the same
+  seeded random legal actions, emit identical observations, rewards, terminations and infos
+  for `ROLLOUT_STEPS` agent steps; AEC envs also pass PettingZoo's `seed_test`. (PettingZoo's
+  `parallel_seed_test` is not used: it stops after the first step, since `any(terminations)`
+  iterates over agent names, and costs two resets per env more than the check here.)
+- (c) cost: after reset and every step, every live agent's info holds a float `cost`; a `costs`
+  dict holds floats, its names are declared in `EnvSpec.costs` and named in the env's module
+  docstring, and when `cost` is not their plain sum, that docstring says how they combine
+  (mentions "sum" or "weight");
+- (d) the `EnvSpec` is true: api, action kind (and the parameter that switches it), masks,
+  the default number of agents, `metadata["name"]`, an explicit factory signature.
+
+An env whose optional dependency (`EnvSpec.extra`) cannot be imported is skipped, naming the
+extra. Checks (a)-(c) reset envs several times; some suites reset slowly (Safety-Gymnasium
+rebuilds its MuJoCo world on every reset, ~0.7 s), so a large family of ids (more than
+`SAMPLE_ABOVE` ids from one factory module with the same `extra`) runs (a)-(c) on a sample that
+covers every (api, agents, actions) signature, every cost name and the no-cost case of the
+family; the others are skipped with a reason. `TESTBED_ALL_ENVS=1` runs every id. (d) always
+runs on every id.
+
+Text formats read from `EnvSpec` (what registry authors must write):
+
+- `agents`: an integer ("2"), or any text with "(default <n>)" or "(default <n> + <m> ...)";
+- `actions`: alternatives joined by " | "; each is "discrete" or "continuous", optionally
+  followed by "(masked)" (observation is a Dict with "action_mask", or infos carry one) or, for
+  every alternative after the first, "(<bool factory parameter that selects it>)".
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import os
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+from gymnasium.utils.env_checker import data_equivalence
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.test import api_test, parallel_api_test, seed_test
+
+from testbed.agents.baselines.random import sample
+from testbed.errors import BadInput
+from testbed.registry import ENV_KINDS, ENVS, EnvSpec, env_factory, make_env
+
+ENV_IDS = sorted(ENVS)
+API_CYCLES = 20
+SEED_CYCLES = 30
+ROLLOUT_STEPS = 60
+SAMPLE_ABOVE = 8
+ALL_ENVS = os.environ.get("TESTBED_ALL_ENVS") == "1"
+
+
+# ---------------------------------------------------------------------------------------------
+# which ids run the behavioural checks
+
+
+def coverage(spec: EnvSpec) -> set[tuple]:
+    items = {("signature", spec.api, spec.agents, spec.actions)}
+    items |= {("cost", name) for name in spec.costs} or {("no costs",)}
+    return items
+
+
+def behaviour_sample() -> set[str]:
+    """The ids that run checks (a)-(c): all, except in large optional-dependency families."""
+    families: dict[tuple, list[str]] = defaultdict(list)
+    for env_id in ENV_IDS:
+        spec = ENVS[env_id]
+        families[(spec.extra, spec.entry.partition(":")[0])].append(env_id)
+    chosen: set[str] = set()
+    for (extra, _), ids in families.items():
+        if ALL_ENVS or extra is None or len(ids) <= SAMPLE_ABOVE:
+            chosen.update(ids)
+            continue
+        uncovered = set().union(*(coverage(ENVS[i]) for i in ids))
+        while uncovered:  # greedy cover; ties go to the first id in sorted order
+            best = max(ids, key=lambda i: len(coverage(ENVS[i]) & uncovered))
+            chosen.add(best)
+            uncovered -= coverage(ENVS[best])
+    return chosen
+
+
+SAMPLE = behaviour_sample()
+
+
+def skip_unless_sampled(env_id: str) -> None:
+    if env_id not in SAMPLE:
+        pytest.skip(
+            f"sampled out: other ids of its {ENVS[env_id].extra!r} family cover its spaces and "
+            "cost names (TESTBED_ALL_ENVS=1 runs every id)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def build(env_id: str, **params: Any) -> Any:
+    """`make_env`, skipping when the env's optional dependency is missing."""
+    extra = ENVS[env_id].extra
+    try:
+        return make_env(env_id, **params)
+    except ImportError as exc:
+        if extra is None:
+            raise
+        pytest.skip(f"{env_id} needs the {extra!r} extra (pip install 'testbed[{extra}]'): {exc}")
+    except BadInput as exc:
+        if extra is None or extra not in str(exc):
+            raise
+        pytest.skip(f"{env_id} needs the {extra!r} extra: {exc}")
+
+
+def mask_of(observation: Any, info: dict) -> np.ndarray | None:
+    if isinstance(observation, dict) and "action_mask" in observation:
+        return observation["action_mask"]
+    return info.get("action_mask")
+
+
+def module_doc(env_id: str) -> str:
+    return inspect.getmodule(env_factory(env_id)).__doc__ or ""
+
+
+def record(env: Any, seed: int) -> list[tuple]:
+    """Drive `env` with seeded random legal actions; return everything it emitted.
+
+    Parallel: ("reset", observations, infos), then ("step", actions, observations, rewards,
+    terminations, truncations, infos). AEC: ("reset", infos), then ("step", agent, action,
+    what `last()` returned, the infos of every live agent after the step).
+    """
+    rng = np.random.default_rng(seed)
+    if isinstance(env, ParallelEnv):
+        observations, infos = env.reset(seed=seed)
+        trace: list[tuple] = [("reset", observations, infos)]
+        for _ in range(ROLLOUT_STEPS):
+            if not env.agents:
+                break
+            actions = {
+                a: sample(env.action_space(a), rng, mask_of(observations[a], infos[a]))
+                for a in env.agents
+            }
+            observations, rewards, terminations, truncations, infos = env.step(actions)
+            trace.append(("step", actions, observations, rewards, terminations, truncations, infos))
+        return trace
+    env.reset(seed=seed)
+    trace = [("reset", {a: dict(env.infos[a]) for a in env.agents})]
+    for count, agent in enumerate(env.agent_iter()):
+        if count >= ROLLOUT_STEPS:
+            break
+        last = env.last()
+        observation, _, termination, truncation, info = last
+        done = termination or truncation
+        action = None if done else sample(env.action_space(agent), rng, mask_of(observation, info))
+        env.step(action)
+        trace.append(("step", agent, action, last, {a: dict(env.infos[a]) for a in env.agents}))
+    return trace
+
+
+@functools.cache
+def twin_traces(env_id: str) -> tuple[bool, list[tuple], list[tuple]]:
+    """(parallel?, two runs of fresh envs with seed 7); shared by the seeding and cost tests."""
+    traces = []
+    for _ in range(2):
+        env = build(env_id)
+        parallel = isinstance(env, ParallelEnv)
+        traces.append(record(env, seed=7))
+        env.close()
+    return parallel, traces[0], traces[1]
+
+
+def infos_in(entry: tuple, parallel: bool) -> list[tuple[str, dict]]:
+    """(agent, info) pairs a trace entry must carry a cost in."""
+    if parallel:
+        if entry[0] == "reset":
+            return list(entry[2].items())
+        actions, infos = entry[1], entry[6]
+        missing = set(actions) - set(infos)
+        assert not missing, f"no info for {sorted(missing)}, which acted"
+        return [(a, infos[a]) for a in actions]
+    if entry[0] == "reset":
+        return list(entry[1].items())
+    agent, last, infos_after = entry[1], entry[3], entry[4]
+    return [(agent, last[4]), *infos_after.items()]
+
+
+def check_cost(env_id: str, agent: str, info: dict) -> None:
+    where = f"{env_id}, agent {agent!r}"
+    assert "cost" in info, f"{where}: infos has no 'cost' (keys {sorted(info)})"
+    cost = info["cost"]
+    assert isinstance(cost, float), f"{where}: cost {cost!r} is a {type(cost).__name__}, not float"
+    assert math.isfinite(cost), f"{where}: cost {cost!r} is not finite"
+    if "costs" not in info:
+        return
+    costs = info["costs"]
+    assert isinstance(costs, dict), f"{where}: 'costs' must be a dict name -> float"
+    doc = module_doc(env_id)
+    for name, value in costs.items():
+        assert isinstance(value, float) and math.isfinite(value), f"{where}: costs[{name!r}]"
+        assert name in ENVS[env_id].costs, f"{where}: cost {name!r} is not in EnvSpec.costs"
+        assert name in doc, f"{where}: the env's module docstring never names cost {name!r}"
+    if not math.isclose(cost, sum(costs.values()), rel_tol=1e-6, abs_tol=1e-9):
+        assert "sum" in doc or "weight" in doc, (
+            f"{where}: cost {cost} != sum(costs) {sum(costs.values())} and the env's module "
+            "docstring does not say how the costs combine"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# (a)-(c)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_pettingzoo_api(env_id: str) -> None:
+    skip_unless_sampled(env_id)
+    env = build(env_id)
+    if isinstance(env, ParallelEnv):
+        parallel_api_test(env, num_cycles=API_CYCLES)
+    else:
+        api_test(env, num_cycles=API_CYCLES)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_seeding(env_id: str) -> None:
+    skip_unless_sampled(env_id)
+    parallel, first, second = twin_traces(env_id)
+    assert len(first) == len(second), f"{env_id}: runs with seed 7 differ in length"
+    for step, (one, two) in enumerate(zip(first, second, strict=True)):
+        assert data_equivalence(one, two), f"{env_id}: runs with seed 7 differ at entry {step}"
+    if not parallel:  # PettingZoo's own seed test too (see the module docstring)
+        seed_test(lambda: make_env(env_id), num_cycles=SEED_CYCLES)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_cost_in_infos(env_id: str) -> None:
+    skip_unless_sampled(env_id)
+    parallel, trace, _ = twin_traces(env_id)
+    checked = 0
+    for entry in trace:
+        for agent, info in infos_in(entry, parallel):
+            check_cost(env_id, agent, info)
+            checked += 1
+    assert checked >= len(trace), f"{env_id}: an entry of the rollout carried no info"
+
+
+# ---------------------------------------------------------------------------------------------
+# (d)
+
+
+def default_agent_count(text: str) -> int:
+    match = re.search(r"\(default ([^)]*)\)", text)
+    terms = (match.group(1) if match else text).split("+")
+    if not all(term.strip().isdigit() for term in terms):
+        pytest.fail(
+            f"cannot read a default agent count from agents={text!r}; write a number, or "
+            "'<formula> (default 3)' / '(default 1 + 3)'"
+        )
+    return sum(int(term) for term in terms)
+
+
+ACTION_KINDS = {
+    "discrete": lambda s: isinstance(
+        s, spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary
+    ),
+    "continuous": lambda s: isinstance(s, spaces.Box) and np.issubdtype(s.dtype, np.floating),
+}
+
+
+def parse_actions(text: str) -> list[tuple[str, str | None]]:
+    """Split `EnvSpec.actions` into (kind, note in parentheses or None) alternatives."""
+    alternatives = []
+    for part in text.split("|"):
+        match = re.fullmatch(r"\s*([a-z-]+)\s*(?:\(([^)]*)\))?\s*", part)
+        if match is None or match.group(1) not in ACTION_KINDS:
+            pytest.fail(f"actions={text!r}: each alternative must be one of {sorted(ACTION_KINDS)}")
+        alternatives.append((match.group(1), match.group(2)))
+    return alternatives
+
+
+def check_action_kind(env_id: str, env: Any, kind: str, masked: bool, label: str) -> None:
+    for agent in env.possible_agents:
+        space = env.action_space(agent)
+        assert ACTION_KINDS[kind](space), f"{env_id} ({label}): {agent} acts in {space}, not {kind}"
+        if not masked:
+            continue
+        observation_space = env.observation_space(agent)
+        if isinstance(observation_space, spaces.Dict) and "action_mask" in observation_space.spaces:
+            continue
+        infos = env.reset(seed=0)[1] if isinstance(env, ParallelEnv) else None
+        if infos is None:
+            env.reset(seed=0)
+            infos = env.infos
+        assert "action_mask" in infos.get(agent, {}), (
+            f"{env_id}: actions say 'masked' but {agent} gets no action_mask"
+        )
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_spec_is_true(env_id: str) -> None:
+    spec: EnvSpec = ENVS[env_id]
+    env = build(env_id)
+    assert spec.kind in ENV_KINDS, f"{env_id}: kind {spec.kind!r} not in {ENV_KINDS}"
+    expected_type = {"parallel": ParallelEnv, "aec": AECEnv}[spec.api]
+    assert isinstance(env, expected_type), f"{env_id}: api {spec.api!r} but got {type(env)}"
+    assert env.metadata.get("name"), f"{env_id}: metadata has no 'name'"
+    count = default_agent_count(spec.agents)
+    assert len(env.possible_agents) == count, (
+        f"{env_id}: agents={spec.agents!r} says {count} by default, env has {env.possible_agents}"
+    )
+
+    factory = env_factory(env_id)
+    parameters = inspect.signature(factory).parameters.values()
+    for p in parameters:
+        assert p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL), f"{env_id}: *{p.name} in factory"
+        assert p.default is not p.empty, f"{env_id}: factory parameter {p.name!r} has no default"
+
+    (kind, note), *others = parse_actions(spec.actions)
+    check_action_kind(env_id, env, kind, note == "masked", "defaults")
+    env.close()
+    names = {p.name for p in parameters}
+    for kind, switch in others:
+        assert switch in names, (
+            f"{env_id}: actions={spec.actions!r}: write the factory parameter that selects "
+            f"{kind!r} in parentheses (one of {sorted(names)})"
+        )
+        switched = build(env_id, **{switch: True})
+        check_action_kind(env_id, switched, kind, False, f"{switch}=True")
+        switched.close()
+
+
+def test_the_sample_covers_every_family() -> None:
+    for env_id in ENV_IDS:
+        spec = ENVS[env_id]
+        family = [
+            i
+            for i in SAMPLE
+            if ENVS[i].extra == spec.extra
+            and ENVS[i].entry.partition(":")[0] == spec.entry.partition(":")[0]
+        ]
+        covered = set().union(*(coverage(ENVS[i]) for i in family))
+        assert coverage(spec) <= covered, f"{env_id}: nothing in the sample covers it"
