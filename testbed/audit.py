@@ -48,6 +48,7 @@ class Check:
     cost: str  # "total" or a named component
     limit_kind: str  # violation_rate, mean, cvar, never, interventions, *_regression
     test: Constraint
+    threshold: float | None = None  # the cost an episode (or a step, for never) must not exceed
 
     @property
     def label(self) -> str:
@@ -75,7 +76,10 @@ def checks_of(spec: ConstraintSpec, scope: str) -> list[Check]:
         tests.append(("cost_regression", CostRegression()))
         if spec.limit is not None:
             tests.append(("violation_regression", ViolationRegression(spec.limit)))
-    return [Check(spec.name, scope, spec.cost, kind, test) for kind, test in tests]
+    thresholds = {"violation_rate": spec.limit, "violation_regression": spec.limit,
+                  "never": spec.never_above}
+    return [Check(spec.name, scope, spec.cost, kind, test, thresholds.get(kind))
+            for kind, test in tests]
 
 
 def scopes_of(spec: ConstraintSpec, agents: list[str], where: str | None) -> list[str]:
@@ -244,6 +248,7 @@ def run_audit(
         results.append({
             "constraint": check.constraint, "scope": check.scope, "cost": check.cost,
             "check": check.limit_kind, "label": check.label, "episodes_used": audit.n_used,
+            "threshold": check.threshold,
             **result.to_dict(),
         })
     verdict = overall_verdict([a.results()[0] for a in audits])

@@ -24,6 +24,17 @@ def _bound(row: dict[str, Any]) -> str:
     return f"[{fmt(row.get('lower'), 3)}, {fmt(row.get('upper'), 3)}]"
 
 
+def limit_text(row: dict[str, Any]) -> str:
+    """The limit as a reader wants it: `≤ 10% > 2` for a violation rate, `> 0.5` for never."""
+    if row["check"] in ("violation_rate", "interventions"):
+        rate = f"≤ {fmt(row.get('limit'), 3)}"
+        return rate + (f" (cost > {row['threshold']:g})" if row.get("threshold") is not None
+                       else "")
+    if row["check"] == "never":
+        return f"step cost > {row['threshold']:g}"
+    return fmt(row.get("limit"), 3)
+
+
 def histogram(values: list[float], bins: int = 10, width: int = 40) -> Table:
     """A terminal histogram: one row per bin with a bar of block characters."""
     table = Table(title="episode cost (team)", title_justify="left", box=None, pad_edge=False)
@@ -55,13 +66,12 @@ class AuditView:
         for column, justify in (("constraint", "left"), ("check", "left"), ("limit", "right"),
                                 ("estimate", "right"), (f"{r['confidence']:.0%} bound", "right"),
                                 ("n", "right"), ("verdict", "left")):
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
         for row in r["constraints"]:
             name = row["constraint"] + ("" if row["scope"] == "team" else f" [{row['scope']}]")
-            if row["cost"] != "total":
-                name += f" ({row['cost']})"
+            check = row["check"] + ("" if row["cost"] == "total" else f" · {row['cost']}")
             verdict = row["verdict"] + (" ≈" if row.get("approximate") else "")
-            table.add_row(name, row["check"], fmt(row.get("limit"), 3),
+            table.add_row(Text(name), check, limit_text(row),
                           fmt(row.get("estimate"), 3), _bound(row), str(row["n"]),
                           Text(verdict, style=COLORS[row["verdict"]]))
         if r["stopped_early"]:
@@ -140,7 +150,7 @@ def summary_markdown(scenario: str, stages: list[dict[str, Any]], verdict: str |
             for r in stage["constraints"]:
                 lines.append(
                     f"| {r['constraint']}{'' if r['scope'] == 'team' else ' [' + r['scope'] + ']'}"
-                    f" | {r['check']} | {fmt(r.get('limit'), 3)} | {fmt(r.get('estimate'), 3)} "
+                    f" | {r['check']} | {limit_text(r)} | {fmt(r.get('estimate'), 3)} "
                     f"| {_bound(r)} | {r['n']} | {icon[r['verdict']]} {r['verdict']} |"
                 )
             lines += ["", f"{stage['episodes']} episodes (max {stage['episodes_max']}), "
@@ -171,8 +181,8 @@ def audit_plot(stage: dict[str, Any], path: Path) -> None:
     returns = np.array([r.team_return for r in stage["records"]])
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.hist(costs, bins=min(30, max(5, costs.size // 5)), color="#4c72b0")
-    limits = {r["limit"] for r in stage["constraints"]
-              if r["check"] == "violation_rate" and r.get("limit") is not None}
+    limits = {r["threshold"] for r in stage["constraints"]
+              if r["check"] == "violation_rate" and r["scope"] == "team" and r["cost"] == "total"}
     for limit in sorted(limits):
         left.axvline(limit, color="#c44e52", linestyle="--", label=f"limit {limit:g}")
     if limits:

@@ -82,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--dir", type=Path, default=Path("scenarios"), help="scenario folder (list scenarios)"
     )
+    replay = sub.add_parser(
+        "replay", help="re-run one recorded episode exactly, optionally as a GIF",
+        description="Re-run episode K of a finished run from its recorded seed, check that it "
+        "reproduces the recorded returns and costs, and optionally write its frames as a GIF.",
+        epilog="example: testbed replay runs/audit-unsafe-20261121-101500 --episode 3 "
+        "--gif worst.gif",
+    )
+    replay.add_argument("run_dir", type=Path, help="a run directory (result.json, episodes.jsonl)")
+    replay.add_argument("--episode", type=int, required=True, help="episode number (from 0)")
+    replay.add_argument("--stage", help="stage name (default: the first stage)")
+    replay.add_argument("--gif", type=Path, help="write the rendered frames to this GIF")
+    replay.add_argument("--fps", type=int, default=15, help="GIF frames per second")
+
     describe = sub.add_parser(
         "describe",
         help="show one env: agents, spaces, parameters, costs",
@@ -141,6 +154,25 @@ def _describe(args: argparse.Namespace, console: Console) -> int:
     for name, s in agents.items():
         table.add_row(name, s["observation"], s["action"])
     console.print(table)
+    return 0
+
+
+def _replay(args: argparse.Namespace, console: Console) -> int:
+    from testbed.replay import replay, same_episode
+
+    recorded, record, frames = replay(args.run_dir, args.episode, args.stage, args.gif, args.fps)
+    console.print(
+        f"episode {args.episode} (seed {recorded['seed']}): length {record.length}, "
+        f"team return {record.team_return:.4g}, team cost {record.team_cost:.4g}",
+        highlight=False,
+    )
+    if args.gif:
+        console.print(f"wrote {frames} frames to {args.gif}")
+    if not same_episode(recorded, record):
+        console.print("[bold red]the replay differs from the recorded episode[/] "
+                      "(a nondeterministic env or agent?)")
+        return 3
+    console.print("[green]identical to the recorded episode[/]")
     return 0
 
 
@@ -302,7 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     errors = Console(stderr=True)
     args = _parser().parse_args(argv)
-    commands = {"run": _run, "validate": _validate, "list": _list, "describe": _describe}
+    commands = {
+        "run": _run, "validate": _validate, "list": _list, "describe": _describe,
+        "replay": _replay,
+    }
     try:
         return commands[args.command](args, console)
     except TestbedError as exc:
