@@ -40,6 +40,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("testbed/foraging_v0", {"n_agents": 3, "sight": 2}),
     ("testbed/safe_navigation_v0", {"n_agents": 3}),
     ("testbed/safe_navigation_v0", {"n_agents": 3, "continuous_actions": True}),
+    ("testbed/commons_harvest_v0", {"n_agents": 3}),
+    ("testbed/breakthrough_v0", {}),
 ]
 POOL = 1024
 RESULTS = Path(__file__).parent / "results" / "env_speed.json"

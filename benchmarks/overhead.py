@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import gymnasium  # noqa: F401  (before pettingzoo: STACK.md, trap 4)
 from pettingzoo.mpe import simple_spread_v3
 
-import testbed  # noqa: F401  (gymnasium before pettingzoo)
 from testbed.agents.baselines.random import RandomPolicy
 from testbed.runner import run
 from testbed.scenario import parse_scenario
