@@ -7,13 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
+# 1. torch first, by exact version: the machine's local CPU wheel (a looser spec pulls CUDA).
+# 2. the project with the tested versions of everything else.
+# 3. Safety-Gymnasium and gymnasium-robotics without their own pins (gymnasium 0.28.1,
+#    mujoco 2.3.3, pygame 2.1.0, numpy<1.24), which cannot install on Python 3.11; their real
+#    runtime needs come with the [safety] extra (STACK.md, trap 1).
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	# torch first, by exact version: the machine's local CPU wheel. Any looser spec pulls CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[safety,dev]"
-	# Their own pins (gymnasium 0.28.1, mujoco 2.3.3, pygame 2.1.0, numpy<1.24) cannot install
-	# on Python 3.11; their real runtime needs come with the [safety] extra (STACK.md, trap 1).
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt safety-gymnasium gymnasium-robotics
 	touch $(STAMP)
 
@@ -29,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/env_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs
