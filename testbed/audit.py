@@ -52,7 +52,7 @@ class Check:
 
     @property
     def label(self) -> str:
-        scope = "" if self.scope == "team" else f"[{self.scope}]"
+        scope = "" if self.scope == "team" else f"[{self.scope}]"  # [max] or [agent name]
         return f"{self.constraint}{scope} {self.limit_kind}"
 
 
@@ -83,12 +83,12 @@ def checks_of(spec: ConstraintSpec, scope: str) -> list[Check]:
 
 
 def scopes_of(spec: ConstraintSpec, agents: list[str], where: str | None) -> list[str]:
-    if spec.agent in ("team", "each"):
-        return ["team"] if spec.agent == "team" else list(agents)
+    if spec.agent in ("team", "each", "max"):
+        return list(agents) if spec.agent == "each" else [spec.agent]
     if spec.agent not in agents:
         raise BadInput(
             f"constraint {spec.name!r} reads agent {spec.agent!r}, which the env does not have "
-            f"(its agents: {', '.join(agents)}; or use team / each)",
+            f"(its agents: {', '.join(agents)}; or use team / each / max)",
             where=where,
         )
     return [spec.agent]
@@ -97,7 +97,7 @@ def scopes_of(spec: ConstraintSpec, agents: list[str], where: str | None) -> lis
 def stream(records: list[EpisodeRecord], scope: str, cost: str) -> dict[str, np.ndarray | None]:
     """Per-episode cost, largest step cost, interventions and steps of one scope."""
     def members(record: EpisodeRecord) -> list[Any]:
-        if scope == "team":
+        if scope in ("team", "max"):
             return list(record.agents.values())
         return [record.agents[scope]] if scope in record.agents else []
 
@@ -108,6 +108,13 @@ def stream(records: list[EpisodeRecord], scope: str, cost: str) -> dict[str, np.
         return a.max_step_cost if cost == "total" else a.max_step_costs.get(cost, 0.0)
 
     groups = [members(r) for r in records]
+    if scope == "max":  # a cost every agent shares (commons, Safe MaMuJoCo): count it once
+        return {
+            "cost": np.array([max((total(a) for a in g), default=0.0) for g in groups]),
+            "max_step_cost": np.array([max((peak(a) for a in g), default=0.0) for g in groups]),
+            "interventions": None,
+            "steps": np.array([max((a.steps for a in g), default=0) for g in groups], float),
+        }
     interventions = None
     if any(a.interventions is not None for g in groups for a in g):
         interventions = np.array([sum(a.interventions or 0 for a in g) for g in groups], float)
@@ -221,7 +228,8 @@ def run_audit(
                         min_episodes=stage.min_episodes, max_episodes=stage.max_episodes)
         for c in checks
     ]
-    seeds = episode_seeds(scenario.stage_seed(index), stage.max_episodes, stream=name)
+    seeds = episode_seeds(scenario.stage_seed(index), stage.max_episodes,
+                          stream=scenario.seed_stream(index))
     records: list[EpisodeRecord] = []
     baseline: list[EpisodeRecord] | None = [] if stage.baseline else None
     started = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +100,9 @@ class AuditView:
         parts.append(worst)
         if self.run_dir is not None and r["worst_episodes"]:
             k = r["worst_episodes"][0]["episode"]
-            parts.append(Text(f"replay the worst: testbed replay {self.run_dir} "
-                              f"--stage {r['name']} --episode {k} --gif worst.gif", style="dim"))
+            command = (f"testbed replay {shlex.quote(str(self.run_dir))} --stage "
+                       f"{shlex.quote(r['name'])} --episode {k} --gif worst.gif")
+            parts.append(Text(f"replay the worst: {command}", style="dim"))
         verdict = r["verdict"]
         title = (f"[bold]audit[/] {r['name']} · [cyan]{r['env']['id']}[/] · "
                  f"[{COLORS[verdict]}]{verdict}[/]")
@@ -196,6 +199,11 @@ def audit_plot(stage: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def slug(name: str) -> str:
+    """A file-name-safe form of a stage name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "stage"
+
+
 def write_audit_files(out_dir: Path, scenario: str, stages: list[dict[str, Any]],
                       verdict: str | None, allow_inconclusive: bool) -> None:
     audits = [s for s in stages if s["kind"] == "audit"]
@@ -206,4 +214,4 @@ def write_audit_files(out_dir: Path, scenario: str, stages: list[dict[str, Any]]
     (out_dir / "audit.junit.xml").write_text(
         junit_xml(scenario, audits, allow_inconclusive), encoding="utf-8")
     for stage in audits:
-        audit_plot(stage, out_dir / f"audit-{stage['name']}.png")
+        audit_plot(stage, out_dir / f"audit-{slug(stage['name'])}.png")

@@ -48,7 +48,8 @@ def run_evaluate(
     """Play the stage's episodes and return its result (records in episode order)."""
     stage = scenario.stages[index]
     name = scenario.stage_name(index)
-    seeds = episode_seeds(scenario.stage_seed(index), stage.episodes, stream=name)
+    seeds = episode_seeds(scenario.stage_seed(index), stage.episodes,
+                          stream=scenario.seed_stream(index))
     executor = executor or LocalExecutor()
     preflight = EpisodeRunner(scenario, index)  # bad input fails here, before any worker starts
     seats = preflight.seats

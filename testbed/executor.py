@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any, Protocol
 
 from testbed.build import build_env, build_team
-from testbed.errors import RunFailed
+from testbed.errors import RunFailed, TestbedError
 from testbed.rollout import EpisodeRecord, run_episode
 from testbed.scenario import Scenario
 
@@ -32,8 +32,16 @@ class EpisodeRunner:
     def __init__(self, scenario: Scenario, index: int, subject: str = "agents"):
         self.scenario = scenario
         self.stage = scenario.stages[index]
-        self.env = build_env(scenario, index)
-        self.team, self.seats = build_team(scenario, index, self.env, subject)
+        try:
+            self.env = build_env(scenario, index)
+            self.team, self.seats = build_team(scenario, index, self.env, subject)
+        except TestbedError:
+            raise
+        except Exception as exc:
+            raise RunFailed(
+                f"building stage {scenario.stage_name(index)!r} (env {self.stage.env.id!r}, "
+                f"{subject}) failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def play(self, number: int, seed: int) -> EpisodeRecord:
         try:

@@ -421,6 +421,8 @@ def load_reference(ref: str, *, base_dir: Path | None = None, where: str | None 
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
             raise BadInput(f"cannot import module {target!r}: {exc}", where=where) from exc
+        except Exception as exc:
+            raise BadInput(f"importing module {target!r} failed: {exc!r}", where=where) from exc
     try:
         return getattr(module, attr)
     except AttributeError:

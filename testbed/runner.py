@@ -20,7 +20,7 @@ from rich.progress import (
 
 from testbed.audit import run_audit
 from testbed.audit_report import write_audit_files
-from testbed.errors import TestbedError
+from testbed.errors import BadInput, TestbedError
 from testbed.evaluate import run_evaluate
 from testbed.executor import make_executor
 from testbed.output import EpisodeLog, write_json
@@ -105,6 +105,9 @@ def run(
     log = None
     if out is not None:
         result.out_dir = Path(out)
+        if (result.out_dir / "episodes.jsonl").exists():
+            raise BadInput(f"{str(result.out_dir)!r} already holds a run; choose another --out "
+                           "(or delete it)")
         result.out_dir.mkdir(parents=True, exist_ok=True)
         log = EpisodeLog(result.out_dir / "episodes.jsonl")
     executor = make_executor(workers)
@@ -114,9 +117,9 @@ def run(
             result.stages.append(stage_result)
             if show:
                 console.print(stage_view(stage_result, result.out_dir))
-    except TestbedError as exc:
+    except BaseException as exc:  # any failure, Ctrl-C included, is recorded as such
         result.status = "failed"
-        result.error = str(exc)
+        result.error = str(exc) if isinstance(exc, TestbedError) else f"{type(exc).__name__}: {exc}"
         raise
     finally:
         if log is not None:
@@ -125,7 +128,7 @@ def run(
             data = result.to_dict()
             data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             write_json(result.out_dir / "result.json", data)
-            if result.stages:
+            if result.stages and result.status == "ok":
                 write_audit_files(result.out_dir, scenario.name, result.stages,
                                   result.verdict, allow_inconclusive)
     return result

@@ -21,7 +21,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from testbed import registry
 from testbed.errors import BadInput
@@ -65,7 +73,7 @@ class _StageBase(_Strict):
     name: str | None = None
     env: EnvRef
     agents: dict[str, AgentRef] = Field(min_length=1)
-    seed: int | None = None
+    seed: NonNegativeInt | None = None
     max_steps: PositiveInt | None = None
 
 
@@ -163,13 +171,26 @@ Stage = Annotated[EvaluateStage | AuditStage, Field(discriminator="kind")]
 class Scenario(_Strict):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: NonNegativeInt = 0
     stages: list[Stage] = Field(min_length=1)
 
     # Where the scenario came from; not part of the schema.
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     source: Source | None = Field(default=None, exclude=True, repr=False)
     base_dir: Path | None = Field(default=None, exclude=True, repr=False)
+
+    @model_validator(mode="after")
+    def _stage_names_unique(self) -> Scenario:
+        names = [s.name for s in self.stages if s.name]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            raise ValueError(f"stage names must be unique; {duplicate!r} repeats")
+        return self
+
+    def seed_stream(self, index: int) -> str:
+        """What a stage's episode seeds derive from besides the root seed: its own name when
+        it has one, else its position, never the file name."""
+        return self.stages[index].name or f"stage-{index}"
 
     def stage_seed(self, index: int) -> int:
         stage = self.stages[index]
@@ -188,7 +209,7 @@ def _normalise(data: Any, source: Source) -> tuple[dict[str, Any], Source]:
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "an empty file"
         raise BadInput(f"expected a mapping of scenario fields, got {kind}", where=source.where(()))
-    if "stages" in data or "kind" not in data:
+    if "stages" in data or not ({"kind", "env", "agents"} & set(data)):
         return data, source
     stage = {k: v for k, v in data.items() if k not in TOP_LEVEL_KEYS - {"seed"}}
     top = {k: v for k, v in data.items() if k in TOP_LEVEL_KEYS - {"seed"}}
@@ -212,6 +233,8 @@ def _describe(error: Mapping[str, Any]) -> str:
         message = "unknown field"
     elif error["type"] == "missing":
         message = "required field is missing"
+    elif error["type"] == "union_tag_not_found":
+        return "`kind` is missing: expected 'evaluate' or 'audit'"
     if error["type"] not in ("missing", "extra_forbidden") and "input" in error:
         got = error["input"]
         if not isinstance(got, dict | list):
@@ -229,11 +252,16 @@ def _did_you_mean(error: Mapping[str, Any], model_fields: Iterable[str]) -> str 
 
 
 # Parts pydantic adds to an error location for tagged unions and unions of types.
-_TYPE_TAGS = {"evaluate", "audit", "int", "float", "str", "bool", "EpisodeRange", "CVaRSpec"}
+_TYPE_TAGS = {"evaluate", "audit", "int", "float", "str", "bool", "EpisodeRange", "CVaRSpec",
+              "constrained-int", "constrained-float"}
 
 
 def _schema_error(exc: ValidationError, source: Source) -> BadInput:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # In a union (`episodes: 200` or `{min, max}`) the branch whose type did not even match
+    # explains least; prefer an error from inside the branch the user meant.
+    specific = [e for e in errors if not e["type"].endswith(("_type", "_parsing"))]
+    error = (specific or errors)[0]
     # Tagged unions add the tag to the location (stages.0.evaluate.env): drop it for users.
     loc = [p for p in error["loc"] if p not in _TYPE_TAGS and "[" not in str(p)]
     fields: set[str] = (

@@ -63,7 +63,12 @@ def load_yaml(path: str | Path) -> tuple[Any, Source]:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"scenario file {str(path)!r} not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"scenario file {str(path)!r} is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from None
     source = Source(str(path))
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

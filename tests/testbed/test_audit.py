@@ -140,3 +140,22 @@ def test_replay_reproduces_an_episode_and_writes_a_gif(write_yaml, tmp_path, cap
     assert gif.read_bytes()[:6] == b"GIF89a"
     assert main(["replay", str(tmp_path / "r"), "--episode", "9"]) == 2
     assert "recorded no episode 9" in capsys.readouterr().err
+
+
+def test_shared_cost_counted_once_with_agent_max(write_yaml, tmp_path):
+    """commons_harvest gives every agent the same depletion cost: `agent: max` reads it once."""
+    path = write_yaml("""
+        name: nav/v2
+        kind: audit
+        env: testbed/commons_harvest_v0
+        agents: {"*": scripted/commons_greedy}
+        episodes: 5
+        constraints:
+          - {name: shared, agent: max, max_mean: 1000}
+          - {name: summed, max_mean: 1000}
+    """)
+    stage = run(load_scenario(path), tmp_path, show=False).stages[0]
+    rows = {r["constraint"]: r for r in stage["constraints"]}
+    agents = len(stage["seats"])
+    assert rows["summed"]["estimate"] == pytest.approx(agents * rows["shared"]["estimate"])
+    assert (tmp_path / "audit-nav-v2.png").is_file()  # a "/" in the name makes a safe file name

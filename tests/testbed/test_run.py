@@ -88,3 +88,37 @@ def test_pattern_matching_no_agent_is_bad_input(write_yaml):
     path = write_yaml(SPREAD.replace('"*": random', '"*": random\n  "adversary_*": noop'))
     with pytest.raises(BadInput, match="'adversary_\\*' matches no agent"):
         run(load_scenario(path), show=False)
+
+
+def test_reusing_a_run_directory_is_refused(write_yaml, tmp_path):
+    scenario = load_scenario(write_yaml(SPREAD.replace("episodes: 12", "episodes: 2")))
+    run(scenario, tmp_path / "out", show=False)
+    with pytest.raises(BadInput, match="already holds a run"):
+        run(scenario, tmp_path / "out", show=False)
+
+
+def test_a_failure_while_building_is_recorded_as_failed(write_yaml, tmp_path):
+    (tmp_path / "broken.py").write_text(
+        "class Broken:\n    def __init__(self, o, a, c):\n        raise RuntimeError('nope')\n"
+    )
+    path = write_yaml(SPREAD.replace('"*": random', '"*": broken.py:Broken'))
+    with pytest.raises(RunFailed, match="RuntimeError: nope"):
+        run(load_scenario(path), tmp_path / "out", show=False)
+    data = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert data["status"] == "failed" and "nope" in data["error"]
+
+
+def test_seeds_do_not_depend_on_the_file_name(write_yaml):
+    one = run(load_scenario(write_yaml(SPREAD, "a.yaml")), show=False)
+    two = run(load_scenario(write_yaml(SPREAD, "b.yaml")), show=False)
+    assert [r.seed for r in one.stages[0]["records"]] == [r.seed for r in two.stages[0]["records"]]
+
+
+def test_stage_names_must_be_unique(write_yaml):
+    path = write_yaml("""
+        stages:
+          - {kind: evaluate, name: a, env: classic/rps_v2, agents: {"*": random}}
+          - {kind: evaluate, name: a, env: classic/rps_v2, agents: {"*": random}}
+    """)
+    with pytest.raises(BadInput, match="'a' repeats"):
+        load_scenario(path)
