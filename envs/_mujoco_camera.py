@@ -43,11 +43,20 @@ class MujocoCamera:
     """Renders MuJoCo states as HxWx3 uint8 frames seen from the camera `camera_name`.
 
     `render(model, data)` takes the model each time: Safety-Gymnasium's navigation tasks build
-    a new model on every reset, and the scene and render context follow it.
+    a new model on every reset, and the scene and render context follow it. The GL context
+    is created at the first `render`, so an env that never renders never needs GL.
     """
 
     def __init__(self, width: int, height: int, camera_name: str) -> None:
+        self._gl: Any = None
+        self._size = (width, height)
+        self._camera_name = camera_name
+        self._model: Any = None
+        self._frame = np.empty((height, width, 3), dtype=np.uint8)
+
+    def _open_gl(self) -> None:
         backend = gl_backend()
+        width, height = self._size
         try:
             self._gl = importlib.import_module(f"mujoco.{backend}").GLContext(width, height)
         except Exception as exc:  # the GL libraries raise many kinds of errors
@@ -56,10 +65,6 @@ class MujocoCamera:
                 "libEGL (Debian/Ubuntu package libegl1, with a Mesa or NVIDIA driver) for "
                 "MUJOCO_GL=egl, or libOSMesa (libosmesa6) for MUJOCO_GL=osmesa"
             ) from exc
-        self._size = (width, height)
-        self._camera_name = camera_name
-        self._model: Any = None
-        self._frame = np.empty((height, width, 3), dtype=np.uint8)
 
     def _bind(self, model: Any) -> None:
         import mujoco
@@ -87,6 +92,8 @@ class MujocoCamera:
     def render(self, model: Any, data: Any) -> np.ndarray:
         import mujoco
 
+        if self._gl is None:
+            self._open_gl()
         self._gl.make_current()
         if model is not self._model:
             self._bind(model)

@@ -121,9 +121,13 @@ class SafetyTaskEnv(ParallelEnv):
         self._navigation = hasattr(base, "task")  # the Builder of navigation tasks
         self._model_owner = base.task if self._navigation else base
         self.render_mode = render_mode
-        self._render_size = (width, height)
-        self._camera_name = camera_name or ("fixedfar" if self._navigation else "track")
-        self._camera: MujocoCamera | None = None
+        self._camera = (
+            MujocoCamera(
+                width, height, camera_name or ("fixedfar" if self._navigation else "track")
+            )
+            if render_mode is not None
+            else None
+        )
         self.metadata = {
             "name": task_id.replace("-", "_"),
             "render_modes": ["rgb_array"],
@@ -181,16 +185,13 @@ class SafetyTaskEnv(ParallelEnv):
         return self._observation
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            return None
         if self._camera is None:
-            self._camera = MujocoCamera(*self._render_size, self._camera_name)
+            return None
         return self._camera.render(self._model_owner.model, self._model_owner.data)
 
     def close(self) -> None:
         if self._camera is not None:
             self._camera.close()
-            self._camera = None
         self._env.close()
 
 
@@ -218,9 +219,7 @@ class SafeMultiAgentMujocoEnv(ParallelEnv):
         self._robot = self._env.env.single_agent_env.unwrapped
         self.scenario, self.agent_conf = scenario, agent_conf
         self.render_mode = render_mode
-        self._render_size = (width, height)
-        self._camera_name = camera_name
-        self._camera: MujocoCamera | None = None
+        self._camera = MujocoCamera(width, height, camera_name) if render_mode is not None else None
         conf = agent_conf.replace("|", "_")
         self.metadata = {
             "name": f"safe_ma_{scenario.lower()}_{conf}_v0",
@@ -268,16 +267,13 @@ class SafeMultiAgentMujocoEnv(ParallelEnv):
         return self._env.state()
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            return None
         if self._camera is None:
-            self._camera = MujocoCamera(*self._render_size, self._camera_name)
+            return None
         return self._camera.render(self._robot.model, self._robot.data)
 
     def close(self) -> None:
         if self._camera is not None:
             self._camera.close()
-            self._camera = None
         self._env.close()
 
 
