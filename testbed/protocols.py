@@ -2,7 +2,7 @@
 
 - `Policy` acts for one PettingZoo agent: `reset(seed)` at the start of every episode, then
   `act(observation, action_mask)` each time that agent must move.
-- `Learner` is a Policy that also learns from transitions and saves its weights.
+- `Learner` is a Policy that also explores, learns from transitions and saves its weights.
 - `Team` acts for several agents at once: {agent: observation} -> {agent: action}. Tournament
   entrants and audit subjects are Teams; `PolicyTeam` turns per-agent policies into one.
 
@@ -28,11 +28,23 @@ class Policy(Protocol):
 
 @runtime_checkable
 class Learner(Policy, Protocol):
+    """A Policy that learns. The training loop, for every step of its agent, calls
+    `explore` (the behaviour policy), then `observe(transition)`, then `update()`; the learner
+    decides when an update is due (every step, every n steps, when a rollout is full) and
+    returns {} when it did nothing. `act` stays the evaluation policy (greedy for value-based
+    learners). `state_dict` holds tensors, numbers and strings only, so checkpoints load with
+    `torch.load(weights_only=True)`.
+    """
+
+    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
+        """The action to take while training (exploration included)."""
+
     def observe(self, transition: dict[str, Any]) -> None:
-        """Record one transition (obs, action, reward, cost, next_obs, terminated, truncated)."""
+        """Record one transition: obs, action, reward, cost, next_obs, terminated, truncated,
+        action_mask, next_action_mask (masks None when the env has none)."""
 
     def update(self) -> dict[str, float]:
-        """Learn from what was observed; return metrics to log."""
+        """Learn from what was observed when an update is due; return metrics to log."""
 
     def state_dict(self) -> dict[str, Any]: ...
 

@@ -22,3 +22,9 @@ def member_seed(episode_seed: int, index: int) -> int:
     """The seed of the `index`-th member of a team in an episode."""
     state = np.random.SeedSequence(episode_seed, spawn_key=(index,)).generate_state(1)
     return int(state[0])
+
+
+def stream_seed(root: int, stream: str, index: int) -> int:
+    """The `index`-th seed of an unbounded named stream (training episodes, evaluations)."""
+    key = (zlib.crc32(stream.encode()), index)
+    return int(np.random.SeedSequence(root, spawn_key=key).generate_state(1)[0])

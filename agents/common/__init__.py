@@ -1,0 +1,1 @@
+"""Pieces the learning agents share: observation handling, networks, replay, normalisation."""

@@ -1,0 +1,60 @@
+"""Turn PettingZoo observations into flat float vectors and check the spaces an agent needs.
+
+Classic games publish `{"observation": ..., "action_mask": ...}` dicts; learners read the
+`observation` part (the harness hands the mask separately).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+
+def inner_space(space: spaces.Space) -> spaces.Space:
+    """The observation part of a masked-dict space, else the space itself."""
+    if isinstance(space, spaces.Dict) and "observation" in space.spaces:
+        return space.spaces["observation"]
+    return space
+
+
+def obs_dim(space: spaces.Space) -> int:
+    """Length of the flat vector `to_vector` returns (Discrete becomes one-hot)."""
+    return int(spaces.flatdim(inner_space(space)))
+
+
+def to_vector(space: spaces.Space, observation: Any) -> np.ndarray:
+    """A flat float32 vector of `observation` (one-hot for Discrete)."""
+    if isinstance(observation, dict) and "observation" in observation:
+        observation = observation["observation"]
+    inner = inner_space(space)
+    if isinstance(inner, spaces.Box):
+        return np.asarray(observation, dtype=np.float32).reshape(-1)
+    return np.asarray(spaces.flatten(inner, observation), dtype=np.float32)
+
+
+def require_discrete(space: spaces.Space, algorithm: str) -> int:
+    """The number of actions of a Discrete space; a clear error for any other space."""
+    if not isinstance(space, spaces.Discrete):
+        raise ValueError(f"{algorithm} needs a Discrete action space, got {space}")
+    return int(space.n)
+
+
+def require_box(space: spaces.Space, algorithm: str) -> spaces.Box:
+    """A bounded 1-D Box action space; a clear error for any other space."""
+    if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+        raise ValueError(f"{algorithm} needs a 1-D Box action space, got {space}")
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        raise ValueError(f"{algorithm} needs finite action bounds, got {space}")
+    return space
+
+
+def masked_argmax(values: np.ndarray, mask: np.ndarray | None) -> int:
+    """argmax over legal actions (all actions when `mask` is None)."""
+    if mask is None:
+        return int(np.argmax(values))
+    legal = np.asarray(mask, dtype=bool)
+    if not legal.any():
+        raise ValueError("action mask allows no action")
+    return int(np.argmax(np.where(legal, values, -np.inf)))

@@ -1,0 +1,154 @@
+"""The training loop: learners act in a PettingZoo ParallelEnv and learn from each step.
+
+For every env step, each live agent whose policy is a Learner gets `explore`, then
+`observe(transition)`, then `update()`; other policies (fixed opponents, scripted partners)
+just `act`. The budget counts env steps. Episode k of a run is seeded by
+`stream_seed(seed, "train", k)`, so with deterministic torch settings the same seed gives
+the same learning curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from testbed.protocols import Learner, Policy
+from testbed.rollout import action_mask, run_episode
+from testbed.seeding import stream_seed
+from testbed.team import PolicyTeam
+
+
+def is_learner(policy: Any) -> bool:
+    return all(callable(getattr(policy, m, None)) for m in ("explore", "observe", "update"))
+
+
+@dataclass
+class EpisodeStats:
+    """One finished training episode."""
+
+    index: int
+    end_step: int
+    length: int
+    returns: dict[str, float]
+    costs: dict[str, float]
+
+    @property
+    def team_return(self) -> float:
+        return sum(self.returns.values())
+
+    @property
+    def team_cost(self) -> float:
+        return sum(self.costs.values())
+
+
+@dataclass
+class TrainState:
+    """Where a run is: env steps and episodes done, the last update metrics per agent."""
+
+    step: int = 0
+    episodes: int = 0
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+StepHook = Callable[[TrainState], None]
+EpisodeHook = Callable[[EpisodeStats, TrainState], None]
+
+
+def train(
+    env: ParallelEnv,
+    policies: Mapping[str, Policy],
+    total_steps: int,
+    seed: int,
+    *,
+    state: TrainState | None = None,
+    max_steps: int | None = None,
+    on_step: StepHook | None = None,
+    on_episode: EpisodeHook | None = None,
+) -> TrainState:
+    """Run until `state.step == total_steps` (an episode cut by the budget is abandoned)."""
+    if hasattr(env, "agent_iter"):
+        raise TypeError("training needs a ParallelEnv; turn-based (AEC) envs are not supported")
+    state = state or TrainState()
+    learners = {a: p for a, p in policies.items() if is_learner(p)}
+    while state.step < total_steps:
+        episode_seed = stream_seed(seed, "train", state.episodes)
+        observations, infos = env.reset(seed=episode_seed)
+        for index, policy in enumerate(policies.values()):
+            policy.reset(stream_seed(episode_seed, "member", index))
+        returns = {a: 0.0 for a in env.agents}
+        costs = {a: 0.0 for a in env.agents}
+        length = 0
+        while env.agents and state.step < total_steps:
+            live = list(env.agents)
+            masks = {a: action_mask(observations[a], infos.get(a)) for a in live}
+            actions = {
+                a: (learners[a].explore if a in learners else policies[a].act)(
+                    observations[a], masks[a]
+                )
+                for a in live
+            }
+            next_obs, rewards, terminations, truncations, next_infos = env.step(actions)
+            length += 1
+            state.step += 1
+            cut = max_steps is not None and length >= max_steps
+            for agent in live:
+                info = next_infos.get(agent, {})
+                cost = float(info.get("cost", 0.0))
+                returns[agent] = returns.get(agent, 0.0) + float(rewards.get(agent, 0.0))
+                costs[agent] = costs.get(agent, 0.0) + cost
+                learner = learners.get(agent)
+                if learner is None:
+                    continue
+                learner.observe(
+                    {
+                        "obs": observations[agent],
+                        "action": actions[agent],
+                        "reward": float(rewards.get(agent, 0.0)),
+                        "cost": cost,
+                        "next_obs": next_obs.get(agent, observations[agent]),
+                        "terminated": bool(terminations.get(agent, False)),
+                        "truncated": bool(truncations.get(agent, False)) or cut,
+                        "action_mask": masks[agent],
+                        "next_action_mask": action_mask(next_obs.get(agent), info),
+                    }
+                )
+                metrics = learner.update()
+                if metrics:
+                    state.metrics[agent] = metrics
+            observations, infos = next_obs, next_infos
+            if on_step is not None:
+                on_step(state)
+            if cut:
+                break
+        if env.agents and not (max_steps is not None and length >= max_steps):
+            break  # budget ran out mid-episode: not a finished episode
+        stats = EpisodeStats(state.episodes, state.step, length, returns, costs)
+        state.episodes += 1
+        if on_episode is not None:
+            on_episode(stats, state)
+    return state
+
+
+def evaluate(
+    env: Any,
+    policies: Mapping[str, Policy],
+    seed: int,
+    episodes: int,
+    max_steps: int | None = None,
+) -> tuple[float, float]:
+    """Mean team return and cost of the evaluation policies (`act`) over held-out episodes."""
+    team = PolicyTeam(policies)
+    records = [
+        run_episode(env, team, stream_seed(seed, "eval", k), max_steps) for k in range(episodes)
+    ]
+    return (
+        float(np.mean([r.team_return for r in records])),
+        float(np.mean([r.team_cost for r in records])),
+    )
+
+
+__all__ = ["EpisodeStats", "Learner", "TrainState", "evaluate", "is_learner", "train"]
