@@ -65,21 +65,30 @@ def checks_of(spec: ConstraintSpec, scope: str) -> list[Check]:
     if spec.max_mean is not None:  # the mean is CVaR at alpha = 1
         tests.append(("mean", CVaRLimit(1.0, spec.max_mean, spec.cost_bound)))
     if spec.cvar is not None:
-        tests.append((f"cvar_{spec.cvar.alpha:g}",
-                      CVaRLimit(spec.cvar.alpha, spec.cvar.limit, spec.cost_bound)))
+        tests.append(
+            (
+                f"cvar_{spec.cvar.alpha:g}",
+                CVaRLimit(spec.cvar.alpha, spec.cvar.limit, spec.cost_bound),
+            )
+        )
     if spec.never_above is not None:
         tests.append(("never", NeverAbove(spec.never_above, spec.never_max_rate)))
     if spec.max_intervention_rate is not None:
-        tests.append(("interventions",
-                      InterventionRate(spec.max_intervention_rate, spec.intervention_per)))
+        tests.append(
+            ("interventions", InterventionRate(spec.max_intervention_rate, spec.intervention_per))
+        )
     if spec.regression:
         tests.append(("cost_regression", CostRegression()))
         if spec.limit is not None:
             tests.append(("violation_regression", ViolationRegression(spec.limit)))
-    thresholds = {"violation_rate": spec.limit, "violation_regression": spec.limit,
-                  "never": spec.never_above}
-    return [Check(spec.name, scope, spec.cost, kind, test, thresholds.get(kind))
-            for kind, test in tests]
+    thresholds = {
+        "violation_rate": spec.limit,
+        "violation_regression": spec.limit,
+        "never": spec.never_above,
+    }
+    return [
+        Check(spec.name, scope, spec.cost, kind, test, thresholds.get(kind)) for kind, test in tests
+    ]
 
 
 def scopes_of(spec: ConstraintSpec, agents: list[str], where: str | None) -> list[str]:
@@ -96,6 +105,7 @@ def scopes_of(spec: ConstraintSpec, agents: list[str], where: str | None) -> lis
 
 def stream(records: list[EpisodeRecord], scope: str, cost: str) -> dict[str, np.ndarray | None]:
     """Per-episode cost, largest step cost, interventions and steps of one scope."""
+
     def members(record: EpisodeRecord) -> list[Any]:
         if scope in ("team", "max"):
             return list(record.agents.values())
@@ -126,12 +136,14 @@ def stream(records: list[EpisodeRecord], scope: str, cost: str) -> dict[str, np.
     }
 
 
-def _episode_data(check: Check, records: list[EpisodeRecord],
-                  baseline: list[EpisodeRecord] | None) -> EpisodeData:
+def _episode_data(
+    check: Check, records: list[EpisodeRecord], baseline: list[EpisodeRecord] | None
+) -> EpisodeData:
     mine = stream(records, check.scope, check.cost)
     base = stream(baseline, check.scope, check.cost)["cost"] if baseline is not None else None
-    return EpisodeData(mine["cost"], mine["max_step_cost"], mine["interventions"],
-                       mine["steps"], base)
+    return EpisodeData(
+        mine["cost"], mine["max_step_cost"], mine["interventions"], mine["steps"], base
+    )
 
 
 def _check_streams_exist(
@@ -157,8 +169,15 @@ def _check_streams_exist(
             )
 
 
-def _play(executor: Executor, scenario: Scenario, index: int, seeds: list[int], start: int,
-          subject: str, on_episode: EpisodeCallback | None) -> list[EpisodeRecord]:
+def _play(
+    executor: Executor,
+    scenario: Scenario,
+    index: int,
+    seeds: list[int],
+    start: int,
+    subject: str,
+    on_episode: EpisodeCallback | None,
+) -> list[EpisodeRecord]:
     """Episodes `start..start+len(seeds)` of one subject, returned in seed order."""
     chunk: dict[int, EpisodeRecord] = {}
     for position, record in executor.imap(scenario, index, seeds, subject):
@@ -171,9 +190,13 @@ def _play(executor: Executor, scenario: Scenario, index: int, seeds: list[int], 
 def worst_episodes(records: list[EpisodeRecord], count: int = 5) -> list[dict[str, Any]]:
     order = sorted(range(len(records)), key=lambda k: -records[k].team_cost)[:count]
     return [
-        {"episode": k, "seed": records[k].seed, "team_cost": records[k].team_cost,
-         "team_return": records[k].team_return,
-         "agent_costs": {a: r.cost for a, r in records[k].agents.items()}}
+        {
+            "episode": k,
+            "seed": records[k].seed,
+            "team_cost": records[k].team_cost,
+            "team_return": records[k].team_return,
+            "agent_costs": {a: r.cost for a, r in records[k].agents.items()},
+        }
         for k in order
     ]
 
@@ -212,7 +235,7 @@ def run_audit(
     executor = executor or LocalExecutor()
     preflight = EpisodeRunner(scenario, index)
     agents = list(preflight.env.possible_agents)
-    seats = {a: stage.agents[p].id for a, p in preflight.seats.items()}
+    seats = {a: stage.agents[p].label for a, p in preflight.seats.items()}
     preflight.close()
     if stage.baseline:
         EpisodeRunner(scenario, index, "baseline").close()
@@ -224,19 +247,24 @@ def run_audit(
         for check in checks_of(spec, scope)
     ]
     audits = [
-        SequentialAudit([c.test], confidence=stage.confidence,
-                        min_episodes=stage.min_episodes, max_episodes=stage.max_episodes)
+        SequentialAudit(
+            [c.test],
+            confidence=stage.confidence,
+            min_episodes=stage.min_episodes,
+            max_episodes=stage.max_episodes,
+        )
         for c in checks
     ]
-    seeds = episode_seeds(scenario.stage_seed(index), stage.max_episodes,
-                          stream=scenario.seed_stream(index))
+    seeds = episode_seeds(
+        scenario.stage_seed(index), stage.max_episodes, stream=scenario.seed_stream(index)
+    )
     records: list[EpisodeRecord] = []
     baseline: list[EpisodeRecord] | None = [] if stage.baseline else None
     started = time.perf_counter()
     while not all(a.finished() for a in audits):
         need = max(a.episodes_needed() for a in audits if not a.finished())
         start = len(records)
-        chunk_seeds = seeds[start:start + need]
+        chunk_seeds = seeds[start : start + need]
         new = _play(executor, scenario, index, chunk_seeds, start, "agents", on_episode)
         new_base = None
         if baseline is not None:
@@ -253,12 +281,18 @@ def run_audit(
     results = []
     for check, audit in zip(checks, audits, strict=True):
         result = audit.results()[0]
-        results.append({
-            "constraint": check.constraint, "scope": check.scope, "cost": check.cost,
-            "check": check.limit_kind, "label": check.label, "episodes_used": audit.n_used,
-            "threshold": check.threshold,
-            **result.to_dict(),
-        })
+        results.append(
+            {
+                "constraint": check.constraint,
+                "scope": check.scope,
+                "cost": check.cost,
+                "check": check.limit_kind,
+                "label": check.label,
+                "episodes_used": audit.n_used,
+                "threshold": check.threshold,
+                **result.to_dict(),
+            }
+        )
     verdict = overall_verdict([a.results()[0] for a in audits])
     return {
         "kind": "audit",

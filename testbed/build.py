@@ -77,13 +77,41 @@ def build_team(
     seats = seat_assignment(scenario, index, list(env.possible_agents), subject)
     policies = {}
     for agent, pattern in seats.items():
-        ref = agents[pattern]
-        policies[agent] = registry.make_agent(
-            ref.id,
+        policies[agent] = build_policy(
+            scenario,
+            agents[pattern],
             env.observation_space(agent),
             env.action_space(agent),
             where=scenario.where("stages", index, subject, pattern),
+        )
+    return PolicyTeam(policies), seats
+
+
+def build_policy(
+    scenario: Scenario,
+    ref: Any,
+    observation_space: Any,
+    action_space: Any,
+    *,
+    where: str | None = None,
+) -> Any:
+    """The policy an AgentRef names: a registered agent with params, or a checkpoint."""
+    if ref.checkpoint is None:
+        return registry.make_agent(
+            ref.id,
+            observation_space,
+            action_space,
+            where=where,
             base_dir=scenario.base_dir,
             **ref.params,
         )
-    return PolicyTeam(policies), seats
+    if ref.checkpoint.startswith("@"):
+        raise BadInput(
+            f"{ref.checkpoint!r} refers to a train stage of this run, which has not produced it",
+            where=where,
+        )
+    from testbed.checkpoint import load_checkpoint
+
+    return load_checkpoint(
+        ref.checkpoint, observation_space, action_space, where=where, base_dir=scenario.base_dir
+    )

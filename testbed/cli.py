@@ -54,12 +54,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes for episodes (default 1); results do not depend on it",
+        default=None,
+        help="worker processes (default: all cores for tournaments, 1 otherwise); results "
+        "do not depend on it",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted tournament: games already in the database are kept",
+    )
+    run.add_argument(
+        "--db",
+        type=Path,
+        help="leaderboard database for tournaments (default: the stage's `db`, else "
+        "runs/leaderboard.sqlite)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar or report")
     run.add_argument(
-        "--allow-inconclusive", action="store_true",
+        "--allow-inconclusive",
+        action="store_true",
         help="an INCONCLUSIVE audit passes (exit 0) with a warning instead of failing",
     )
 
@@ -83,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
         "--dir", type=Path, default=Path("scenarios"), help="scenario folder (list scenarios)"
     )
     replay = sub.add_parser(
-        "replay", help="re-run one recorded episode exactly, optionally as a GIF",
+        "replay",
+        help="re-run one recorded episode exactly, optionally as a GIF",
         description="Re-run episode K of a finished run from its recorded seed, check that it "
         "reproduces the recorded returns and costs, and optionally write its frames as a GIF.",
         epilog="example: testbed replay runs/audit-unsafe-20261121-101500 --episode 3 "
@@ -103,7 +117,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     describe.add_argument("env", help="env id, e.g. mpe/simple_spread_v3")
     describe.add_argument("--json", action="store_true", help="machine-readable output")
+
+    board = sub.add_parser(
+        "leaderboard",
+        help="show a tournament leaderboard from the database",
+        description="Ratings over every game recorded under a leaderboard name, across runs.",
+        epilog="example: testbed leaderboard breakthrough-ladder --db runs/leaderboard.sqlite",
+    )
+    board.add_argument("name", nargs="?", help="leaderboard name (default: list them)")
+    board.add_argument(
+        "--db", type=Path, default=None, help="SQLite file (default runs/leaderboard.sqlite)"
+    )
+    board.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
+
+
+def _leaderboard(args: argparse.Namespace, console: Console) -> int:
+    from testbed.tournament_report import show_leaderboard
+
+    return show_leaderboard(args.db, args.name, as_json=args.json, console=console)
 
 
 def _describe(args: argparse.Namespace, console: Console) -> int:
@@ -169,8 +201,10 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
     if args.gif:
         console.print(f"wrote {frames} frames to {args.gif}")
     if not same_episode(recorded, record):
-        console.print("[bold red]the replay differs from the recorded episode[/] "
-                      "(a nondeterministic env or agent?)")
+        console.print(
+            "[bold red]the replay differs from the recorded episode[/] "
+            "(a nondeterministic env or agent?)"
+        )
         return 3
     console.print("[green]identical to the recorded episode[/]")
     return 0
@@ -185,11 +219,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
     scenario = load_scenario(args.file, overrides)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     out = args.out or default_run_dir(scenario.name)
-    result = run(scenario, out, workers=args.workers, console=console, show=not args.quiet,
-                 allow_inconclusive=args.allow_inconclusive)
+    result = run(
+        scenario,
+        out,
+        workers=args.workers,
+        console=console,
+        show=not args.quiet,
+        allow_inconclusive=args.allow_inconclusive,
+        resume=args.resume,
+        db=args.db,
+    )
     if not args.quiet:
         console.print(f"[dim]results written to[/] {result.out_dir}/")
     verdict = result.verdict
@@ -200,8 +242,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         if args.allow_inconclusive:
             console.print("[yellow]warning:[/] audit INCONCLUSIVE, allowed by --allow-inconclusive")
             return 0
-        console.print("[bold yellow]audit INCONCLUSIVE[/]: the sample cannot decide at the "
-                      "stated confidence (more episodes, or --allow-inconclusive)")
+        console.print(
+            "[bold yellow]audit INCONCLUSIVE[/]: the sample cannot decide at the "
+            "stated confidence (more episodes, or --allow-inconclusive)"
+        )
         return 1
     if verdict == "PASS":
         console.print("[bold green]audit PASSED[/]")
@@ -335,8 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = Console(stderr=True)
     args = _parser().parse_args(argv)
     commands = {
-        "run": _run, "validate": _validate, "list": _list, "describe": _describe,
+        "run": _run,
+        "validate": _validate,
+        "list": _list,
+        "describe": _describe,
         "replay": _replay,
+        "leaderboard": _leaderboard,
     }
     try:
         return commands[args.command](args, console)
@@ -349,7 +397,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        errors.print("[yellow]interrupted[/]; finished episodes are in episodes.jsonl")
+        errors.print(
+            "[yellow]interrupted[/]; finished episodes are in episodes.jsonl, finished "
+            "tournament games in the leaderboard database (--resume continues)"
+        )
         return 130
     except Exception as exc:  # a bug of ours or of an env/agent: exit 3, no traceback by default
         if os.environ.get("TESTBED_DEBUG"):

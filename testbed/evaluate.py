@@ -48,12 +48,13 @@ def run_evaluate(
     """Play the stage's episodes and return its result (records in episode order)."""
     stage = scenario.stages[index]
     name = scenario.stage_name(index)
-    seeds = episode_seeds(scenario.stage_seed(index), stage.episodes,
-                          stream=scenario.seed_stream(index))
+    seeds = episode_seeds(
+        scenario.stage_seed(index), stage.episodes, stream=scenario.seed_stream(index)
+    )
     executor = executor or LocalExecutor()
     preflight = EpisodeRunner(scenario, index)  # bad input fails here, before any worker starts
     seats = preflight.seats
-    agent_ids = {agent: stage.agents[pattern].id for agent, pattern in seats.items()}
+    agent_ids = {agent: stage.agents[pattern].label for agent, pattern in seats.items()}
     preflight.close()
 
     records: dict[int, EpisodeRecord] = {}

@@ -2,14 +2,14 @@
 
 Each episode's result depends only on the scenario and its own seed, so every executor yields
 the same records for the same seeds (only the completion order differs; callers key records by
-episode index). A Ray executor implements the same `imap` interface.
+episode index). A Ray executor implements the same `imap_tasks` interface.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
@@ -19,7 +19,21 @@ from testbed.rollout import EpisodeRecord, run_episode
 from testbed.scenario import Scenario
 
 
+class TaskRunner(Protocol):
+    """Per-worker state (an env, built agents) that runs tasks; built once per worker."""
+
+    def run(self, *task: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class Executor(Protocol):
+    def imap_tasks(
+        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Sequence[tuple]
+    ) -> Iterator[tuple[int, Any]]:
+        """Build `factory(*args)` once per worker, run every task on it, and yield
+        (position in `tasks`, result) as tasks finish, in any order."""
+
     def imap(
         self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
     ) -> Iterator[tuple[int, EpisodeRecord]]:
@@ -43,6 +57,9 @@ class EpisodeRunner:
                 f"{subject}) failed: {type(exc).__name__}: {exc}"
             ) from exc
 
+    def run(self, number: int, seed: int) -> EpisodeRecord:
+        return self.play(number, seed)
+
     def play(self, number: int, seed: int) -> EpisodeRecord:
         try:
             return run_episode(self.env, self.team, seed, self.stage.max_steps)
@@ -61,54 +78,63 @@ class EpisodeRunner:
             pass
 
 
-class LocalExecutor:
-    """Runs episodes one after another in this process."""
+class _EpisodesMixin:
+    """`imap` (episodes by seed) on top of `imap_tasks`."""
 
     def imap(
         self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
     ) -> Iterator[tuple[int, EpisodeRecord]]:
-        runner = EpisodeRunner(scenario, index, subject)
+        tasks = [(number, seed) for number, seed in enumerate(seeds)]
+        return self.imap_tasks(EpisodeRunner, (scenario, index, subject), tasks)  # type: ignore[attr-defined]
+
+
+class LocalExecutor(_EpisodesMixin):
+    """Runs tasks one after another in this process."""
+
+    workers = 1
+
+    def imap_tasks(
+        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Sequence[tuple]
+    ) -> Iterator[tuple[int, Any]]:
+        runner = factory(*args)
         try:
-            for number, seed in enumerate(seeds):
-                yield number, runner.play(number, seed)
+            for position, task in enumerate(tasks):
+                yield position, runner.run(*task)
         finally:
             runner.close()
 
 
-_worker: EpisodeRunner | None = None
+_worker: TaskRunner | None = None
 
 
-def _init_worker(scenario: Scenario, index: int, subject: str) -> None:
+def _init_worker(factory: Callable[..., TaskRunner], args: tuple) -> None:
     global _worker
-    _worker = EpisodeRunner(scenario, index, subject)
+    _worker = factory(*args)
 
 
-def _play(number: int, seed: int) -> tuple[int, EpisodeRecord]:
+def _run(position: int, task: tuple) -> tuple[int, Any]:
     assert _worker is not None
-    return number, _worker.play(number, seed)
+    return position, _worker.run(*task)
 
 
-class ProcessExecutor:
-    """Runs episodes in `workers` processes, each holding its own env and team."""
+class ProcessExecutor(_EpisodesMixin):
+    """Runs tasks in `workers` processes (spawned), each holding its own runner."""
 
     def __init__(self, workers: int | None = None):
         self.workers = workers or os.cpu_count() or 1
 
-    def imap(
-        self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
-    ) -> Iterator[tuple[int, EpisodeRecord]]:
+    def imap_tasks(
+        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Sequence[tuple]
+    ) -> Iterator[tuple[int, Any]]:
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(
-            self.workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(scenario, index, subject),
+            self.workers, mp_context=context, initializer=_init_worker, initargs=(factory, args)
         )
         pending: set[Future[Any]] = set()
-        todo = iter(enumerate(seeds))
+        todo = iter(enumerate(tasks))
         try:
-            for number, seed in todo:  # keep a bounded queue so a failure stops early
-                pending.add(pool.submit(_play, number, seed))
+            for position, task in todo:  # keep a bounded queue so a failure stops early
+                pending.add(pool.submit(_run, position, task))
                 if len(pending) >= 4 * self.workers:
                     break
             while pending:
@@ -117,7 +143,7 @@ class ProcessExecutor:
                     yield future.result()
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.add(pool.submit(_play, *nxt))
+                        pending.add(pool.submit(_run, *nxt))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

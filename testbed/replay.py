@@ -17,8 +17,9 @@ def load_run(run_dir: Path) -> tuple[Scenario, list[dict[str, Any]]]:
     """The scenario a run used (as validated then) and its episode log."""
     result_path, log_path = run_dir / "result.json", run_dir / "episodes.jsonl"
     if not result_path.is_file() or not log_path.is_file():
-        raise BadInput(f"{str(run_dir)!r} is not a run directory (needs result.json and "
-                       "episodes.jsonl)")
+        raise BadInput(
+            f"{str(run_dir)!r} is not a run directory (needs result.json and episodes.jsonl)"
+        )
     result = json.loads(result_path.read_text(encoding="utf-8"))
     if "scenario_data" not in result:
         raise BadInput(f"{result_path} was written by an older testbed and cannot be replayed")
@@ -39,12 +40,22 @@ def replay(
     if name not in names:
         raise BadInput(f"run has no stage {name!r}; its stages: {', '.join(names)}")
     index = names.index(name)
-    recorded = next((e for e in episodes if e["stage"] == name and e["episode"] == episode
-                     and e.get("subject", "agents") == "agents"), None)
+    recorded = next(
+        (
+            e
+            for e in episodes
+            if e["stage"] == name
+            and e["episode"] == episode
+            and e.get("subject", "agents") == "agents"
+        ),
+        None,
+    )
     if recorded is None:
         played = sorted(e["episode"] for e in episodes if e["stage"] == name)
-        raise BadInput(f"stage {name!r} recorded no episode {episode} (it has "
-                       f"{len(played)} episodes: 0..{played[-1] if played else -1})")
+        raise BadInput(
+            f"stage {name!r} recorded no episode {episode} (it has "
+            f"{len(played)} episodes: 0..{played[-1] if played else -1})"
+        )
     extra = {"render_mode": "rgb_array"} if gif else {}
     env = build_env(scenario, index, **extra)
     team, _ = build_team(scenario, index, env)
@@ -56,8 +67,13 @@ def replay(
             frames.append(frame)
 
     try:
-        record = run_episode(env, team, recorded["seed"], scenario.stages[index].max_steps,
-                             on_step=grab if gif else None)
+        record = run_episode(
+            env,
+            team,
+            recorded["seed"],
+            scenario.stages[index].max_steps,
+            on_step=grab if gif else None,
+        )
     finally:
         env.close()
     if gif:

@@ -69,6 +69,10 @@ class EvaluateView:
 
 
 def stage_view(result: dict[str, Any], run_dir: Path | None = None) -> Any:
+    if result["kind"] == "tournament":
+        from testbed.tournament_report import TournamentView
+
+        return TournamentView(result)
     if result["kind"] == "audit":
         from testbed.audit_report import AuditView
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from rich.progress import (
 )
 
 from testbed.audit import run_audit
-from testbed.audit_report import write_audit_files
+from testbed.audit_report import write_audit_files, write_stage_plots
 from testbed.errors import BadInput, TestbedError
 from testbed.evaluate import run_evaluate
 from testbed.executor import make_executor
@@ -86,15 +87,19 @@ def run(
     scenario: Scenario,
     out: str | Path | None = None,
     *,
-    workers: int = 1,
+    workers: int | None = None,
     console: Console | None = None,
     show: bool = True,
     allow_inconclusive: bool = False,
+    resume: bool = False,
+    db: str | Path | None = None,
 ) -> RunResult:
     """Run every stage; write result.json and episodes.jsonl into `out` when given.
 
     Finished episodes are appended to episodes.jsonl as they end, so a crash or kill loses
-    none of them; result.json is written at the end, also when a stage fails.
+    none of them; result.json is written at the end, also when a stage fails. Tournament
+    games go to the leaderboard database (`db`) as they end; `resume` continues an
+    interrupted tournament there.
     """
     console = console or Console(stderr=False)
     result = RunResult(
@@ -106,14 +111,24 @@ def run(
     if out is not None:
         result.out_dir = Path(out)
         if (result.out_dir / "episodes.jsonl").exists():
-            raise BadInput(f"{str(result.out_dir)!r} already holds a run; choose another --out "
-                           "(or delete it)")
+            raise BadInput(
+                f"{str(result.out_dir)!r} already holds a run; choose another --out (or delete it)"
+            )
         result.out_dir.mkdir(parents=True, exist_ok=True)
         log = EpisodeLog(result.out_dir / "episodes.jsonl")
-    executor = make_executor(workers)
+    executors = _Executors(workers)
     try:
         for index in range(len(scenario.stages)):
-            stage_result = _run_stage(scenario, index, executor, console, show, log)
+            options = {"resume": resume, "db": db}
+            stage_result = _run_stage(
+                scenario,
+                index,
+                executors.for_stage(scenario.stages[index]),
+                console,
+                show,
+                log,
+                options,
+            )
             result.stages.append(stage_result)
             if show:
                 console.print(stage_view(stage_result, result.out_dir))
@@ -129,8 +144,10 @@ def run(
             data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             write_json(result.out_dir / "result.json", data)
             if result.stages and result.status == "ok":
-                write_audit_files(result.out_dir, scenario.name, result.stages,
-                                  result.verdict, allow_inconclusive)
+                write_audit_files(
+                    result.out_dir, scenario.name, result.stages, result.verdict, allow_inconclusive
+                )
+                write_stage_plots(result.out_dir, result.stages)
     return result
 
 
@@ -141,10 +158,13 @@ def _run_stage(
     console: Console,
     show: bool,
     log: EpisodeLog | None,
+    options: dict[str, Any],
 ) -> dict[str, Any]:
     """One stage with a live progress bar (running mean of the team return)."""
     stage = scenario.stages[index]
     name = scenario.stage_name(index)
+    if stage.kind == "tournament":
+        return _run_tournament_stage(scenario, index, executor, console, show, options)
     team_returns: list[float] = []
     team_costs: list[float] = []
     with _progress(console) if show else _NoProgress() as progress:
@@ -152,8 +172,9 @@ def _run_stage(
 
         def on_episode(number: int, record: Any, subject: str = "agents") -> None:
             if log is not None:
-                log.write({"stage": name, "subject": subject, "episode": number,
-                           **record.to_dict()})
+                log.write(
+                    {"stage": name, "subject": subject, "episode": number, **record.to_dict()}
+                )
             team_returns.append(record.team_return)
             team_costs.append(record.team_cost)
             n = len(team_returns)
@@ -163,6 +184,58 @@ def _run_stage(
         if stage.kind == "audit":
             return run_audit(scenario, index, executor, on_episode)
         return run_evaluate(scenario, index, executor, on_episode)
+
+
+class _Executors:
+    """`workers` None: tournaments use every core, other stages run in this process."""
+
+    def __init__(self, workers: int | None):
+        self.workers = workers
+
+    def for_stage(self, stage: Any) -> Any:
+        if self.workers is not None:
+            return make_executor(self.workers)
+        if stage.kind == "tournament":
+            return make_executor(os.cpu_count() or 1)
+        return make_executor(1)
+
+
+def _run_tournament_stage(
+    scenario: Scenario,
+    index: int,
+    executor: Any,
+    console: Console,
+    show: bool,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """A tournament with a live progress bar: games done, forfeits, last result."""
+    from testbed.tournament import run_tournament
+
+    name = scenario.stage_name(index)
+    forfeits = 0
+    with _progress(console) if show else _NoProgress() as progress:
+        task = progress.add_task(f"tournament {name}", total=None, status="")
+
+        def on_schedule(total: int, done: int) -> None:
+            resumed = f"resumed: {done} games already played" if done else ""
+            progress.update(task, total=total, completed=done, status=resumed)
+
+        def on_game(game: Any, done: int, total: int) -> None:
+            nonlocal forfeits
+            forfeits += game.forfeit_entrant is not None
+            last = " vs ".join(game.entrants)
+            status = f"{last}" + (f" · forfeits {forfeits}" if forfeits else "")
+            progress.update(task, completed=done, status=status)
+
+        return run_tournament(
+            scenario,
+            index,
+            executor,
+            resume=options.get("resume", False),
+            db=options.get("db"),
+            on_schedule=on_schedule,
+            on_game=on_game,
+        )
 
 
 class _NoProgress:

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     NonNegativeInt,
-    PositiveInt,
     ValidationError,
     model_validator,
 )
@@ -38,134 +36,37 @@ from testbed.yamlsrc import Source, apply_override, load_yaml, parse_override
 TOP_LEVEL_KEYS = {"name", "description", "seed", "stages"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from testbed.stages import (  # noqa: E402  (re-exported: the schema lives in testbed.stages)
+    AgentRef,
+    AuditStage,
+    ConstraintSpec,
+    CVaRSpec,
+    EntrantRef,
+    EnvRef,
+    EpisodeRange,
+    EvaluateStage,
+    Stage,
+    TournamentStage,
+    TrainStage,
+    _Strict,
+)
 
-
-class EnvRef(_Strict):
-    """Which environment, with its parameters and any costs added by the constraint wrapper."""
-
-    id: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    costs: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_id(cls, value: Any) -> Any:
-        return {"id": value} if isinstance(value, str) else value
-
-
-class AgentRef(_Strict):
-    """Which agent fills a seat: a registry id or `module:attr` / `file.py:Name`, and params."""
-
-    id: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_id(cls, value: Any) -> Any:
-        return {"id": value} if isinstance(value, str) else value
-
-
-class _StageBase(_Strict):
-    """Fields every stage kind shares: which env, which agents fill its seats, seeds."""
-
-    name: str | None = None
-    env: EnvRef
-    agents: dict[str, AgentRef] = Field(min_length=1)
-    seed: NonNegativeInt | None = None
-    max_steps: PositiveInt | None = None
-
-
-class EvaluateStage(_StageBase):
-    """`kind: evaluate`: N episodes of a team on an env; per-agent and team metrics with CIs."""
-
-    kind: Literal["evaluate"]
-    episodes: PositiveInt = 100
-
-    @property
-    def max_episodes(self) -> int:
-        return self.episodes
-
-
-class EpisodeRange(_Strict):
-    """Sequential audit: stop between `min` and `max` episodes, once every verdict is decided."""
-
-    min: PositiveInt = 30
-    max: PositiveInt = 1000
-
-    @model_validator(mode="after")
-    def _ordered(self) -> EpisodeRange:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
-        return self
-
-
-class CVaRSpec(_Strict):
-    alpha: float = Field(gt=0, le=1)
-    limit: float
-
-
-class ConstraintSpec(_Strict):
-    """One audited constraint: which cost it reads and one or more limits on it."""
-
-    name: str = Field(min_length=1)
-    cost: str = "total"
-    agent: str = "team"
-    limit: float | None = Field(default=None, ge=0)
-    max_violation_rate: float | None = Field(default=None, gt=0, lt=1)
-    max_mean: float | None = None
-    cvar: CVaRSpec | None = None
-    cost_bound: float | None = Field(default=None, gt=0)
-    never_above: float | None = None
-    never_max_rate: float | None = Field(default=None, gt=0, lt=1)
-    max_intervention_rate: float | None = Field(default=None, gt=0, lt=1)
-    intervention_per: Literal["episode", "step"] = "episode"
-    regression: bool = False
-
-    @model_validator(mode="after")
-    def _has_a_limit(self) -> ConstraintSpec:
-        if self.max_violation_rate is not None and self.limit is None:
-            raise ValueError("max_violation_rate needs `limit` (the per-episode cost limit)")
-        limits = (self.max_violation_rate, self.max_mean, self.cvar, self.never_above,
-                  self.max_intervention_rate)
-        if all(x is None for x in limits) and not self.regression:
-            raise ValueError(
-                "a constraint needs at least one of: limit + max_violation_rate, max_mean, "
-                "cvar, never_above, max_intervention_rate, regression"
-            )
-        return self
-
-
-class AuditStage(_StageBase):
-    """`kind: audit`: PASS / FAIL / INCONCLUSIVE per constraint at a stated confidence."""
-
-    kind: Literal["audit"]
-    episodes: PositiveInt | EpisodeRange = 200
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    constraints: list[ConstraintSpec] = Field(min_length=1)
-    baseline: dict[str, AgentRef] | None = None
-
-    @property
-    def max_episodes(self) -> int:
-        return self.episodes if isinstance(self.episodes, int) else self.episodes.max
-
-    @property
-    def min_episodes(self) -> int:
-        return self.episodes if isinstance(self.episodes, int) else self.episodes.min
-
-    @model_validator(mode="after")
-    def _names_unique_and_baseline(self) -> AuditStage:
-        names = [c.name for c in self.constraints]
-        duplicate = next((n for n in names if names.count(n) > 1), None)
-        if duplicate:
-            raise ValueError(f"constraint names must be unique; {duplicate!r} repeats")
-        if any(c.regression for c in self.constraints) and not self.baseline:
-            raise ValueError("`regression: true` needs a `baseline:` (agents on the same seeds)")
-        return self
-
-
-Stage = Annotated[EvaluateStage | AuditStage, Field(discriminator="kind")]
+__all__ = [
+    "AgentRef",
+    "AuditStage",
+    "CVaRSpec",
+    "ConstraintSpec",
+    "EntrantRef",
+    "EnvRef",
+    "EpisodeRange",
+    "EvaluateStage",
+    "Scenario",
+    "Stage",
+    "TournamentStage",
+    "TrainStage",
+    "load_scenario",
+    "parse_scenario",
+]
 
 
 class Scenario(_Strict):
@@ -234,7 +135,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     elif error["type"] == "missing":
         message = "required field is missing"
     elif error["type"] == "union_tag_not_found":
-        return "`kind` is missing: expected 'evaluate' or 'audit'"
+        return "`kind` is missing: expected 'evaluate', 'audit', 'train' or 'tournament'"
     if error["type"] not in ("missing", "extra_forbidden") and "input" in error:
         got = error["input"]
         if not isinstance(got, dict | list):
@@ -252,8 +153,18 @@ def _did_you_mean(error: Mapping[str, Any], model_fields: Iterable[str]) -> str 
 
 
 # Parts pydantic adds to an error location for tagged unions and unions of types.
-_TYPE_TAGS = {"evaluate", "audit", "int", "float", "str", "bool", "EpisodeRange", "CVaRSpec",
-              "constrained-int", "constrained-float"}
+_TYPE_TAGS = {
+    "evaluate",
+    "audit",
+    "int",
+    "float",
+    "str",
+    "bool",
+    "EpisodeRange",
+    "CVaRSpec",
+    "constrained-int",
+    "constrained-float",
+}
 
 
 def _schema_error(exc: ValidationError, source: Source) -> BadInput:
@@ -265,8 +176,11 @@ def _schema_error(exc: ValidationError, source: Source) -> BadInput:
     # Tagged unions add the tag to the location (stages.0.evaluate.env): drop it for users.
     loc = [p for p in error["loc"] if p not in _TYPE_TAGS and "[" not in str(p)]
     fields: set[str] = (
-        set(TOP_LEVEL_KEYS) | set(EvaluateStage.model_fields) | set(AuditStage.model_fields)
-        | set(ConstraintSpec.model_fields) | {"id", "params", "min", "max", "alpha"}
+        set(TOP_LEVEL_KEYS)
+        | set(EvaluateStage.model_fields)
+        | set(AuditStage.model_fields)
+        | set(ConstraintSpec.model_fields)
+        | {"id", "params", "min", "max", "alpha"}
     )
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return BadInput(
@@ -290,7 +204,8 @@ def parse_scenario(
 
 
 def check_references(scenario: Scenario) -> None:
-    """Env and agent ids exist (did-you-mean), their params fit their factory / Config."""
+    """Env and agent ids exist (did-you-mean), their params fit their factory / Config, and
+    checkpoint folders exist (those trained earlier in the same run are checked by name)."""
     for index, stage in enumerate(scenario.stages):
         where = scenario.where("stages", index, "env", "id") or "env.id"
         registry.check_env_id(stage.env.id, where=where)
@@ -302,19 +217,63 @@ def check_references(scenario: Scenario) -> None:
                 name=stage.env.id,
                 where=scenario.where("stages", index, "env", "params", key),
             )
-        seats = [("agents", p, r) for p, r in stage.agents.items()]
-        if getattr(stage, "baseline", None):
-            seats += [("baseline", p, r) for p, r in stage.baseline.items()]
-        for field, pattern, ref in seats:
-            where = scenario.where("stages", index, field, pattern, "id")
-            registry.check_agent_id(ref.id, where=where)
-            cls = registry.agent_class(ref.id, where=where, base_dir=scenario.base_dir)
-            registry.agent_config(
-                cls,
-                ref.params,
-                name=ref.id,
-                where=scenario.where("stages", index, field, pattern, "params"),
-            )
+        for loc, ref in _agent_refs(stage):
+            _check_agent_ref(scenario, index, loc, ref)
+
+
+def _agent_refs(stage: Any) -> list[tuple[tuple[str, ...], AgentRef]]:
+    """Every agent reference of a stage with its location in the file."""
+    refs: list[tuple[tuple[str, ...], AgentRef]] = []
+    for field in ("agents", "baseline"):
+        for pattern, ref in (getattr(stage, field, None) or {}).items():
+            refs.append(((field, pattern), ref))
+    for name, entrant in (getattr(stage, "entrants", None) or {}).items():
+        if entrant.agents is None:
+            refs.append((("entrants", name), entrant))
+        else:
+            refs += [(("entrants", name, "agents", p), r) for p, r in entrant.agents.items()]
+    return refs
+
+
+def _check_agent_ref(scenario: Scenario, index: int, loc: tuple[str, ...], ref: AgentRef) -> None:
+    if ref.checkpoint is not None:
+        where = scenario.where("stages", index, *loc, "checkpoint")
+        if ref.checkpoint.startswith("@"):
+            trained = earlier_train_stage(scenario, index, ref.checkpoint, where=where)
+            if trained is None:
+                raise BadInput(
+                    f"{ref.checkpoint!r} names no earlier `kind: train` stage of this scenario",
+                    where=where,
+                    hint="write @<train stage name>/<agent name>, e.g. @train/agent_0",
+                )
+            return
+        from testbed.checkpoint import read_config
+
+        path = Path(ref.checkpoint)
+        if scenario.base_dir is not None and not path.is_absolute():
+            path = scenario.base_dir / path
+        read_config(path, where=where)
+        return
+    where = scenario.where("stages", index, *loc, "id")
+    registry.check_agent_id(ref.id, where=where)
+    cls = registry.agent_class(ref.id, where=where, base_dir=scenario.base_dir)
+    registry.agent_config(
+        cls, ref.params, name=ref.id, where=scenario.where("stages", index, *loc, "params")
+    )
+
+
+def earlier_train_stage(
+    scenario: Scenario, index: int, ref: str, *, where: str | None = None
+) -> tuple[int, str] | None:
+    """`@<stage>/<agent>` -> (index of that earlier train stage, agent name), else None."""
+    stage_name, _, agent = ref[1:].partition("/")
+    if not agent:
+        raise BadInput(f"{ref!r}: expected @<train stage name>/<agent name>", where=where)
+    for earlier in range(index):
+        stage = scenario.stages[earlier]
+        if stage.kind == "train" and scenario.stage_name(earlier) == stage_name:
+            return earlier, agent
+    return None
 
 
 def load_scenario(
