@@ -69,6 +69,10 @@ class EvaluateView:
 
 
 def stage_view(result: dict[str, Any], run_dir: Path | None = None) -> Any:
+    if result["kind"] == "train":
+        from testbed.train_report import TrainView
+
+        return TrainView(result)
     if result["kind"] == "tournament":
         from testbed.tournament_report import TournamentView
 

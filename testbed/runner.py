@@ -118,8 +118,10 @@ def run(
         log = EpisodeLog(result.out_dir / "episodes.jsonl")
     executors = _Executors(workers)
     try:
+        trained: dict[str, dict[str, str]] = {}
         for index in range(len(scenario.stages)):
-            options = {"resume": resume, "db": db}
+            scenario = resolve_trained(scenario, index, trained)
+            options = {"resume": resume, "db": db, "out_dir": result.out_dir}
             stage_result = _run_stage(
                 scenario,
                 index,
@@ -130,6 +132,8 @@ def run(
                 options,
             )
             result.stages.append(stage_result)
+            if stage_result["kind"] == "train":
+                trained[stage_result["name"]] = stage_result["checkpoints"]
             if show:
                 console.print(stage_view(stage_result, result.out_dir))
     except BaseException as exc:  # any failure, Ctrl-C included, is recorded as such
@@ -165,6 +169,8 @@ def _run_stage(
     name = scenario.stage_name(index)
     if stage.kind == "tournament":
         return _run_tournament_stage(scenario, index, executor, console, show, options)
+    if stage.kind == "train":
+        return _run_train_stage(scenario, index, console, show, options)
     team_returns: list[float] = []
     team_costs: list[float] = []
     with _progress(console) if show else _NoProgress() as progress:
@@ -236,6 +242,59 @@ def _run_tournament_stage(
             on_schedule=on_schedule,
             on_game=on_game,
         )
+
+
+def _run_train_stage(
+    scenario: Scenario, index: int, console: Console, show: bool, options: dict[str, Any]
+) -> dict[str, Any]:
+    """Training with a live progress bar over env steps (latest evaluation return, cost)."""
+    from testbed.train_stage import run_train
+
+    stage = scenario.stages[index]
+    with _progress(console) if show else _NoProgress() as progress:
+        task = progress.add_task(
+            f"train {scenario.stage_name(index)}", total=stage.steps, status=""
+        )
+
+        def on_progress(step: int, status: str) -> None:
+            progress.update(task, completed=step, status=status)
+
+        return run_train(scenario, index, options.get("out_dir"), on_progress)
+
+
+def resolve_trained(scenario: Scenario, index: int, trained: dict[str, dict[str, str]]) -> Scenario:
+    """Replace `checkpoint: "@<train stage>/<agent>"` in stage `index` by the folder that
+    stage wrote in this run."""
+    stage = scenario.stages[index]
+    data = stage.model_dump(mode="python")
+    changed = False
+
+    def walk(node: Any, loc: tuple[Any, ...]) -> Any:
+        nonlocal changed
+        if isinstance(node, dict):
+            ref = node.get("checkpoint")
+            if isinstance(ref, str) and ref.startswith("@"):
+                stage_name, _, agent = ref[1:].partition("/")
+                path = trained.get(stage_name, {}).get(agent)
+                if path is None:
+                    where = scenario.where("stages", index, *loc, "checkpoint")
+                    known = [f"@{s}/{a}" for s, agents in trained.items() for a in agents]
+                    raise BadInput(
+                        f"{ref!r}: no such trained agent in this run; trained so "
+                        f"far: {', '.join(known) or 'none'}",
+                        where=where,
+                    )
+                changed = True
+                return {**node, "checkpoint": path}
+            return {k: walk(v, (*loc, k)) for k, v in node.items()}
+        return node
+
+    data = walk(data, ())
+    if not changed:
+        return scenario
+    stages = list(scenario.stages)
+    stages[index] = type(stage).model_validate(data)
+    return scenario.model_copy(update={"stages": stages})
 
 
 class _NoProgress:

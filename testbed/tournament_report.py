@@ -40,9 +40,10 @@ def leaderboard_table(result: dict[str, Any], title: str = "Leaderboard") -> Tab
     if result.get("elo"):
         table.add_column("Elo", justify="right")
     table.add_column("μ ± σ", justify="right", no_wrap=True)
-    table.add_column("games", justify="right")
     table.add_column("W/D/L", justify="right", no_wrap=True)
-    table.add_column("forfeits", justify="right")
+    any_forfeits = any(row["forfeits"] for row in result["leaderboard_table"])
+    if any_forfeits:
+        table.add_column("forfeits", justify="right")
     for row in result["leaderboard_table"]:
         cells = [Text(_rank(row)), Text(row["entrant"], style="bold")]
         if bt:
@@ -56,10 +57,10 @@ def leaderboard_table(result: dict[str, Any], title: str = "Leaderboard") -> Tab
             cells.append(Text(fmt(row.get("elo"), 0)))
         cells += [
             Text(f"{fmt(row.get('mu'), 1)} ± {fmt(row.get('sigma'), 1)}"),
-            Text(str(row["games"])),
             Text(f"{row['wins']}/{row['draws']}/{row['losses']}"),
-            Text(str(row["forfeits"]), style="red" if row["forfeits"] else ""),
         ]
+        if any_forfeits:
+            cells.append(Text(str(row["forfeits"]), style="red" if row["forfeits"] else ""))
         table.add_row(*cells)
     return table
 

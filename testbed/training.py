@@ -9,7 +9,7 @@ the same learning curve.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,15 +139,25 @@ def evaluate(
     seed: int,
     episodes: int,
     max_steps: int | None = None,
+    agents: Sequence[str] | None = None,
 ) -> tuple[float, float]:
-    """Mean team return and cost of the evaluation policies (`act`) over held-out episodes."""
+    """Mean return and cost of the evaluation policies (`act`) over held-out episodes,
+    summed over `agents` (default: all, the team), e.g. the learners facing fixed opponents."""
     team = PolicyTeam(policies)
     records = [
         run_episode(env, team, stream_seed(seed, "eval", k), max_steps) for k in range(episodes)
     ]
+
+    def total(record: Any, field: str) -> float:
+        return sum(
+            getattr(a, field)
+            for name, a in record.agents.items()
+            if agents is None or name in agents
+        )
+
     return (
-        float(np.mean([r.team_return for r in records])),
-        float(np.mean([r.team_cost for r in records])),
+        float(np.mean([total(r, "ret") for r in records])),
+        float(np.mean([total(r, "cost") for r in records])),
     )
 
 
