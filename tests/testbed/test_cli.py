@@ -101,3 +101,37 @@ def test_describe_shows_agents_spaces_and_params(capsys):
     assert "render_mode" in info["params"] and info["api"] == "aec"
     assert main(["describe", "mpe/simple_sprad"]) == 2
     assert "did you mean 'mpe/simple_spread_v3'" in capsys.readouterr().err
+
+
+TOURNAMENT = """
+name: tiny-ladder
+kind: tournament
+env: {id: testbed/breakthrough_v0, params: {rows: 4, cols: 4, piece_rows: 1}}
+rounds: 2
+ratings: {bootstrap: 100}
+entrants:
+  weak: {id: scripted/breakthrough_search, params: {depth: 0}}
+  strong: {id: scripted/breakthrough_search, params: {depth: 2}}
+"""
+
+
+def test_tournament_run_then_leaderboard(write_yaml, tmp_path, capsys):
+    db = tmp_path / "lb.sqlite"
+    path = write_yaml(TOURNAMENT)
+    assert (
+        main(["run", str(path), "--out", str(tmp_path / "t"), "--db", str(db), "--workers", "1"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Leaderboard" in out and "Payoff" in out
+    assert (tmp_path / "t" / "ratings-tiny-ladder.png").is_file()
+    assert "| 1 | strong |" in (tmp_path / "t" / "summary.md").read_text()
+    assert main(["leaderboard", "--db", str(db), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["leaderboard"] == "tiny-ladder" and data["games"] == 4
+    assert [r["entrant"] for r in data["leaderboard_table"]] == ["strong", "weak"]
+    assert main(["leaderboard", "tiny-laddr", "--db", str(db)]) == 2
+    assert "did you mean 'tiny-ladder'" in capsys.readouterr().err
+    assert main(["leaderboard", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert main(["run", str(path), "--db", str(db), "--resume", "--out", str(tmp_path / "r")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err

@@ -116,3 +116,18 @@ def test_checkpoint_for_other_spaces_is_refused(write_yaml, tmp_path) -> None:
         r"Discrete\(4\), but this seat has Discrete\(6\)"
     ):
         run(load_scenario(lizard), tmp_path / "z", show=False)
+
+
+def test_tensorboard_without_the_package_is_one_clear_error(write_yaml, tmp_path) -> None:
+    """Without tensorboard installed (the tested set), asking for it is bad input; with it,
+    event files are written."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        scenario = load_scenario(write_yaml(TRAIN), ["stages.0.tensorboard=true"])
+        with pytest.raises(BadInput, match="needs the tensorboard package"):
+            run(scenario, tmp_path / "tb", show=False)
+        return
+    scenario = load_scenario(write_yaml(TRAIN), ["stages.0.tensorboard=true"])
+    run(scenario, tmp_path / "tb", show=False)
+    assert any((tmp_path / "tb" / "learn" / "tensorboard").iterdir())
