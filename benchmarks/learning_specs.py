@@ -36,9 +36,174 @@ class LearningSpec:
 
 SPECS: dict[str, LearningSpec] = {
     # >>> value-based
+    # Q-learning: Sutton & Barto (2018) section 6.5 defaults (alpha 0.5); deterministic tasks,
+    # so the greedy policy's return is exactly the optimum once it is found.
+    "q_learning": LearningSpec(
+        agent="q_learning",
+        env="gym/CliffWalking-v0",
+        steps=20_000,
+        target=-13.0,
+        reference="Sutton & Barto (2018) Example 6.6: Q-learning learns the optimal "
+        "cliff-edge path, return -13 (13 steps of -1)",
+        eval_every=2_000,
+        eval_episodes=1,
+    ),
+    "q_learning_frozenlake": LearningSpec(
+        agent="q_learning",
+        env="gym/FrozenLake-v1",
+        env_params={"map_name": "8x8", "is_slippery": False},
+        steps=50_000,
+        target=1.0,
+        reference="FrozenLake 8x8 non-slippery: the optimal policy reaches the goal every "
+        "episode (return 1.0)",
+        eval_every=5_000,
+        eval_episodes=1,
+    ),
+    # DQN: rl-baselines3-zoo hyperparams/dqn.yml, CartPole-v1 entry (target_update_interval
+    # counts env steps, as in SB3), run for 100k steps instead of the zoo's 50k, with the zoo's
+    # exploration_fraction 0.16 of that budget (16k steps). At the zoo's own 50k budget, 3
+    # seeds ended at 500 / 180 / 119 (final eval, mean 266): solved mid-run, then collapsed.
+    "dqn": LearningSpec(
+        agent="dqn",
+        env="gym/CartPole-v1",
+        steps=100_000,
+        target=475.0,
+        reference="rl-baselines3-zoo benchmark.md: SB3 DQN CartPole-v1 500.0 +- 0.0 at 50k "
+        "steps (one run, deterministic policy)",
+        params={
+            "hidden": [256, 256],
+            "learning_rate": 2.3e-3,
+            "batch_size": 64,
+            "buffer_size": 100_000,
+            "learning_starts": 1_000,
+            "gamma": 0.99,
+            "target_update_interval": 10,
+            "train_freq": 256,
+            "gradient_steps": 128,
+            "epsilon_decay_steps": 16_000,
+            "epsilon_end": 0.04,
+        },
+    ),
+    # C51: CleanRL c51.py defaults for CartPole-v1 (500k steps), which are C51's defaults.
+    "c51": LearningSpec(
+        agent="c51",
+        env="gym/CartPole-v1",
+        steps=500_000,
+        target=475.0,
+        reference="CleanRL c51.py CartPole-v1 (500k steps, seed 1): 500.0 +- 0.0 "
+        "(huggingface.co/cleanrl/CartPole-v1-c51-seed1 model card)",
+        eval_every=25_000,
+    ),
     # <<< value-based
     # >>> policy-gradient
+    # REINFORCE: the PyTorch examples/reinforce defaults (the learner's config defaults).
+    "reinforce": LearningSpec(
+        agent="reinforce",
+        env="gym/CartPole-v1",
+        steps=200_000,
+        target=475.0,
+        reference="PyTorch examples reinforcement_learning/reinforce.py (same lr, width, "
+        "standardised returns) trains CartPole-v1 until its running return passes the "
+        "task threshold 475 (a stopping rule; no published curve)",
+    ),
+    # A2C: SB3 A2C defaults, which rl-baselines3-zoo a2c.yml uses for CartPole-v1 (ent_coef 0;
+    # the zoo runs 8 envs x 5 steps for 500k steps; here one env, 5 steps, 200k steps).
+    "a2c": LearningSpec(
+        agent="a2c",
+        env="gym/CartPole-v1",
+        steps=200_000,
+        target=475.0,
+        reference="rl-baselines3-zoo A2C CartPole-v1: 500.0 +- 0.0 at 500k steps "
+        "(benchmark.md, one run)",
+    ),
+    # PPO: rl-baselines3-zoo ppo.yml CartPole-v1 (8 envs x 32 steps -> one env x 256 steps,
+    # batch 256, 20 epochs, gamma 0.98, lambda 0.8, lr and clip range annealed from 1e-3, 0.2).
+    "ppo": LearningSpec(
+        agent="ppo",
+        env="gym/CartPole-v1",
+        steps=100_000,
+        target=475.0,
+        reference="rl-baselines3-zoo PPO CartPole-v1: 500.0 +- 0.0 at 100k steps "
+        "(benchmark.md, one run); CleanRL ppo.py: 492 +- 13 at 500k",
+        params={
+            "rollout_steps": 256,
+            "minibatch_size": 256,
+            "epochs": 20,
+            "gamma": 0.98,
+            "gae_lambda": 0.8,
+            "learning_rate": 1e-3,
+            "anneal_steps": 100_000,
+            "anneal_clip_range": True,
+        },
+    ),
+    # PPO continuous: rl-baselines3-zoo ppo.yml Pendulum-v1 (4 envs x 1024 steps -> one env x
+    # 4096 steps per update, 10 epochs, batch 64, gamma 0.9, lambda 0.95, lr 1e-3) without
+    # gSDE (a plain state-independent Gaussian here).
+    "ppo_pendulum": LearningSpec(
+        agent="ppo",
+        env="gym/Pendulum-v1",
+        steps=100_000,
+        target=-200.0,
+        reference="rl-baselines3-zoo PPO (gSDE) Pendulum-v1: -172 +- 104 at 100k steps "
+        "(benchmark.md, one run)",
+        params={
+            "rollout_steps": 4096,
+            "minibatch_size": 64,
+            "epochs": 10,
+            "gamma": 0.9,
+            "gae_lambda": 0.95,
+            "learning_rate": 1e-3,
+        },
+    ),
     # <<< policy-gradient
     # >>> continuous-control
+    # rl-baselines3-zoo hyperparams/{ddpg,td3,sac}.yml, Pendulum-v1 (zoo: train_freq 1 episode
+    # with gradient_steps -1, i.e. one gradient step per env step, as here every step).
+    "ddpg": LearningSpec(
+        agent="ddpg",
+        env="gym/Pendulum-v1",
+        steps=20_000,
+        target=-200.0,
+        reference="SB3 rl-zoo DDPG Pendulum-v1, 20k steps: -211.65 +- 134.05 "
+        "(huggingface.co/sb3/ddpg-Pendulum-v1 model card)",
+        params={
+            "learning_rate": 1e-3,
+            "gamma": 0.98,
+            "buffer_size": 200_000,
+            "learning_starts": 10_000,
+            "exploration_noise": 0.1,
+            "noise_type": "normal",
+            "hidden": (400, 300),
+        },
+        eval_every=5_000,
+    ),
+    "td3": LearningSpec(
+        agent="td3",
+        env="gym/Pendulum-v1",
+        steps=20_000,
+        target=-200.0,
+        reference="SB3 rl-zoo TD3 Pendulum-v1, 20k steps: -195.99 +- 119.03 "
+        "(huggingface.co/sb3/td3-Pendulum-v1 model card)",
+        params={
+            "learning_rate": 1e-3,
+            "gamma": 0.98,
+            "buffer_size": 200_000,
+            "learning_starts": 10_000,
+            "exploration_noise": 0.1,
+            "noise_type": "normal",
+            "hidden": (400, 300),
+        },
+        eval_every=5_000,
+    ),
+    "sac": LearningSpec(
+        agent="sac",
+        env="gym/Pendulum-v1",
+        steps=20_000,
+        target=-200.0,
+        reference="SB3 rl-zoo SAC Pendulum-v1, 20k steps: -176.33 +- 101.55 "
+        "(huggingface.co/sb3/sac-Pendulum-v1 model card)",
+        params={"learning_rate": 1e-3},
+        eval_every=5_000,
+    ),
     # <<< continuous-control
 }

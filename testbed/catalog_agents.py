@@ -95,9 +95,77 @@ AGENTS: dict[str, AgentSpec] = {
     ),
     # <<< custom agents: competitive + mixed
     # >>> value-based
+    "q_learning": AgentSpec(
+        "testbed.agents.value.q_learning:QLearning",
+        "value-based",
+        "Tabular Q-learning (Watkins 1989), epsilon-greedy with linear decay; Discrete "
+        "observations and actions.",
+    ),
+    "dqn": AgentSpec(
+        "testbed.agents.value.dqn:DQN",
+        "value-based",
+        "DQN (Mnih et al. 2015) with replay and a target network; options: double, dueling, "
+        "n-step returns, Polyak targets, Huber/MSE loss, action masks.",
+    ),
+    "c51": AgentSpec(
+        "testbed.agents.value.c51:C51",
+        "value-based",
+        "C51 categorical distributional DQN (Bellemare et al. 2017): a return distribution "
+        "on fixed atoms, trained by projected cross-entropy.",
+    ),
     # <<< value-based
     # >>> policy-gradient
+    "reinforce": AgentSpec(
+        "testbed.agents.policy_gradient.reinforce:Reinforce",
+        "policy-gradient",
+        "REINFORCE (Williams 1992): Monte-Carlo reward-to-go policy gradient with an optional "
+        "learned baseline; Discrete (masks) or Box actions.",
+    ),
+    "a2c": AgentSpec(
+        "testbed.agents.policy_gradient.a2c:A2C",
+        "policy-gradient",
+        "A2C (Mnih et al. 2016, synchronous): n-step actor-critic with GAE option, entropy "
+        "bonus, RMSprop/Adam; Discrete (masks) or Box actions.",
+    ),
+    "ppo": AgentSpec(
+        "testbed.agents.policy_gradient.ppo:PPO",
+        "policy-gradient",
+        "PPO (Schulman et al. 2017): clipped surrogate, GAE, minibatch epochs; Discrete "
+        "(masks) or Box (Gaussian) actions; obs/reward normalisation options.",
+    ),
     # <<< policy-gradient
     # >>> continuous-control
+    "ddpg": AgentSpec(
+        "testbed.agents.continuous.ddpg:DDPG",
+        "continuous-control",
+        "DDPG (Lillicrap et al. 2016): deterministic actor, Q critic, target nets, Gaussian/OU "
+        "noise; 1-D Box actions.",
+    ),
+    "td3": AgentSpec(
+        "testbed.agents.continuous.td3:TD3",
+        "continuous-control",
+        "TD3 (Fujimoto et al. 2018): twin critics, clipped double-Q, target smoothing, delayed "
+        "actor; 1-D Box actions.",
+    ),
+    "sac": AgentSpec(
+        "testbed.agents.continuous.sac:SAC",
+        "continuous-control",
+        "SAC (Haarnoja et al. 2018) with automatic entropy tuning; tanh-Gaussian actor, twin "
+        "critics; act() is the mean action; 1-D Box actions.",
+    ),
     # <<< continuous-control
+    # >>> safe-rl
+    "ppo_lagrangian": AgentSpec(
+        "testbed.agents.safe.ppo_lagrangian:PPOLagrangian",
+        "safe-rl",
+        "PPO-Lagrangian (Ray et al. 2019): PPO on (A_R - lambda A_C) / (1 + lambda) with a cost "
+        "critic; lambda by projected ascent or PID (Stooke et al. 2020) toward cost_limit.",
+    ),
+    "shield": AgentSpec(
+        "testbed.agents.safe.shield:Shield",
+        "safe-rl",
+        "Wraps any registered policy: replaces an action a safety predicate (or a learned "
+        "one-step cost model) rejects by the closest safe one; counts interventions.",
+    ),
+    # <<< safe-rl
 }

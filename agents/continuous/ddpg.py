@@ -1,0 +1,188 @@
+"""DDPG: deep deterministic policy gradient (Lillicrap et al., 2016, "Continuous control with
+deep reinforcement learning", arXiv:1509.02971).
+
+A deterministic actor mu(s) in [-1, 1]^d (scaled to the env's bounds) and a critic Q(s, a),
+both with slowly tracking target copies (Polyak tau):
+
+    y        = r + gamma (1 - terminated) Q'(s', mu'(s'))
+    L_Q      = mean (Q(s, a) - y)^2
+    L_mu     = -mean Q(s, mu(s))
+    theta'  <- tau theta + (1 - tau) theta'
+
+Behaviour: uniform random actions for the first `learning_starts` steps, then mu(s) plus
+Gaussian noise (or Ornstein-Uhlenbeck noise, as in the paper) in unit-action space, clipped.
+`act` is the noise-free mu(s). Transitions (with costs) go to `ReplayBuffer`; one update of
+`gradient_steps` minibatches every `train_freq` env steps.
+
+Defaults are Stable-Baselines3's DDPG defaults (lr 1e-3 for both nets, batch 256, tau 0.005,
+gamma 0.99, [400, 300] ReLU nets, Gaussian noise 0.1, learning_starts 100); the paper used
+lr 1e-4 / 1e-3, batch 64, tau 0.001, OU noise (theta 0.15, sigma 0.2) and critic L2 1e-2.
+The Pendulum-v1 benchmark uses rl-baselines3-zoo's ddpg.yml (gamma 0.98, buffer 200k,
+learning_starts 10k).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+
+from testbed.agents.common.continuous import (
+    ActionScaler,
+    ExplorationNoise,
+    QCritic,
+    deterministic_actor,
+    frozen,
+    replay_for,
+    store,
+    uniform_unit_action,
+)
+from testbed.agents.common.nets import as_tensor, soft_update
+from testbed.agents.common.spaces import obs_dim, to_vector
+
+
+@dataclass(frozen=True)
+class DDPGConfig:
+    """DDPG hyperparameters (Stable-Baselines3 defaults)."""
+
+    learning_rate: float = 1e-3
+    """Adam step size of actor and critic."""
+    buffer_size: int = 1_000_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 100
+    """Env steps of uniform random actions before the first update."""
+    batch_size: int = 256
+    """Minibatch size."""
+    tau: float = 0.005
+    """Polyak factor of the target networks."""
+    gamma: float = 0.99
+    """Discount factor."""
+    train_freq: int = 1
+    """Update every this many env steps."""
+    gradient_steps: int = 1
+    """Minibatches per update."""
+    exploration_noise: float = 0.1
+    """Std of the behaviour noise, in unit-action space ([-1, 1])."""
+    noise_type: str = "normal"
+    """'normal' (Gaussian, i.i.d.) or 'ou' (Ornstein-Uhlenbeck, as in the paper)."""
+    ou_theta: float = 0.15
+    """Mean reversion of the OU noise."""
+    hidden: tuple[int, ...] = (400, 300)
+    """Hidden layer widths of actor and critic."""
+
+
+class DDPG:
+    """Deterministic actor, one Q critic, target networks, replay; continuous Box actions."""
+
+    Config = DDPGConfig
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: DDPGConfig | None = None,
+    ):
+        self.config = c = config or DDPGConfig()
+        self.observation_space = observation_space
+        self.scaler = ActionScaler(action_space, "DDPG")
+        n_obs, n_act = obs_dim(observation_space), self.scaler.dim
+        self.actor = deterministic_actor(n_obs, n_act, c.hidden)
+        self.critic = QCritic(n_obs, n_act, c.hidden)
+        self.actor_target = copy.deepcopy(self.actor)
+        self.critic_target = copy.deepcopy(self.critic)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.learning_rate)
+        self.noise = ExplorationNoise(n_act, c.exploration_noise, c.noise_type, c.ou_theta)
+        self.buffer = replay_for(observation_space, n_act, c.buffer_size)
+        self.steps = 0
+        self.updates = 0
+
+    # -- acting ---------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> None:
+        self.noise.reset()  # act() is deterministic; the seed is not needed
+
+    @torch.no_grad()
+    def _mu(self, observation: Any) -> torch.Tensor:
+        return self.actor(as_tensor(to_vector(self.observation_space, observation)))
+
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.ndarray:
+        """The noise-free deterministic action mu(s), in env units."""
+        return self.scaler.to_env(self._mu(observation).numpy())
+
+    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> np.ndarray:
+        """Uniform random during warm-up, then mu(s) + noise (clipped to the bounds)."""
+        if self.steps < self.config.learning_starts:
+            return self.scaler.to_env(uniform_unit_action(self.scaler.dim).numpy())
+        unit = (self._mu(observation) + self.noise()).clamp(-1.0, 1.0)
+        return self.scaler.to_env(unit.numpy())
+
+    # -- learning -------------------------------------------------------------------------
+    def observe(self, transition: dict[str, Any]) -> None:
+        store(self.buffer, self.observation_space, self.scaler, transition)
+        self.steps += 1
+
+    def update(self) -> dict[str, float]:
+        c = self.config
+        if self.steps < c.learning_starts or self.steps % c.train_freq != 0:
+            return {}
+        metrics: dict[str, float] = {}
+        for _ in range(c.gradient_steps):
+            metrics = self._gradient_step(self.buffer.sample(c.batch_size))
+        return metrics
+
+    def _gradient_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        c = self.config
+        obs, actions, next_obs = batch["obs"], batch["actions"], batch["next_obs"]
+        with torch.no_grad():
+            next_q = self.critic_target(next_obs, self.actor_target(next_obs))
+            target = batch["rewards"] + c.gamma * (1.0 - batch["dones"]) * next_q
+        q = self.critic(obs, actions)
+        critic_loss = F.mse_loss(q, target)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+
+        with frozen(self.critic):
+            actor_loss = -self.critic(obs, self.actor(obs)).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        self.actor_optimizer.step()
+
+        soft_update(self.critic_target, self.critic, c.tau)
+        soft_update(self.actor_target, self.actor, c.tau)
+        self.updates += 1
+        return {
+            "critic_loss": critic_loss.item(),
+            "actor_loss": actor_loss.item(),
+            "q_mean": q.mean().item(),
+        }
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "actor_target": self.actor_target.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "noise_state": self.noise.state.clone(),
+            "steps": self.steps,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.actor_target.load_state_dict(state["actor_target"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.noise.state = state["noise_state"].clone()
+        self.steps = int(state["steps"])
+        self.updates = int(state["updates"])

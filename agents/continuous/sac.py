@@ -1,0 +1,236 @@
+"""SAC: soft actor-critic with automatic entropy tuning (Haarnoja et al., 2018, "Soft
+Actor-Critic Algorithms and Applications", arXiv:1812.05905 — the "v2" without a V network).
+
+A tanh-squashed Gaussian actor a = tanh(u), u ~ N(mu(s), sigma(s)^2), twin critics with
+Polyak target copies, and a learned temperature alpha:
+
+    log pi(a|s) = log N(u; mu, sigma) - sum log(1 - tanh(u)^2)
+    y       = r + gamma (1 - terminated) [min_i Q_i'(s', a') - alpha log pi(a'|s')],  a' ~ pi(s')
+    L_Q     = sum_i mean (Q_i(s, a) - y)^2
+    L_pi    = mean [alpha log pi(a~|s) - min_i Q_i(s, a~)],  a~ ~ pi(s) (reparameterised)
+    L_alpha = -mean log_alpha (log pi(a~|s) + H_target),     H_target = -|A|
+
+Behaviour: uniform random actions for the first `learning_starts` steps, then samples of pi
+(torch's global RNG). `act` is the deterministic mean action tanh(mu(s)) for evaluation.
+
+Defaults are Stable-Baselines3's SAC defaults (lr 3e-4 for all three optimisers, batch 256,
+tau 0.005, gamma 0.99, [256, 256] ReLU nets, alpha initialised to 1, log-std clamped to
+[-20, 2], learning_starts 100), as in the paper's table except the warm-up. The Pendulum-v1
+benchmark uses rl-baselines3-zoo's sac.yml (learning_rate 1e-3, 20k steps).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from torch import nn
+
+from testbed.agents.common.continuous import (
+    ActionScaler,
+    QCritic,
+    frozen,
+    replay_for,
+    store,
+    uniform_unit_action,
+)
+from testbed.agents.common.nets import as_tensor, mlp, soft_update
+from testbed.agents.common.spaces import obs_dim, to_vector
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """SAC hyperparameters (Stable-Baselines3 defaults)."""
+
+    learning_rate: float = 3e-4
+    """Adam step size of actor, critics and temperature."""
+    buffer_size: int = 1_000_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 100
+    """Env steps of uniform random actions before the first update."""
+    batch_size: int = 256
+    """Minibatch size."""
+    tau: float = 0.005
+    """Polyak factor of the target critics."""
+    gamma: float = 0.99
+    """Discount factor."""
+    train_freq: int = 1
+    """Update every this many env steps."""
+    gradient_steps: int = 1
+    """Minibatches per update."""
+    alpha: float = 1.0
+    """Initial entropy temperature (kept fixed when autotune is False)."""
+    autotune: bool = True
+    """Learn alpha so that the policy entropy tracks -|A|."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of actor and critics."""
+
+
+class SquashedGaussianActor(nn.Module):
+    """s -> (mu, log_sigma); actions tanh(u) in [-1, 1]^d with u ~ N(mu, sigma^2)."""
+
+    def __init__(self, in_dim: int, act_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.net = mlp(in_dim, 2 * act_dim, hidden, nn.ReLU)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_std = self.net(obs).chunk(2, dim=-1)
+        return mu, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised action in [-1, 1]^d and its log-probability (tanh-corrected)."""
+        mu, log_std = self(obs)
+        std = log_std.exp()
+        u = mu + std * torch.randn_like(mu)
+        log_normal = (-0.5 * ((u - mu) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), numerically stable
+        log_jacobian = (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
+        return torch.tanh(u), log_normal - log_jacobian
+
+
+class SAC:
+    """Squashed-Gaussian actor, twin Q critics, learned entropy temperature; Box actions."""
+
+    Config = SACConfig
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: SACConfig | None = None,
+    ):
+        self.config = c = config or SACConfig()
+        self.observation_space = observation_space
+        self.scaler = ActionScaler(action_space, "SAC")
+        n_obs, n_act = obs_dim(observation_space), self.scaler.dim
+        self.actor = SquashedGaussianActor(n_obs, n_act, c.hidden)
+        self.q1 = QCritic(n_obs, n_act, c.hidden)
+        self.q2 = QCritic(n_obs, n_act, c.hidden)
+        self.q1_target = copy.deepcopy(self.q1)
+        self.q2_target = copy.deepcopy(self.q2)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate)
+        self.critic_optimizer = torch.optim.Adam(
+            [*self.q1.parameters(), *self.q2.parameters()], lr=c.learning_rate
+        )
+        self.target_entropy = -float(n_act)
+        self.log_alpha = torch.tensor(math.log(c.alpha), requires_grad=True)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.learning_rate)
+        self.buffer = replay_for(observation_space, n_act, c.buffer_size)
+        self.steps = 0
+        self.updates = 0
+
+    @property
+    def alpha(self) -> float:
+        return self.log_alpha.detach().exp().item()
+
+    # -- acting ---------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to do: `act` is deterministic and `explore` uses torch's global RNG."""
+
+    def _obs(self, observation: Any) -> torch.Tensor:
+        return as_tensor(to_vector(self.observation_space, observation))
+
+    @torch.no_grad()
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.ndarray:
+        """The deterministic mean action tanh(mu(s)), in env units."""
+        mu, _ = self.actor(self._obs(observation))
+        return self.scaler.to_env(torch.tanh(mu).numpy())
+
+    @torch.no_grad()
+    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> np.ndarray:
+        """Uniform random during warm-up, then a sample of the squashed Gaussian policy."""
+        if self.steps < self.config.learning_starts:
+            return self.scaler.to_env(uniform_unit_action(self.scaler.dim).numpy())
+        action, _ = self.actor.sample(self._obs(observation))
+        return self.scaler.to_env(action.numpy())
+
+    # -- learning -------------------------------------------------------------------------
+    def observe(self, transition: dict[str, Any]) -> None:
+        store(self.buffer, self.observation_space, self.scaler, transition)
+        self.steps += 1
+
+    def update(self) -> dict[str, float]:
+        c = self.config
+        if self.steps < c.learning_starts or self.steps % c.train_freq != 0:
+            return {}
+        metrics: dict[str, float] = {}
+        for _ in range(c.gradient_steps):
+            metrics = self._gradient_step(self.buffer.sample(c.batch_size))
+        return metrics
+
+    def _gradient_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        c = self.config
+        obs, actions, next_obs = batch["obs"], batch["actions"], batch["next_obs"]
+        alpha = self.log_alpha.detach().exp()
+        with torch.no_grad():
+            next_actions, next_log_pi = self.actor.sample(next_obs)
+            next_q = torch.min(
+                self.q1_target(next_obs, next_actions), self.q2_target(next_obs, next_actions)
+            )
+            soft_value = next_q - alpha * next_log_pi
+            target = batch["rewards"] + c.gamma * (1.0 - batch["dones"]) * soft_value
+        q1, q2 = self.q1(obs, actions), self.q2(obs, actions)
+        critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+
+        new_actions, log_pi = self.actor.sample(obs)
+        with frozen(self.q1, self.q2):
+            q_new = torch.min(self.q1(obs, new_actions), self.q2(obs, new_actions))
+        actor_loss = (alpha * log_pi - q_new).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        self.actor_optimizer.step()
+
+        if c.autotune:
+            alpha_loss = -(self.log_alpha * (log_pi.detach() + self.target_entropy)).mean()
+            self.alpha_optimizer.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+
+        soft_update(self.q1_target, self.q1, c.tau)
+        soft_update(self.q2_target, self.q2, c.tau)
+        self.updates += 1
+        return {
+            "critic_loss": critic_loss.item(),
+            "actor_loss": actor_loss.item(),
+            "q_mean": q1.mean().item(),
+            "entropy": -log_pi.mean().item(),
+            "alpha": self.alpha,
+        }
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor.state_dict(),
+            "q1": self.q1.state_dict(),
+            "q2": self.q2.state_dict(),
+            "q1_target": self.q1_target.state_dict(),
+            "q2_target": self.q2_target.state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "alpha_optimizer": self.alpha_optimizer.state_dict(),
+            "steps": self.steps,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in ("actor", "q1", "q2", "q1_target", "q2_target"):
+            getattr(self, name).load_state_dict(state[name])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        self.steps = int(state["steps"])
+        self.updates = int(state["updates"])

@@ -1,0 +1,345 @@
+"""PPO: Proximal Policy Optimization with the clipped surrogate objective.
+
+Schulman, Wolski, Dhariwal, Radford, Klimov (2017), "Proximal Policy Optimization
+Algorithms", arXiv:1707.06347. Per rollout of `rollout_steps` env steps:
+
+    A_t       = GAE(gamma, lambda)                     (agents/common/rollout.py)
+    r_t(th)   = pi_th(a_t|s_t) / pi_old(a_t|s_t)
+    L_clip    = E[min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)]
+    L_value   = E[(V(s_t) - R_t)^2]   (optionally clipped around the old value, as in the
+                                       OpenAI baselines code)
+    loss      = -L_clip + value_coef * L_value - entropy_coef * H[pi]
+
+optimised for `epochs` passes over shuffled minibatches with Adam, gradients clipped to
+`max_grad_norm`; advantages normalised per minibatch; optional early stop when the approximate
+KL of an epoch exceeds `target_kl`. Discrete actions use a Categorical (illegal actions get
+-inf logits), Box actions a Gaussian with a state-independent log-std whose samples are clipped
+to the bounds before they reach the env (log-probs use the unclipped sample). `act` is the
+evaluation policy: argmax over legal actions / the Gaussian mean (clipped); `explore` samples.
+
+Truncation (time limit) bootstraps with V(next_obs); only termination does not. Separate actor
+and critic MLPs (tanh, orthogonal init: sqrt 2 hidden, 0.01 policy head, 1 value head), as in
+CleanRL's ppo.py / ppo_continuous_action.py (Huang et al. 2022, "The 37 Implementation Details
+of PPO"), which also describes the options here: observation normalisation (running mean/std,
+clipped to +-10), reward scaling (rewards divided by the running std of the discounted return),
+learning-rate annealing to 0 (and, as in the SB3 zoo, optionally the clip range).
+
+Defaults are the paper's MuJoCo settings (Table 3: 2048 steps, lr 3e-4, 10 epochs, minibatch
+64, gamma 0.99, lambda 0.95, eps 0.2), also the Stable-Baselines3 defaults.
+
+Composition (PPO-Lagrangian, multi-agent PPO): `update()` is `advantages(batch)` then
+`optimize(batch, advantages, returns)`; a composer can take the rollout itself with
+`take_rollout()`, combine reward advantages with cost advantages (`batch["cost"]` holds each
+step's cost; `testbed.agents.common.rollout.gae` computes any signal's advantages) and call
+`optimize`, whose loss terms are the module functions `policy_loss` and `value_loss`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from testbed.agents.common.nets import mlp
+from testbed.agents.common.normalize import RunningNormalizer
+from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, mask_tensor
+from testbed.agents.common.spaces import obs_dim, to_vector
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters (defaults: Schulman et al. 2017, Table 3)."""
+
+    learning_rate: float = 3e-4
+    """Adam step size (start value when annealed)."""
+    rollout_steps: int = 2048
+    """Env steps collected between updates."""
+    minibatch_size: int = 64
+    """Transitions per gradient step."""
+    epochs: int = 10
+    """Passes over each rollout."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (1 = Monte-Carlo returns, 0 = one-step TD)."""
+    clip_range: float = 0.2
+    """Surrogate clipping epsilon (start value when annealed)."""
+    clip_value_loss: bool = False
+    """Clip the value update around the rollout's values by `clip_range`."""
+    value_coef: float = 0.5
+    """Weight of the value loss."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip (0 = none)."""
+    normalize_advantage: bool = True
+    """Standardise advantages per minibatch."""
+    target_kl: float = 0.0
+    """Stop an update's epochs once the approximate KL exceeds this (0 = never)."""
+    normalize_observations: bool = False
+    """Normalise observations by a running mean/std (saved with the weights)."""
+    scale_rewards: bool = False
+    """Divide rewards by the running std of the discounted return."""
+    anneal_steps: int = 0
+    """Anneal the learning rate linearly to 0 over this many env steps (0 = constant)."""
+    anneal_clip_range: bool = False
+    """Anneal the clip range too (needs anneal_steps)."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the actor and of the critic."""
+    log_std_init: float = 0.0
+    """Initial log-std of the Gaussian policy (Box actions)."""
+    adam_eps: float = 1e-5
+    """Adam epsilon (1e-5 as in the baselines code)."""
+
+
+def policy_loss(
+    log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, clip: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(-L_clip, approximate KL (Schulman's k3 estimator), fraction of clipped ratios)."""
+    log_ratio = log_prob - old_log_prob
+    ratio = log_ratio.exp()
+    surrogate = torch.min(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
+    with torch.no_grad():
+        approx_kl = ((ratio - 1.0) - log_ratio).mean()
+        clip_fraction = ((ratio - 1.0).abs() > clip).float().mean()
+    return -surrogate.mean(), approx_kl, clip_fraction
+
+
+def value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float | None
+) -> torch.Tensor:
+    """Mean squared error to the returns; with `clip`, the max of clipped and unclipped errors."""
+    error = (values - returns) ** 2
+    if clip is None:
+        return error.mean()
+    clipped = old_values + (values - old_values).clamp(-clip, clip)
+    return torch.max(error, (clipped - returns) ** 2).mean()
+
+
+class PPO:
+    """PPO for one agent with a Discrete or 1-D Box action space."""
+
+    Config = PPOConfig
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: PPOConfig | None = None,
+    ):
+        self.config = c = config or PPOConfig()
+        self.observation_space = observation_space
+        dim = obs_dim(observation_space)
+        self.actor = Actor(dim, action_space, c.hidden, c.log_std_init, "PPO")
+        self.critic = mlp(dim, 1, c.hidden, out_gain=1.0)
+        self.parameters = [*self.actor.parameters(), *self.critic.parameters()]
+        self.optimizer = torch.optim.Adam(self.parameters, lr=c.learning_rate, eps=c.adam_eps)
+        self.obs_norm = RunningNormalizer(dim) if c.normalize_observations else None
+        self.return_norm = RunningNormalizer(1) if c.scale_rewards else None
+        self.discounted_return = 0.0
+        self.buffer = RolloutBuffer(c.rollout_steps)
+        self.steps = 0
+        self.updates = 0
+        self._pending: tuple | None = None
+        self._expected_obs: np.ndarray | None = None  # None after an episode end
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def _vector(self, observation: Any, update_stats: bool = False) -> np.ndarray:
+        raw = to_vector(self.observation_space, observation)
+        if self.obs_norm is None:
+            return raw
+        if update_stats:
+            self.obs_norm.update(raw)
+        return self.obs_norm(raw)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to reset: `act` is deterministic, `explore` uses torch's global RNG."""
+
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
+        x = torch.from_numpy(self._vector(observation))
+        with torch.no_grad():
+            return self.actor.to_env(self.actor.mode(x, mask_tensor(action_mask)))
+
+    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
+        x = self._vector(observation, update_stats=True)
+        with torch.no_grad():
+            obs = torch.from_numpy(x)
+            dist = self.actor.distribution(obs, mask_tensor(action_mask))
+            action = dist.sample()
+            log_prob = dist.log_prob(action)
+            value = self.critic(obs)[0]
+        env_action = self.actor.to_env(action)
+        self._pending = (observation, env_action, x, action, log_prob, value)
+        return env_action
+
+    # -- learning -----------------------------------------------------------------------------
+
+    def _evaluate_step(self, transition: dict[str, Any]) -> tuple:
+        """(obs vector, network action, log-prob, value) of a transition; cached from `explore`
+        when it produced this action for this observation, else recomputed."""
+        pending, self._pending = self._pending, None
+        if (
+            pending is not None
+            and pending[0] is transition["obs"]
+            and np.array_equal(pending[1], transition["action"])
+        ):
+            return pending[2:]
+        x = self._vector(transition["obs"])
+        action = self.actor.from_env(transition["action"])
+        with torch.no_grad():
+            obs = torch.from_numpy(x)
+            dist = self.actor.distribution(obs, mask_tensor(transition.get("action_mask")))
+            return x, action, dist.log_prob(action), self.critic(obs)[0]
+
+    def _scaled_reward(self, reward: float, end: bool) -> float:
+        if self.return_norm is None:
+            return reward
+        self.discounted_return = self.discounted_return * self.config.gamma + reward
+        self.return_norm.update(np.array([self.discounted_return]))
+        if end:
+            self.discounted_return = 0.0
+        scaled = reward / float(np.sqrt(self.return_norm.var[0] + 1e-8))
+        return float(np.clip(scaled, -10.0, 10.0))
+
+    def observe(self, transition: dict[str, Any]) -> None:
+        x, action, log_prob, value = self._evaluate_step(transition)
+        terminated, truncated = bool(transition["terminated"]), bool(transition["truncated"])
+        mask = transition.get("action_mask")
+        raw = to_vector(self.observation_space, transition["obs"])
+        if self._expected_obs is not None and not np.array_equal(raw, self._expected_obs):
+            self.buffer.cut()  # the last episode was abandoned (e.g. a training budget ended)
+            self.discounted_return = 0.0
+        self._expected_obs = (
+            None if terminated or truncated
+            else to_vector(self.observation_space, transition["next_obs"])
+        )  # fmt: skip
+        self.buffer.add(
+            obs=x,
+            action=action,
+            log_prob=log_prob,
+            value=value,
+            reward=self._scaled_reward(float(transition["reward"]), terminated or truncated),
+            cost=float(transition.get("cost", 0.0)),
+            next_obs=self._vector(transition["next_obs"]),
+            terminated=terminated,
+            truncated=truncated,
+            action_mask=None if mask is None else np.asarray(mask, bool),
+        )
+        self.steps += 1
+
+    def take_rollout(self) -> dict[str, torch.Tensor] | None:
+        """The full rollout as stacked tensors (emptying the buffer), or None if not full."""
+        if not self.buffer.full:
+            return None
+        batch = self.buffer.batch()
+        self.buffer.clear()
+        return batch
+
+    def update(self) -> dict[str, float]:
+        batch = self.take_rollout()
+        if batch is None:
+            return {}
+        advantages, returns = self.advantages(batch)
+        return self.optimize(batch, advantages, returns)
+
+    def advantages(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAE advantages and value targets of the reward, bootstrapping with V(next_obs)."""
+        with torch.no_grad():
+            next_values = self.critic(batch["next_obs"]).squeeze(-1)
+        c = self.config
+        return gae(
+            batch["reward"], batch["value"], next_values, batch["terminated"], batch["end"],
+            c.gamma, c.gae_lambda,
+        )  # fmt: skip
+
+    def _schedule(self) -> float:
+        """Fraction of the start learning rate (and clip range) at this point of training."""
+        if self.config.anneal_steps <= 0:
+            return 1.0
+        return max(0.0, 1.0 - self.steps / self.config.anneal_steps)
+
+    def optimize(
+        self, batch: dict[str, torch.Tensor], advantages: torch.Tensor, returns: torch.Tensor
+    ) -> dict[str, float]:
+        """Clipped-surrogate epochs over minibatches of `batch` with these advantages."""
+        c = self.config
+        frac = self._schedule()
+        lr = c.learning_rate * frac
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        clip = c.clip_range * (frac if c.anneal_clip_range else 1.0)
+        masks = batch.get("action_mask")
+        n = len(returns)
+        stats: dict[str, list[float]] = {}
+        for _ in range(c.epochs):
+            epoch_kl = []
+            for idx in torch.randperm(n).split(c.minibatch_size):
+                dist = self.actor.distribution(
+                    batch["obs"][idx], None if masks is None else masks[idx]
+                )
+                adv = advantages[idx]
+                if c.normalize_advantage and len(idx) > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss, kl, clip_fraction = policy_loss(
+                    dist.log_prob(batch["action"][idx]), batch["log_prob"][idx], adv, clip
+                )
+                v_loss = value_loss(
+                    self.critic(batch["obs"][idx]).squeeze(-1), batch["value"][idx],
+                    returns[idx], clip if c.clip_value_loss else None,
+                )  # fmt: skip
+                entropy = dist.entropy().mean()
+                loss = pg_loss + c.value_coef * v_loss - c.entropy_coef * entropy
+                self.optimizer.zero_grad()
+                loss.backward()
+                if c.max_grad_norm > 0:
+                    nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
+                self.optimizer.step()
+                epoch_kl.append(float(kl))
+                for key, value in (
+                    ("loss", loss), ("policy_loss", pg_loss), ("value_loss", v_loss),
+                    ("entropy", entropy), ("approx_kl", kl), ("clip_fraction", clip_fraction),
+                ):  # fmt: skip
+                    stats.setdefault(key, []).append(float(value.detach()))
+            if c.target_kl > 0 and np.mean(epoch_kl) > c.target_kl:
+                break
+        self.updates += 1
+        explained = 1.0 - float(torch.var(returns - batch["value"]) / (torch.var(returns) + 1e-8))
+        metrics = {key: float(np.mean(values)) for key, values in stats.items()}
+        metrics.update(explained_variance=explained, learning_rate=lr, updates=self.updates)
+        return metrics
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps": self.steps,
+            "updates": self.updates,
+            "discounted_return": self.discounted_return,
+        }
+        if self.obs_norm is not None:
+            state["obs_norm"] = self.obs_norm.state_dict()
+        if self.return_norm is not None:
+            state["return_norm"] = self.return_norm.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps = int(state["steps"])
+        self.updates = int(state["updates"])
+        self.discounted_return = float(state["discounted_return"])
+        if self.obs_norm is not None:
+            self.obs_norm.load_state_dict(state["obs_norm"])
+        if self.return_norm is not None:
+            self.return_norm.load_state_dict(state["return_norm"])
+        self.buffer.clear()
+        self._expected_obs = None

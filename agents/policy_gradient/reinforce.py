@@ -1,0 +1,196 @@
+"""REINFORCE: Monte-Carlo policy gradient with reward-to-go and an optional learned baseline.
+
+Williams (1992), "Simple Statistical Gradient-Following Algorithms for Connectionist
+Reinforcement Learning", Machine Learning 8. After every `episodes_per_update` finished
+episodes, one gradient step on
+
+    G_t  = r_t + gamma r_{t+1} + ... (reward-to-go; a time-limit truncation adds
+           gamma^k V(s_T) when a baseline critic exists, else nothing to bootstrap with)
+    A_t  = G_t - b(s_t)            (b = learned state-value baseline, or 0 without it)
+    loss = -mean(log pi(a_t|s_t) A_t) - entropy_coef * mean(H) + mean((b(s_t) - G_t)^2)
+
+`normalize_advantage` standardises A over the batch (as PyTorch's examples/reinforce.py
+standardises returns). Discrete actions: Categorical (illegal actions get -inf logits); Box
+actions: Gaussian with a state-independent log-std, clipped to the bounds for the env. `act`
+(evaluation) is argmax over legal actions / the Gaussian mean; `explore` samples.
+
+Defaults follow PyTorch's examples reinforcement_learning/reinforce.py for CartPole (Adam lr
+1e-2, gamma 0.99, one hidden layer of 128 units (tanh here; the example uses ReLU and dropout),
+standardised returns, one episode per update), with the learned baseline switched on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from testbed.agents.common.nets import mlp
+from testbed.agents.common.rollout import Actor, discounted_returns, mask_tensor
+from testbed.agents.common.spaces import obs_dim, to_vector
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    """REINFORCE hyperparameters (defaults: PyTorch examples/reinforce, plus a baseline)."""
+
+    learning_rate: float = 1e-2
+    """Adam step size of the policy (and of the baseline)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    episodes_per_update: int = 1
+    """Finished episodes collected per gradient step."""
+    baseline: bool = True
+    """Learn a state-value baseline b(s) and subtract it from the returns."""
+    normalize_advantage: bool = True
+    """Standardise the advantages of each batch."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    max_grad_norm: float = 0.0
+    """Global gradient-norm clip (0 = none)."""
+    hidden: tuple[int, ...] = (128,)
+    """Hidden layer widths of the policy (and of the baseline)."""
+    log_std_init: float = 0.0
+    """Initial log-std of the Gaussian policy (Box actions)."""
+
+
+class Reinforce:
+    """REINFORCE for one agent with a Discrete or 1-D Box action space."""
+
+    Config = ReinforceConfig
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: ReinforceConfig | None = None,
+    ):
+        self.config = c = config or ReinforceConfig()
+        if c.episodes_per_update < 1:
+            raise ValueError("REINFORCE episodes_per_update must be >= 1")
+        self.observation_space = observation_space
+        dim = obs_dim(observation_space)
+        self.actor = Actor(dim, action_space, c.hidden, c.log_std_init, "REINFORCE")
+        self.critic = mlp(dim, 1, c.hidden, out_gain=1.0) if c.baseline else None
+        self.parameters = list(self.actor.parameters())
+        if self.critic is not None:
+            self.parameters += list(self.critic.parameters())
+        self.optimizer = torch.optim.Adam(self.parameters, lr=c.learning_rate)
+        self.episode: list[tuple[np.ndarray, torch.Tensor, np.ndarray | None, float]] = []
+        self.finished: list[tuple[list, np.ndarray]] = []  # (steps, returns) per episode
+        self.steps = 0
+        self.updates = 0
+        self._pending: tuple | None = None
+        self._expected_obs: np.ndarray | None = None  # next_obs of the last step
+
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to reset: `act` is deterministic, `explore` uses torch's global RNG (an
+        unfinished training episode is dropped in `observe` once another one starts)."""
+
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
+        x = torch.from_numpy(to_vector(self.observation_space, observation))
+        with torch.no_grad():
+            return self.actor.to_env(self.actor.mode(x, mask_tensor(action_mask)))
+
+    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
+        x = torch.from_numpy(to_vector(self.observation_space, observation))
+        with torch.no_grad():
+            action = self.actor.distribution(x, mask_tensor(action_mask)).sample()
+        env_action = self.actor.to_env(action)
+        self._pending = (observation, env_action, action)
+        return env_action
+
+    def observe(self, transition: dict[str, Any]) -> None:
+        pending, self._pending = self._pending, None
+        if (
+            pending is not None
+            and pending[0] is transition["obs"]
+            and np.array_equal(pending[1], transition["action"])
+        ):
+            action = pending[2]  # the unclipped sample
+        else:
+            action = self.actor.from_env(transition["action"])
+        mask = transition.get("action_mask")
+        x = to_vector(self.observation_space, transition["obs"])
+        if self.episode and not np.array_equal(x, self._expected_obs):
+            self.episode = []  # the last episode was abandoned (e.g. a training budget ended)
+        self._expected_obs = to_vector(self.observation_space, transition["next_obs"])
+        mask = None if mask is None else np.asarray(mask, bool)
+        self.episode.append((x, action, mask, float(transition["reward"])))
+        self.steps += 1
+        if transition["terminated"] or transition["truncated"]:
+            bootstrap = 0.0
+            if transition["truncated"] and not transition["terminated"] and self.critic:
+                next_x = to_vector(self.observation_space, transition["next_obs"])
+                with torch.no_grad():
+                    bootstrap = float(self.critic(torch.from_numpy(next_x))[0])
+            rewards = [step[3] for step in self.episode]
+            returns = discounted_returns(rewards, self.config.gamma, bootstrap)
+            self.finished.append((self.episode, returns))
+            self.episode = []
+
+    def update(self) -> dict[str, float]:
+        c = self.config
+        if len(self.finished) < c.episodes_per_update:
+            return {}
+        steps = [step for episode, _ in self.finished for step in episode]
+        returns = torch.from_numpy(np.concatenate([r for _, r in self.finished]))
+        self.finished = []
+        obs = torch.from_numpy(np.stack([s[0] for s in steps]))
+        actions = torch.stack([s[1] for s in steps])
+        masks = None
+        if any(s[2] is not None for s in steps):
+            width = next(len(s[2]) for s in steps if s[2] is not None)
+            masks = torch.from_numpy(
+                np.stack([np.ones(width, bool) if s[2] is None else s[2] for s in steps])
+            )
+        dist = self.actor.distribution(obs, masks)
+        advantages = returns
+        value_loss = torch.zeros(())
+        if self.critic is not None:
+            values = self.critic(obs).squeeze(-1)
+            value_loss = ((values - returns) ** 2).mean()
+            advantages = returns - values.detach()
+        if c.normalize_advantage and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy_loss = -(dist.log_prob(actions) * advantages).mean()
+        entropy = dist.entropy().mean()
+        loss = policy_loss - c.entropy_coef * entropy + value_loss
+        self.optimizer.zero_grad()
+        loss.backward()
+        if c.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return {
+            "loss": float(loss.detach()),
+            "policy_loss": float(policy_loss.detach()),
+            "value_loss": float(value_loss.detach()),
+            "entropy": float(entropy.detach()),
+            "return_mean": float(returns.mean()),
+            "updates": float(self.updates),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "actor": self.actor.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps": self.steps,
+            "updates": self.updates,
+        }
+        if self.critic is not None:
+            state["critic"] = self.critic.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps = int(state["steps"])
+        self.updates = int(state["updates"])
+        self.episode, self.finished = [], []

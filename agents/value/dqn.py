@@ -1,0 +1,247 @@
+"""DQN: deep Q-learning from replay with a target network (Mnih et al. 2015, "Human-level
+control through deep reinforcement learning", Nature 518), with the usual options:
+
+- double DQN (van Hasselt, Guez & Silver 2016): the online net picks the next action, the
+  target net values it;
+- dueling heads (Wang et al. 2016): Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a');
+- n-step returns (Sutton 1988; as in Rainbow, Hessel et al. 2018);
+- hard target copies every K env steps (tau = 1) or Polyak averaging (tau < 1);
+- Huber loss (the paper's error clipping) or MSE.
+
+Loss per minibatch of (s, a, R, s', done, gamma^k):
+    y = R + gamma^k (1 - done) max_a' Q_target(s', a')      (double: Q_target(s', argmax Q(s', .)))
+    L = huber(Q(s, a) - y)
+Truncated episodes bootstrap (done = 1 only on termination). Illegal next actions (masks) are
+excluded from the max.
+
+Default hyperparameters are CleanRL's `dqn.py` (Huang et al. 2022, tuned for CartPole-v1:
+120-84 ReLU MLP, lr 2.5e-4, buffer 10k, batch 128, target copy every 500 steps, train every 10
+steps after 10k, epsilon 1 -> 0.05), with Huber loss and gradient-norm clipping at 10 as in
+Stable-Baselines3. The benchmark uses the rl-baselines3-zoo CartPole-v1 set instead (see
+benchmarks/learning_specs.py).
+
+`explore` is epsilon-greedy (torch's global RNG); `act` is greedy (first legal argmax).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from torch import nn
+
+from testbed.agents.common.nets import mlp, soft_update
+from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector
+from testbed.agents.common.value import (
+    DiscountedReplayBuffer,
+    NStepAccumulator,
+    epsilon_greedy,
+    greedy,
+    linear_epsilon,
+    masked_values,
+)
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """Hyperparameters of DQN (defaults: CleanRL dqn.py, Huber loss and grad clip from SB3)."""
+
+    hidden: tuple[int, ...] = (120, 84)
+    """Widths of the hidden ReLU layers."""
+    learning_rate: float = 2.5e-4
+    """Adam step size."""
+    adam_eps: float = 1e-8
+    """Adam epsilon."""
+    buffer_size: int = 10_000
+    """Replay capacity in transitions."""
+    batch_size: int = 128
+    """Minibatch size of each gradient step."""
+    gamma: float = 0.99
+    """Discount factor."""
+    learning_starts: int = 10_000
+    """Env steps of pure collection before the first gradient step."""
+    train_freq: int = 10
+    """Do `gradient_steps` gradient steps every this many env steps."""
+    gradient_steps: int = 1
+    """Gradient steps per training round."""
+    target_update_interval: int = 500
+    """Update the target network every this many env steps."""
+    tau: float = 1.0
+    """Target update rate: 1 = hard copy, < 1 = Polyak averaging."""
+    epsilon_start: float = 1.0
+    """Initial exploration rate."""
+    epsilon_end: float = 0.05
+    """Final exploration rate."""
+    epsilon_decay_steps: int = 250_000
+    """Env steps over which epsilon falls linearly from start to end."""
+    double: bool = False
+    """Double DQN target (online argmax, target value)."""
+    dueling: bool = False
+    """Dueling value/advantage heads."""
+    n_step: int = 1
+    """Length of the bootstrapped return."""
+    loss: str = "huber"
+    """'huber' (smooth L1) or 'mse'."""
+    max_grad_norm: float = 10.0
+    """Clip the gradient norm to this (0 = no clipping)."""
+
+
+class QNetwork(nn.Module):
+    """An MLP Q-function over flat observations; optionally with dueling heads."""
+
+    def __init__(self, in_dim: int, n_actions: int, hidden: tuple[int, ...], dueling: bool):
+        super().__init__()
+        self.dueling = dueling
+        if not dueling:
+            self.body = mlp(in_dim, n_actions, hidden, nn.ReLU)
+            return
+        self.body = nn.Sequential(mlp(in_dim, hidden[-1], hidden[:-1], nn.ReLU), nn.ReLU())
+        self.value = nn.Linear(hidden[-1], 1)
+        self.advantage = nn.Linear(hidden[-1], n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if not self.dueling:
+            return self.body(obs)
+        features = self.body(obs)
+        advantage = self.advantage(features)
+        return self.value(features) + advantage - advantage.mean(dim=-1, keepdim=True)
+
+
+class DQN:
+    """Deep Q-network learner for Discrete actions (Box / Discrete / masked-dict observations)."""
+
+    Config = DQNConfig
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: DQNConfig | None = None,
+    ):
+        self.config = config or DQNConfig()
+        cfg = self.config
+        self.n_actions = require_discrete(action_space, "DQN")
+        if cfg.loss not in ("huber", "mse"):
+            raise ValueError(f"DQN loss must be 'huber' or 'mse', got {cfg.loss!r}")
+        if not cfg.hidden:
+            raise ValueError("DQN needs at least one hidden layer")
+        self.observation_space = observation_space
+        self.action_start = int(action_space.start)
+        self.obs_dim = obs_dim(observation_space)
+        self.q = QNetwork(self.obs_dim, self.n_actions, cfg.hidden, cfg.dueling)
+        self.target = copy.deepcopy(self.q)
+        self.optimizer = torch.optim.Adam(
+            self.q.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
+        )
+        self.buffer = DiscountedReplayBuffer(cfg.buffer_size, self.obs_dim, self.n_actions)
+        self.n_step = NStepAccumulator(cfg.n_step, cfg.gamma)
+        self.steps = 0
+        self.updates = 0
+
+    # -- acting ---------------------------------------------------------------------------
+    def _vector(self, observation: Any) -> np.ndarray:
+        return to_vector(self.observation_space, observation)
+
+    @torch.no_grad()
+    def _q_values(self, observation: Any) -> np.ndarray:
+        return self.q(torch.from_numpy(self._vector(observation))).numpy()
+
+    @property
+    def epsilon(self) -> float:
+        cfg = self.config
+        return linear_epsilon(
+            cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps, self.steps
+        )
+
+    def reset(self, seed: int | None = None) -> None:
+        """Greedy evaluation needs no randomness; exploration uses torch's global RNG."""
+
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
+        return np.int64(self.action_start + greedy(self._q_values(observation), action_mask))
+
+    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
+        action = epsilon_greedy(
+            lambda: self._q_values(observation), self.n_actions, self.epsilon, action_mask
+        )
+        return np.int64(self.action_start + action)
+
+    # -- learning -------------------------------------------------------------------------
+    def observe(self, transition: dict[str, Any]) -> None:
+        self.steps += 1
+        step = {
+            "obs": self._vector(transition["obs"]),
+            "action": int(transition["action"]) - self.action_start,
+            "reward": float(transition["reward"]),
+            "next_obs": self._vector(transition["next_obs"]),
+            "done": bool(transition["terminated"]),
+            "truncated": bool(transition["truncated"]),
+            "next_action_mask": transition.get("next_action_mask"),
+        }
+        for row in self.n_step.push(step):
+            self.buffer.add_discounted(row)
+
+    def update(self) -> dict[str, float]:
+        cfg = self.config
+        if self.steps % cfg.target_update_interval == 0:
+            soft_update(self.target, self.q, cfg.tau)
+        if self.steps <= cfg.learning_starts or self.steps % cfg.train_freq != 0:
+            return {}
+        if len(self.buffer) < cfg.batch_size:
+            return {}
+        losses, q_means = [], []
+        for _ in range(cfg.gradient_steps):
+            loss, q_mean = self._gradient_step(self.buffer.sample(cfg.batch_size))
+            losses.append(loss)
+            q_means.append(q_mean)
+        return {
+            "loss": float(np.mean(losses)),
+            "q_mean": float(np.mean(q_means)),
+            "epsilon": self.epsilon,
+        }
+
+    def _gradient_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, float]:
+        cfg = self.config
+        with torch.no_grad():
+            next_target = self.target(batch["next_obs"])
+            if cfg.double:
+                next_online = masked_values(self.q(batch["next_obs"]), batch["next_masks"])
+                next_action = next_online.argmax(dim=1, keepdim=True)
+                next_value = next_target.gather(1, next_action).squeeze(1)
+            else:
+                next_value = masked_values(next_target, batch["next_masks"]).max(dim=1).values
+            not_done = 1.0 - batch["dones"]
+            target = batch["rewards"] + batch["discounts"] * not_done * next_value
+        q_taken = self.q(batch["obs"]).gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
+        if cfg.loss == "huber":
+            loss = F.smooth_l1_loss(q_taken, target)
+        else:
+            loss = F.mse_loss(q_taken, target)
+        self.optimizer.zero_grad()
+        loss.backward()
+        if cfg.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.q.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return loss.item(), q_taken.detach().mean().item()
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "q": self.q.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps": self.steps,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.q.load_state_dict(state["q"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps = int(state["steps"])
+        self.updates = int(state["updates"])

@@ -1,0 +1,126 @@
+"""Tabular Q-learning (Watkins 1989, "Learning from Delayed Rewards"; Watkins & Dayan 1992)
+for Discrete observations and Discrete actions.
+
+After every step (s, a, r, s'):
+    y = r + gamma (1 - terminated) max_{a' legal} Q(s', a')
+    Q(s, a) <- Q(s, a) + alpha (y - Q(s, a))
+Truncation bootstraps (only termination zeroes the next value).
+
+Defaults follow Sutton & Barto (2018), section 6.5 (the cliff-walking example: alpha = 0.5,
+gamma = 1 there; we use gamma = 0.99 so that tasks without a terminal penalty still prefer
+short paths), with epsilon decaying linearly 1 -> 0.05 over 10k steps instead of a fixed 0.1.
+
+`explore` is epsilon-greedy (ties broken at random, torch's global RNG); `act` is greedy
+(first legal argmax). The Q table is a (states, actions) float64 tensor in `state_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from testbed.agents.common.spaces import require_discrete
+from testbed.agents.common.value import epsilon_greedy, greedy, linear_epsilon
+
+
+@dataclass(frozen=True)
+class QLearningConfig:
+    """Hyperparameters of tabular Q-learning (defaults: Sutton & Barto 2018, section 6.5)."""
+
+    learning_rate: float = 0.5
+    """Step size alpha of the table update."""
+    gamma: float = 0.99
+    """Discount factor."""
+    epsilon_start: float = 1.0
+    """Initial exploration rate."""
+    epsilon_end: float = 0.05
+    """Final exploration rate."""
+    epsilon_decay_steps: int = 10_000
+    """Env steps over which epsilon falls linearly from start to end."""
+    initial_value: float = 0.0
+    """Initial value of every table entry (optimistic when above the achievable returns)."""
+
+
+class QLearning:
+    """Watkins' Q-learning over a (states, actions) table."""
+
+    Config = QLearningConfig
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: QLearningConfig | None = None,
+    ):
+        self.config = config or QLearningConfig()
+        self.n_actions = require_discrete(action_space, "Q-learning")
+        if not isinstance(observation_space, spaces.Discrete):
+            raise ValueError(
+                f"Q-learning needs a Discrete observation space, got {observation_space}"
+            )
+        self.obs_start = int(observation_space.start)
+        self.action_start = int(action_space.start)
+        n_states = int(observation_space.n)
+        # numpy view of a torch tensor: fast per-step indexing, saved as a tensor
+        self.table = torch.full(
+            (n_states, self.n_actions), self.config.initial_value, dtype=torch.float64
+        )
+        self.q = self.table.numpy()
+        self.steps = 0
+        self._pending: dict[str, Any] | None = None
+
+    @property
+    def epsilon(self) -> float:
+        cfg = self.config
+        return linear_epsilon(
+            cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps, self.steps
+        )
+
+    def _state(self, observation: Any) -> int:
+        return int(observation) - self.obs_start
+
+    def reset(self, seed: int | None = None) -> None:
+        """Greedy evaluation needs no randomness; exploration uses torch's global RNG."""
+
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
+        return np.int64(self.action_start + greedy(self.q[self._state(observation)], action_mask))
+
+    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
+        values = self.q[self._state(observation)]
+        action = epsilon_greedy(lambda: values, self.n_actions, self.epsilon, action_mask)
+        return np.int64(self.action_start + action)
+
+    def observe(self, transition: dict[str, Any]) -> None:
+        self.steps += 1
+        self._pending = transition
+
+    def update(self) -> dict[str, float]:
+        """One Q-learning backup for the transition just observed."""
+        transition, self._pending = self._pending, None
+        if transition is None:
+            return {}
+        s = self._state(transition["obs"])
+        a = int(transition["action"]) - self.action_start
+        next_values = self.q[self._state(transition["next_obs"])]
+        mask = transition.get("next_action_mask")
+        if mask is not None and np.any(mask):
+            next_values = next_values[np.asarray(mask, dtype=bool)]
+        bootstrap = 0.0 if transition["terminated"] else self.config.gamma * next_values.max()
+        td_error = float(transition["reward"] + bootstrap - self.q[s, a])
+        self.q[s, a] += self.config.learning_rate * td_error
+        return {"td_error": abs(td_error), "epsilon": self.epsilon}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"q": self.table.clone(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if tuple(state["q"].shape) != tuple(self.table.shape):
+            raise ValueError(
+                f"Q table shape {tuple(state['q'].shape)} != {tuple(self.table.shape)}"
+            )
+        self.table.copy_(state["q"])
+        self.steps = int(state["steps"])
