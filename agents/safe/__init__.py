@@ -1,0 +1,1 @@
+"""Safe RL: Lagrange multipliers, PPO-Lagrangian and action shields."""
