@@ -200,26 +200,15 @@ class GameRunner:
                 f"{game.seed}): the env failed: {type(exc).__name__}: {exc}"
             ) from exc
         seconds = time.perf_counter() - started
-        n_sides = len(self.sides)
         if forfeit is not None:
             scores = [0.0 if e == forfeit.entrant else 1.0 for e in game.entrants]
-            return GameResult(
-                game.index,
-                game.round,
-                game.group,
-                list(game.entrants),
-                game.seed,
-                scores,
-                {},
-                0,
-                forfeit.entrant,
-                forfeit.reason,
-                seconds,
-            )
-        scores = [0.0] * n_sides
-        returns = {a: r.ret for a, r in record.agents.items()}
-        for agent, ret in returns.items():
-            scores[self.side_of[agent]] += ret
+            returns, length = {}, 0
+        else:
+            returns = {a: r.ret for a, r in record.agents.items()}
+            length = record.length
+            scores = [0.0] * len(self.sides)
+            for agent, ret in returns.items():
+                scores[self.side_of[agent]] += ret
         return GameResult(
             game.index,
             game.round,
@@ -228,9 +217,9 @@ class GameRunner:
             game.seed,
             scores,
             returns,
-            record.length,
-            None,
-            None,
+            length,
+            forfeit.entrant if forfeit else None,
+            forfeit.reason if forfeit else None,
             seconds,
         )
 

@@ -138,16 +138,20 @@ def run_train(
     started = time.perf_counter()
     eval_seed = stream_seed(seed, "eval", 0)
 
+    # What each learner is (registry id, params): from the scenario, or from the checkpoint
+    # it was loaded from; read once, written into every checkpoint.
+    sources = {a: _agent_source(stage.agents[seats[a]], scenario) for a in learners}
+
     def checkpoint(tag: str) -> dict[str, str]:
         paths = {}
         for agent in learners:
-            ref = stage.agents[seats[agent]]
             target = folder / "checkpoints" / tag / agent
+            agent_id, params = sources[agent]
             save_checkpoint(
                 target,
                 policies[agent],
-                agent_id=ref.id if ref.checkpoint is None else _saved_agent(ref, scenario),
-                params=dict(ref.params) if ref.checkpoint is None else _saved_params(ref, scenario),
+                agent_id=agent_id,
+                params=params,
                 observation_space=env.observation_space(agent),
                 action_space=env.action_space(agent),
                 meta={
@@ -252,16 +256,14 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _saved_agent(ref: Any, scenario: Scenario) -> str:
+def _agent_source(ref: Any, scenario: Scenario) -> tuple[str, dict[str, Any]]:
+    """(registry id, params) of an agent ref, read from its checkpoint when it has one."""
+    if ref.checkpoint is None:
+        return ref.id, dict(ref.params)
     from testbed.checkpoint import read_config
 
-    return read_config(_checkpoint_path(ref, scenario))["agent"]
-
-
-def _saved_params(ref: Any, scenario: Scenario) -> dict[str, Any]:
-    from testbed.checkpoint import read_config
-
-    return read_config(_checkpoint_path(ref, scenario)).get("params", {})
+    config = read_config(_checkpoint_path(ref, scenario))
+    return config["agent"], config.get("params", {})
 
 
 def _checkpoint_path(ref: Any, scenario: Scenario) -> Path:

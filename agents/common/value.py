@@ -149,3 +149,40 @@ class DiscountedReplayBuffer(ReplayBuffer):
             "discounts": torch.from_numpy(self.discounts[index]),
             "next_masks": torch.from_numpy(self.next_masks[index]),
         }
+
+
+def replay_step(
+    observation_space: Any, transition: dict[str, Any], action_start: int
+) -> dict[str, Any]:
+    """One harness transition as an n-step accumulator step (flat obs, 0-based action)."""
+    from testbed.agents.common.spaces import to_vector
+
+    return {
+        "obs": to_vector(observation_space, transition["obs"]),
+        "action": int(transition["action"]) - action_start,
+        "reward": float(transition["reward"]),
+        "next_obs": to_vector(observation_space, transition["next_obs"]),
+        "done": bool(transition["terminated"]),
+        "truncated": bool(transition["truncated"]),
+        "next_action_mask": transition.get("next_action_mask"),
+    }
+
+
+def scheduled_gradient_steps(
+    config: Any,
+    steps: int,
+    buffer: ReplayBuffer,
+    gradient_step: Callable[[dict[str, torch.Tensor]], tuple[float, float]],
+) -> dict[str, float] | None:
+    """Run `config.gradient_steps` minibatch steps when training is due (after
+    `learning_starts`, every `train_freq` steps, with a full batch); mean loss and Q, or None."""
+    if steps <= config.learning_starts or steps % config.train_freq != 0:
+        return None
+    if len(buffer) < config.batch_size:
+        return None
+    losses, q_means = [], []
+    for _ in range(config.gradient_steps):
+        loss, q_mean = gradient_step(buffer.sample(config.batch_size))
+        losses.append(loss)
+        q_means.append(q_mean)
+    return {"loss": float(np.mean(losses)), "q_mean": float(np.mean(q_means))}

@@ -44,6 +44,8 @@ from testbed.agents.common.value import (
     greedy,
     linear_epsilon,
     masked_values,
+    replay_step,
+    scheduled_gradient_steps,
 )
 
 
@@ -173,15 +175,7 @@ class DQN:
     # -- learning -------------------------------------------------------------------------
     def observe(self, transition: dict[str, Any]) -> None:
         self.steps += 1
-        step = {
-            "obs": self._vector(transition["obs"]),
-            "action": int(transition["action"]) - self.action_start,
-            "reward": float(transition["reward"]),
-            "next_obs": self._vector(transition["next_obs"]),
-            "done": bool(transition["terminated"]),
-            "truncated": bool(transition["truncated"]),
-            "next_action_mask": transition.get("next_action_mask"),
-        }
+        step = replay_step(self.observation_space, transition, self.action_start)
         for row in self.n_step.push(step):
             self.buffer.add_discounted(row)
 
@@ -189,20 +183,8 @@ class DQN:
         cfg = self.config
         if self.steps % cfg.target_update_interval == 0:
             soft_update(self.target, self.q, cfg.tau)
-        if self.steps <= cfg.learning_starts or self.steps % cfg.train_freq != 0:
-            return {}
-        if len(self.buffer) < cfg.batch_size:
-            return {}
-        losses, q_means = [], []
-        for _ in range(cfg.gradient_steps):
-            loss, q_mean = self._gradient_step(self.buffer.sample(cfg.batch_size))
-            losses.append(loss)
-            q_means.append(q_mean)
-        return {
-            "loss": float(np.mean(losses)),
-            "q_mean": float(np.mean(q_means)),
-            "epsilon": self.epsilon,
-        }
+        stats = scheduled_gradient_steps(cfg, self.steps, self.buffer, self._gradient_step)
+        return {} if stats is None else {**stats, "epsilon": self.epsilon}
 
     def _gradient_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, float]:
         cfg = self.config
