@@ -22,13 +22,6 @@ from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.policy_gradient.ppo import value_loss
 
 
-def standardize(x: torch.Tensor) -> torch.Tensor:
-    """(x - mean) / std over the batch (unchanged for a single element)."""
-    if len(x) < 2:
-        return x
-    return (x - x.mean()) / (x.std() + 1e-8)
-
-
 class ValueNorm:
     """Running mean/std of value targets: the critic predicts standardised targets."""
 

@@ -23,6 +23,19 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 from testbed.agents.common.nets import mlp
 
 
+def standardize(x: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / std over the batch; unchanged for fewer than 2 elements, and all zeros
+    when x is constant up to rounding (dividing float noise by its own tiny std would turn
+    a constant vector, e.g. equal advantages, into O(1) values of one sign)."""
+    if len(x) < 2:
+        return x
+    centred = x - x.mean()
+    std = centred.std()
+    if std <= 1e-6 * (float(x.abs().max()) + 1e-8):
+        return torch.zeros_like(x)
+    return centred / (std + 1e-8)
+
+
 class RolloutBuffer:
     """Steps of one env in order; `batch()` stacks them into tensors (the dict a composer such
     as PPO-Lagrangian reads: `batch["cost"]` holds each step's cost)."""

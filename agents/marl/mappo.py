@@ -55,10 +55,10 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.group_rollout import ValueNorm, concat_batches, fit_critic, standardize
+from testbed.agents.common.group_rollout import ValueNorm, concat_batches, fit_critic
 from testbed.agents.common.joint_spaces import PaddedSpaces
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import Actor, RolloutBuffer, gae
+from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, standardize
 from testbed.agents.common.spaces import obs_dim, to_vector
 from testbed.agents.policy_gradient.ppo import policy_loss
 

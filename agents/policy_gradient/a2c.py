@@ -33,7 +33,7 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, mask_tensor
+from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, mask_tensor, standardize
 from testbed.agents.common.spaces import obs_dim, to_vector
 
 
@@ -154,7 +154,7 @@ class A2C:
                 batch["end"], c.gamma, c.gae_lambda,
             )  # fmt: skip
             if c.normalize_advantage and len(advantages) > 1:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                advantages = standardize(advantages)
         dist = self.actor.distribution(batch["obs"], batch.get("action_mask"))
         policy_loss = -(dist.log_prob(batch["action"]) * advantages).mean()
         value_loss = ((values - returns) ** 2).mean()

@@ -46,7 +46,7 @@ from torch import nn
 
 from testbed.agents.common.nets import mlp
 from testbed.agents.common.normalize import RunningNormalizer
-from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, mask_tensor
+from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, mask_tensor, standardize
 from testbed.agents.common.spaces import obs_dim, to_vector
 
 
@@ -300,7 +300,7 @@ class PPO:
                 )
                 adv = advantages[idx]
                 if c.normalize_advantage and len(idx) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                    adv = standardize(adv)
                 pg_loss, kl, clip_fraction = policy_loss(
                     dist.log_prob(batch["action"][idx]), batch["log_prob"][idx], adv, clip
                 )

@@ -30,7 +30,7 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import Actor, discounted_returns, mask_tensor
+from testbed.agents.common.rollout import Actor, discounted_returns, mask_tensor, standardize
 from testbed.agents.common.spaces import obs_dim, to_vector
 
 
@@ -156,7 +156,7 @@ class Reinforce:
             value_loss = ((values - returns) ** 2).mean()
             advantages = returns - values.detach()
         if c.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            advantages = standardize(advantages)
         policy_loss = -(dist.log_prob(actions) * advantages).mean()
         entropy = dist.entropy().mean()
         loss = policy_loss - c.entropy_coef * entropy + value_loss

@@ -69,7 +69,7 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae
+from testbed.agents.common.rollout import gae, standardize
 from testbed.agents.common.spaces import obs_dim, to_vector
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 
@@ -143,18 +143,6 @@ def conjugate_gradient(
         direction = residual + (rr_new / rr) * direction
         rr = rr_new
     return x
-
-
-def standardize(x: torch.Tensor) -> torch.Tensor:
-    """(x - mean) / std; all zeros when x is constant up to rounding (standardising float noise
-    would turn a constant vector into O(1) values of one sign)."""
-    centred = x - x.mean()
-    if len(x) < 2:
-        return torch.zeros_like(x)
-    std = centred.std()
-    if std <= 1e-6 * (float(x.abs().max()) + 1e-8):
-        return torch.zeros_like(x)
-    return centred / (std + EPS)
 
 
 def flat_grad(output: torch.Tensor, params: list[torch.Tensor], **kwargs: Any) -> torch.Tensor:

@@ -63,10 +63,10 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae
+from testbed.agents.common.rollout import gae, standardize
 from testbed.agents.common.spaces import obs_dim, to_vector
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig, value_loss
-from testbed.agents.safe.cpo import check_action_space, standardize
+from testbed.agents.safe.cpo import check_action_space
 from testbed.agents.safe.lagrange import Lagrange
 
 

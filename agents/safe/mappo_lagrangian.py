@@ -45,9 +45,9 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from testbed.agents.common.group_rollout import ValueNorm, fit_critic, standardize
+from testbed.agents.common.group_rollout import ValueNorm, fit_critic
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae
+from testbed.agents.common.rollout import gae, standardize
 from testbed.agents.marl.mappo import ACTIVATIONS, MAPPO, MAPPOConfig
 from testbed.agents.safe.lagrange import Lagrange
 

@@ -38,7 +38,7 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae
+from testbed.agents.common.rollout import gae, standardize
 from testbed.agents.common.spaces import obs_dim, to_vector
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig, value_loss
 from testbed.agents.safe.lagrange import Lagrange
@@ -132,8 +132,7 @@ class PPOLagrangian(ActsWithPPO):
             c.cost_gamma, c.cost_gae_lambda,
         )  # fmt: skip
         if c.normalize_advantage and len(reward_adv) > 1:
-            reward_adv = (reward_adv - reward_adv.mean()) / (reward_adv.std() + 1e-8)
-            cost_adv = (cost_adv - cost_adv.mean()) / (cost_adv.std() + 1e-8)
+            reward_adv, cost_adv = standardize(reward_adv), standardize(cost_adv)
         advantages = (reward_adv - lam * cost_adv) / (1.0 + lam)
         metrics.update(self.ppo.optimize(batch, advantages, reward_returns))
 
