@@ -19,7 +19,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from testbed.agents.common.nets import deterministic_torch
-from testbed.agents.common.rollout import RolloutBuffer, discounted_returns, gae
+from testbed.agents.common.rollout import RolloutBuffer, discounted_returns, gae, standardize
 from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
@@ -213,6 +213,20 @@ def test_wrong_action_space_is_a_clear_error(agent_id: str) -> None:
         cls(obs_space, spaces.Box(-np.inf, np.inf, (2,)), None)
     with pytest.raises(BadInput, match="cannot act"):
         make_agent(agent_id, obs_space, spaces.MultiBinary(3))
+
+
+def test_standardize_scales_to_unit_variance_but_zeroes_rounding_noise() -> None:
+    x = torch.tensor([1.0, 2.0, 3.0, 6.0])
+    z = standardize(x)
+    assert abs(float(z.mean())) < 1e-6 and abs(float(z.std()) - 1.0) < 1e-5
+    # equal advantages that picked up float rounding: plain (x - mean) / std would give +-1
+    base = torch.full((64,), 0.3)
+    noisy = torch.where(torch.arange(64) % 2 == 0, base, torch.nextafter(base, torch.ones(64)))
+    assert float((noisy - noisy.mean()).std()) > 0
+    assert float(((noisy - noisy.mean()) / (noisy.std() + 1e-8)).abs().max()) > 0.5
+    assert torch.equal(standardize(noisy), torch.zeros(64))
+    single = torch.tensor([2.5])
+    assert torch.equal(standardize(single), single)
 
 
 def test_gae_bootstraps_on_truncation_but_not_on_termination() -> None:
