@@ -167,6 +167,12 @@ AGENTS: dict[str, AgentSpec] = {
         "Wraps any registered policy: replaces an action a safety predicate (or a learned "
         "one-step cost model) rejects by the closest safe one; counts interventions.",
     ),
+    "joint_shield": AgentSpec(
+        "testbed.agents.safe.joint_shield:JointShield",
+        "safe-rl",
+        "The shield around a joint learner (mappo, mappo_lagrangian): each agent's action of "
+        "the group is checked by that agent's filter; interventions are counted per agent.",
+    ),
     # <<< safe-rl
     # >>> marl: iql + mean field
     "iql": AgentSpec(

@@ -48,6 +48,12 @@ class Member:
     def act(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
         return self.group.act({self.agent: observation}, {self.agent: action_mask})[self.agent]
 
+    @property
+    def interventions(self) -> int | None:
+        """This agent's shield interventions, when the group counts them per agent."""
+        counts = getattr(self.group, "interventions", None)
+        return counts.get(self.agent) if isinstance(counts, dict) else None
+
     def __repr__(self) -> str:
         return f"Member({type(self.group).__name__}, {self.agent!r})"
 

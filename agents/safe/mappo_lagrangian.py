@@ -17,6 +17,8 @@ Per rollout of `rollout_steps` env steps of the group:
 
 The same advantage formula as the single-agent PPO-Lagrangian (agents/safe/ppo_lagrangian.py):
 `norm` standardises each signal over the rollout batch, and the combined advantage is used as is.
+With `cost_advantage: "center"` the cost advantages are only centred (OmniSafe's buffer does
+this), so lambda weighs costs in their own units and the cost term fades as costs get rare.
 
 Two constraint modes:
 - `constraint: "team"`: one lambda on the team's episode cost (the sum of all group agents'
@@ -52,6 +54,7 @@ from testbed.agents.marl.mappo import ACTIVATIONS, MAPPO, MAPPOConfig
 from testbed.agents.safe.lagrange import Lagrange
 
 CONSTRAINTS = ("team", "agent")
+COST_ADVANTAGES = ("standardize", "center")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class MAPPOLagrangianConfig(MAPPOConfig):
     """Discount of the cost critic."""
     cost_gae_lambda: float = 0.95
     """GAE lambda of the cost advantages."""
+    cost_advantage: str = "standardize"
+    """"standardize" (like the reward advantages) or "center" (OmniSafe: only the mean is
+    removed, so the cost term keeps its scale and fades as the costs become rare)."""
 
 
 class MAPPOLagrangian:
@@ -98,6 +104,10 @@ class MAPPOLagrangian:
         self.config = c = config or MAPPOLagrangianConfig()
         if c.constraint not in CONSTRAINTS:
             raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {c.constraint!r}")
+        if c.cost_advantage not in COST_ADVANTAGES:
+            raise ValueError(
+                f"cost_advantage must be one of {COST_ADVANTAGES}, got {c.cost_advantage!r}"
+            )
         mappo_fields = {f.name: getattr(c, f.name) for f in dataclasses.fields(MAPPOConfig)}
         self.mappo = MAPPO(
             observation_spaces, action_spaces, MAPPOConfig(**mappo_fields), "MAPPO-Lagrangian"
@@ -183,7 +193,12 @@ class MAPPOLagrangian:
                 batch["end"], c.cost_gamma, c.cost_gae_lambda,
             )  # fmt: skip
             lam = lambdas[0] if c.constraint == "team" else lambdas[batch["agent_index"]]
-            advantages = (standardize(reward_adv) - lam * standardize(cost_adv)) / (1.0 + lam)
+            cost_adv = (
+                standardize(cost_adv)
+                if c.cost_advantage == "standardize"
+                else (cost_adv - cost_adv.mean())
+            )
+            advantages = (standardize(reward_adv) - lam * cost_adv) / (1.0 + lam)
             for key, value in self.mappo.optimize(head, batch, advantages, reward_returns).items():
                 metrics.setdefault(key, []).append(value)
             metrics.setdefault("cost_value_loss", []).append(

@@ -147,9 +147,12 @@ def test_episode_costs_reach_the_multiplier() -> None:
     assert group.lagrange.value == pytest.approx(0.1 * (2.0 - 0.5))
 
 
-@pytest.mark.parametrize("constraint", ["team", "agent"])
+@pytest.mark.parametrize(
+    ("constraint", "cost_advantage"),
+    [("team", "standardize"), ("agent", "standardize"), ("team", "center")],
+)
 def test_lagrangian_takes_the_safe_arms_where_mappo_takes_the_costly_ones(
-    constraint: str,
+    constraint: str, cost_advantage: str
 ) -> None:
     env = CostlyBandit2()
     fast = {"rollout_steps": 32, "epochs": 4, "learning_rate": 3e-3, "hidden": (16,)}
@@ -163,10 +166,16 @@ def test_lagrangian_takes_the_safe_arms_where_mappo_takes_the_costly_ones(
     train(env, members(plain), 1500, seed=0)
     deterministic_torch(0)
     safe = build(env, MAPPOLagrangian, **fast, constraint=constraint, cost_limit=limit,
-                 lagrange_lr=0.2)  # fmt: skip
+                 lagrange_lr=0.2, cost_advantage=cost_advantage)  # fmt: skip
     train(env, members(safe), 1500, seed=0)
     plain_return, plain_cost = evaluate(env, members(plain), seed=1, episodes=5)
     safe_return, safe_cost = evaluate(env, members(safe), seed=1, episodes=5)
     assert plain_cost == 2.0 and plain_return == 2.0  # both agents on the costly arm
     assert safe_cost == 0.0 and safe_return == 1.0, [lag.value for lag in safe.lagranges]
     assert min(lag.value for lag in safe.lagranges) > 0.5
+
+
+def test_unknown_cost_advantage_is_refused() -> None:
+    env = CostlyBandit2()
+    with pytest.raises(ValueError, match="cost_advantage must be one of"):
+        build(env, MAPPOLagrangian, cost_advantage="scale")
