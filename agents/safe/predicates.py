@@ -20,10 +20,12 @@ a robot that starts at rest outside hazards has a safe action at every step: a S
 this predicate (whose candidates always include the zero action) guarantees zero hazard and
 speed cost. The collision cost is not covered.
 
-`safe_navigation` also rejects an action after which the robot would be nearer than now, and
-within 2 radii + 0.02, to another robot moving at its current (damped) velocity. Others' next
-accelerations are unknown (each can move their next position by up to 0.02), so this part is
-a heuristic, not a guarantee; when no action passes, the Shield falls back to the zero action.
+`safe_navigation` also rejects an action after which the robot would be within 2 radii + 0.02
+of another robot (moving at its current, damped, velocity) and not farther from it than now:
+near another robot, a robot must move apart, so two robots that touch separate instead of
+waiting in contact (the zero action keeps the distance). Others' next accelerations are
+unknown (each can move their next position by up to 0.02), so this part is a heuristic, not a
+guarantee; when no action passes, the Shield falls back to the zero action.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from testbed.envs.safe_navigation import ACCEL, DAMPING, DIRECTIONS, DT
 HEADER, ROW = 9, 7
 MARGIN = 1e-3  # float32 observations: keep a little clear of the hazard edge
 ROBOT_MARGIN = 0.02  # worst-case shift of another robot's next position by its own action
+PARTING = 1e-6  # the least gain in distance that counts as moving apart
 COAST = (1.0 - DAMPING) / DAMPING  # sum_{k>=1} 0.9^k = 9: the coasting path is 9 DT v long
 
 
@@ -109,8 +112,10 @@ def safe_navigation(observation: Any, action: Any, action_space: spaces.Space) -
     others = robots[:, :2] + DT * (1.0 - DAMPING) * robots[:, 2:4]
     gap = np.hypot(*(others - start).T)
     close = gap < robots[:, 4] + float(obs[6]) + ROBOT_MARGIN
-    closing = gap < np.hypot(*robots[:, :2].T)  # nearer than now (moving apart stays allowed)
-    return not bool((close & closing).any())
+    # not moving apart: nearer than now, or as near (two robots at rest in contact would
+    # otherwise keep the zero action forever and pay the collision cost every step)
+    not_parting = gap < np.hypot(*robots[:, :2].T) + PARTING
+    return not bool((close & not_parting).any())
 
 
 def safe_navigation_distance(a: Any, b: Any, action_space: spaces.Space) -> float:

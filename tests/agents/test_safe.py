@@ -22,7 +22,7 @@ from pettingzoo import ParallelEnv
 from testbed import load_scenario, run
 from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.safe.lagrange import Lagrange
-from testbed.agents.safe.predicates import safe_navigation_hazards
+from testbed.agents.safe.predicates import safe_navigation, safe_navigation_hazards
 from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
@@ -320,3 +320,20 @@ def test_shield_needs_a_safety_test() -> None:
         make_agent("shield", spaces.Box(-1, 1, (2,)), spaces.Box(-1, 1, (2,)), mode="pre_emptive")
     with pytest.raises(BadInput, match="mode"):
         make_agent("shield", spaces.Box(-1, 1, (2,)), spaces.Discrete(2), mode="sideways")
+
+
+def test_robots_in_contact_must_move_apart_not_wait() -> None:
+    env = make_env("testbed/safe_navigation_v0", n_hazards=1)
+    env.reset(seed=0)
+    # robot_0 and robot_1 at rest, touching (closer than 2 radii); robot_2 and the hazard far
+    env.place([[0.0, 0.0], [0.08, 0.0], [-0.8, -0.8]], goals=[[0.8, 0.0], [-0.8, 0.0], [0.8, 0.8]],
+              hazards=[[0.0, 0.8]])  # fmt: skip
+    obs = env.observe()["robot_0"]
+    space = env.action_space("robot_0")
+    assert not safe_navigation(obs, 0, space)  # waiting keeps the contact
+    assert not safe_navigation(obs, 1, space)  # east: into robot_1
+    assert safe_navigation(obs, 5, space)  # west: apart
+    assert safe_navigation_hazards(obs, 0, space)  # the hazard part alone still allows waiting
+    # far from every robot, waiting is fine
+    env.place([[0.0, 0.0], [0.5, 0.0], [-0.8, -0.8]])
+    assert safe_navigation(env.observe()["robot_0"], 0, space)
