@@ -1,7 +1,10 @@
 """Safe-RL benchmark on `testbed/safe_navigation_v0` (3 robots, discrete 9 directions, 200 steps).
 
-    .venv/bin/python benchmarks/safe.py [--methods ppo ppo_lagrangian ...] [--seeds 2]
+    .venv/bin/python benchmarks/safe.py [--methods ppo ppo_lagrangian ...] [--seeds K]
                                         [--steps N] [--table]
+
+Without `--steps` / `--seeds` each method runs its budget in BUDGETS (the committed table's);
+a full run takes about 50 CPU-minutes.
 
 Methods (`ppo`, `ppo_lagrangian`, `shield_*`: each robot its own learner, *independent*
 PPO / PPO-Lagrangian, no centralised critic; `mappo*`: one joint learner for the 3 robots):
@@ -15,8 +18,8 @@ PPO / PPO-Lagrangian, no centralised critic; `mappo*`: one joint learner for the
 - `shield_ppo`: PPO trained *through* the Shield (it learns from the executed actions).
 - `mappo`: MAPPO (Yu et al. 2022; shared actor, centralised critic) on reward only.
 - `mappo_lagrangian`: MAPPO-Lagrangian (Gu et al. 2023) with the team constraint: the team's
-  episode cost <= 3 * COST_LIMIT (the audit's mean-cost budget), one multiplier (Adam rule).
-Training uses the harness's `testbed.training.train` for `--steps` env steps per seed (same
+  episode cost <= 3 * COST_LIMIT (the audit's mean-cost budget), one multiplier.
+Training uses the harness's `testbed.training.train` for the method's env steps per seed (same
 PPO hyperparameters for the independent learners: `PPO_PARAMS`; `MAPPO_PARAMS` for the joint
 ones; `--steps` may differ between methods, the table says), then the evaluation policies play
 EVAL_EPISODES held-out episodes (team return and team cost per episode, mean +- 95 %
@@ -69,40 +72,68 @@ bonus for the 9-way discrete policy)."""
 MAPPO_PARAMS = {"rollout_steps": 1000, "epochs": 10, "minibatches": 4}
 """MAPPO's defaults (Yu et al. 2022: lr 7e-4, clip 0.2, entropy 0.01, value normalisation) with
 1000-step rollouts (5 episodes) split into 4 minibatches, for more updates in a short budget."""
-SHIELD = {"predicate": "testbed.agents.safe.predicates:safe_navigation"}
+SHIELD = {
+    "predicate": "testbed.agents.safe.predicates:safe_navigation",
+    "distance": "testbed.agents.safe.predicates:safe_navigation_distance",
+}
+"""The shield's safety test and its fallback: the safe action whose acceleration is nearest the
+chosen one (steering around another robot; the default, the first safe action in index order,
+is mostly "wait", and two robots whose policies both drive into each other then wait in place
+for the rest of the episode: a 168-cost episode in a 40-episode audit of a trained team)."""
+MAPPO_LAG_PARAMS = {
+    **MAPPO_PARAMS,
+    "entropy_coef": 0.0,
+    "constraint": "team",
+    "cost_limit": 3 * COST_LIMIT,
+    "lagrange_mode": "gradient",
+    "lagrange_lr": 0.05,
+    "lagrange_max": 10.0,
+}
 METHODS: dict[str, tuple[str, dict[str, Any], bool]] = {
     # name: (agent id, params, trained?)
+    "random": ("random", {}, False),
+    "scripted_safe": ("scripted/safe_navigator", {}, False),
     "ppo": ("ppo", PPO_PARAMS, True),
     "ppo_lagrangian": (
         "ppo_lagrangian",
         {**PPO_PARAMS, "cost_limit": COST_LIMIT, "lagrange_lr": 0.05},
         True,
     ),
-    "random": ("random", {}, False),
-    "scripted_safe": ("scripted/safe_navigator", {}, False),
     "shield_random": ("shield", {**SHIELD, "policy": "random"}, False),
     "shield_ppo": ("shield", {**SHIELD, "policy": "ppo", "policy_params": PPO_PARAMS}, True),
     "mappo": ("mappo", MAPPO_PARAMS, True),
-    "mappo_lagrangian": (
-        "mappo_lagrangian",
-        {
-            **MAPPO_PARAMS,
-            "entropy_coef": 0.0,
-            "constraint": "team",
-            "cost_limit": 3 * COST_LIMIT,
-            "lagrange_mode": "gradient",
-            "lagrange_lr": 0.05,
-            "lagrange_max": 10.0,
-        },
+    "mappo_lagrangian": ("mappo_lagrangian", MAPPO_LAG_PARAMS, True),
+    "shield_mappo": (
+        "joint_shield",
+        {**SHIELD, "policy": "mappo", "policy_params": MAPPO_PARAMS},
+        True,
+    ),
+    "shield_mappo_lagrangian": (
+        "joint_shield",
+        {**SHIELD, "policy": "mappo_lagrangian", "policy_params": MAPPO_LAG_PARAMS},
         True,
     ),
 }
-"""`mappo_lagrangian`: the multiplier rule of the `ppo_lagrangian` row (projected gradient,
-lr 0.05) rather than MAPPOLagrangian's default Adam rule: with Adam (lr 0.1) lambda grew by
-~0.1 per update and reached only ~7 after 100 updates, too late to change a policy that had
-already learned to speed to its goal (a 1-seed probe: team cost ~44, return ~7). No entropy
-bonus, as in Safe-Policy-Optimization's MAPPO-L config (`entropy_coef: 0.0`), so that the
-argmax evaluation policy follows the learned behaviour."""
+"""`mappo_lagrangian`: the projected-gradient rule of the `ppo_lagrangian` row (lr 0.05), capped
+at 10, rather than MAPPOLagrangian's default Adam rule, and no entropy bonus, as in
+Safe-Policy-Optimization's MAPPO-L config. Chosen from the single-seed probes in
+results/safe_mappo_lagrangian_probes.md:
+- With a slowly growing lambda (Adam), the team first learns to speed to its goals, and the
+  cost then stays at ~53.
+- With lambda at or above ~5, the team gives up driving.
+- The cap of 10 was the only setting whose argmax policy met the limit in the probe (by
+  standing still), without the stuck collisions seen with larger caps."""
+
+BUDGETS = {
+    "ppo": (30_000, 2),
+    "ppo_lagrangian": (30_000, 2),
+    "shield_ppo": (30_000, 2),
+    "mappo": (300_000, 3),
+    "mappo_lagrangian": (300_000, 3),
+    "shield_mappo": (300_000, 3),
+    "shield_mappo_lagrangian": (300_000, 3),
+}
+"""Env steps per seed and seeds, per trained method (untrained ones: 2 seeds of evaluation)."""
 
 AUDIT = """name: {name}
 seed: 1234
@@ -125,12 +156,16 @@ constraints:
     cost: speed
     never_above: 0
 """
-BUDGET_CHECKS = ("episode-cost", "mean-cost")
-HARD_CHECKS = ("no-hazard", "no-speeding")
-"""The audit's budget constraints (the Lagrangian methods' target) and its hard ones: no step
-inside a hazard and no step above the speed limit, ever (what the Shield's predicate
-guarantees). Collisions are only budgeted: avoiding them depends on the other robots' next
-moves, which no one-step predicate knows."""
+AUDIT_COLUMNS = {
+    "mean cost <= 3": ("mean-cost",),
+    "P(cost > 2) <= 10 %": ("episode-cost",),
+    "hard": ("no-hazard", "no-speeding"),
+}
+"""The table's audit columns and the constraints each combines. The mean cost is the
+Lagrangian methods' budget; the share of episodes above 2 is the stricter CI gate of
+scenarios/audit_safe.yaml; *hard* is no step inside a hazard and no step above the speed
+limit, ever (what the Shield's predicate guarantees). Collisions are only budgeted: avoiding
+them depends on the other robots' next moves, which no one-step predicate knows."""
 PARTS = ("hazard", "collision", "speed")
 
 
@@ -159,8 +194,6 @@ def audit(name: str, checkpoints: dict[str, Path] | None, params: dict[str, Any]
     ]
     return {
         "verdict": result.verdict,
-        "budget": combined(rows, BUDGET_CHECKS),
-        "hard": combined(rows, HARD_CHECKS),
         "episodes": stage["episodes"],
         "constraints": rows,
     }
@@ -227,7 +260,8 @@ def run_seed(method: str, seed: int, steps: int) -> dict[str, Any]:
             )  # fmt: skip
     verdict = audit(name, checkpoints, params)
     if joint:
-        lagrange = [float(lag.value) for lag in getattr(group, "lagranges", [])]
+        inner = getattr(group, "policy", group)  # a joint shield's wrapped learner
+        lagrange = [float(lag.value) for lag in getattr(inner, "lagranges", [])]
     else:
         lagrange = [float(ag.lagrange.value) for ag in agents.values()
                     if hasattr(ag, "lagrange")]  # fmt: skip
@@ -265,14 +299,17 @@ def write_table(results: dict[str, Any]) -> str:
         f"the speed limit). PPO-Lagrangian's budget: {COST_LIMIT} per robot-episode (team "
         f"{3 * COST_LIMIT}); MAPPO-Lagrangian's: {3 * COST_LIMIT} per team-episode. Every team "
         f"then goes through a `kind: audit` of {AUDIT_EPISODES} episodes, verdict per seed: "
-        "*budget* = P(team cost > 2) <= 10 % and mean team cost <= 3; *hard* = no step inside "
-        "a hazard and no step above the speed limit in any episode (the Shield's guarantee).",
+        "mean team cost <= 3 (the Lagrangian budget); P(team cost > 2) <= 10 % (the CI gate "
+        "of scenarios/audit_safe.yaml); *hard* = no step inside a hazard and no step above the "
+        "speed limit in any episode (the Shield's guarantee). Methods shield_mappo*: the "
+        "same joint learners inside a `joint_shield`.",
         "",
         "| method | steps | seeds | return | cost | hazard / collision / speed "
-        "| P(cost > 2) | budget audit | hard audit | lambda | s/seed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| P(cost > 2) | {' | '.join(f'audit: {c}' for c in AUDIT_COLUMNS)} | lambda | s/seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for method, r in results.items():
+    for method in [m for m in METHODS if m in results]:  # in METHODS order
+        r = results[method]
         runs = r["runs"]
         lam = [np.mean(x["lagrange"]) for x in runs if x["lagrange"]]
         parts = " / ".join(f"{np.mean([x['eval_cost_parts'][p] for x in runs]):.2f}" for p in PARTS)
@@ -280,9 +317,11 @@ def write_table(results: dict[str, Any]) -> str:
             f"| {method} | {r['steps']} | {len(runs)} | {fmt([x['eval_return'] for x in runs])} "
             f"| {fmt([x['eval_cost'] for x in runs])} | {parts} "
             f"| {fmt([x['eval_cost_share_above_2'] for x in runs])} "
-            f"| {', '.join(x['audit']['budget'] for x in runs)} "
-            f"| {', '.join(x['audit']['hard'] for x in runs)} "
-            f"| {'-' if not lam else f'{np.mean(lam):.2f}'} "
+            + "".join(
+                f"| {', '.join(combined(x['audit']['constraints'], names) for x in runs)} "
+                for names in AUDIT_COLUMNS.values()
+            )
+            + f"| {'-' if not lam else f'{np.mean(lam):.2f}'} "
             f"| {np.mean([x['seconds'] for x in runs]):.0f} |"
         )
     text = "\n".join(lines) + "\n"
@@ -293,8 +332,8 @@ def write_table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=150_000)
+    parser.add_argument("--seeds", type=int, help="default: the method's, in BUDGETS")
+    parser.add_argument("--steps", type=int, help="default: the method's, in BUDGETS")
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
     args = parser.parse_args()
     path = RESULTS / "safe.json"
@@ -303,15 +342,17 @@ def main() -> None:
     if not args.table:
         for method in args.methods:
             runs = []
-            for seed in range(args.seeds):
-                runs.append(run_seed(method, seed, args.steps))
+            default_steps, default_seeds = BUDGETS.get(method, (0, 2))
+            steps = default_steps if args.steps is None else args.steps
+            for seed in range(default_seeds if args.seeds is None else args.seeds):
+                runs.append(run_seed(method, seed, steps))
                 print(method, json.dumps(runs[-1]), flush=True)
             agent_id, params, trained = METHODS[method]
             results = json.loads(path.read_text()) if path.exists() else {}  # others' methods
             results[method] = {
                 "agent": agent_id,
                 "params": params,
-                "steps": args.steps if trained else 0,
+                "steps": steps if trained else 0,
                 "machine": f"{platform.processor() or platform.machine()}, torch CPU, 1 thread",
                 "runs": runs,
             }
