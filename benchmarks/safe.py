@@ -4,7 +4,7 @@
                                         [--steps N] [--table]
 
 Without `--steps` / `--seeds` each method runs its budget in BUDGETS (the committed table's);
-a full run takes about 50 CPU-minutes.
+a full run takes about 80 CPU-minutes (the table's s/seed, plus evaluations and audits).
 
 Methods (`ppo`, `ppo_lagrangian`, `shield_*`: each robot its own learner, *independent*
 PPO / PPO-Lagrangian, no centralised critic; `mappo*`: one joint learner for the 3 robots):
