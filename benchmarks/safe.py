@@ -290,7 +290,8 @@ def write_table(results: dict[str, Any]) -> str:
     lines = [
         "# Safe RL on testbed/safe_navigation_v0 (3 robots)",
         "",
-        "Methods ppo, ppo_lagrangian, shield_*: independent learners (one per robot); "
+        "Methods ppo, ppo_lagrangian, shield_random, shield_ppo: independent learners (one per "
+        "robot); "
         "mappo, mappo_lagrangian: one joint learner for the team (shared actor, centralised "
         "critic); random and scripted_safe (the scripted safe navigator): references, not "
         "trained. Team return and team cost per episode of the evaluation policies "
@@ -302,7 +303,8 @@ def write_table(results: dict[str, Any]) -> str:
         "mean team cost <= 3 (the Lagrangian budget); P(team cost > 2) <= 10 % (the CI gate "
         "of scenarios/audit_safe.yaml); *hard* = no step inside a hazard and no step above the "
         "speed limit in any episode (the Shield's guarantee). Methods shield_mappo*: the "
-        "same joint learners inside a `joint_shield`.",
+        "same joint learners inside a `joint_shield`. Every shield uses the `safe_navigation` "
+        "predicate and falls back to the safe action nearest the chosen acceleration.",
         "",
         "| method | steps | seeds | return | cost | hazard / collision / speed "
         f"| P(cost > 2) | {' | '.join(f'audit: {c}' for c in AUDIT_COLUMNS)} | lambda | s/seed |",
