@@ -9,15 +9,14 @@ forwards learning to a wrapped learner, and its learned cost model blocks a cost
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from constrained_bandits import CostlyBandit
 from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
 from testbed import load_scenario, run
 from testbed.agents.common.nets import deterministic_torch
@@ -31,40 +30,6 @@ from testbed.training import train
 AGENT = "agent_0"
 NAV = "testbed/safe_navigation_v0"
 SMALL_PPO = {"rollout_steps": 64, "minibatch_size": 32, "epochs": 2}
-
-
-class CostlyBandit(ParallelEnv):
-    """One step per episode. Arm 0: reward 0.5, cost 0; arm 1: reward 1, cost 1. Plain reward
-    maximisation takes arm 1; with a cost budget below 1 per episode, arm 0 is the answer."""
-
-    metadata = {"name": "costly_bandit_v0", "render_modes": [], "is_parallelizable": True}
-
-    def __init__(self):
-        self.possible_agents = [AGENT]
-        self.agents: list[str] = []
-
-    @functools.cache  # noqa: B019
-    def observation_space(self, agent: str) -> spaces.Space:
-        return spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-    @functools.cache  # noqa: B019
-    def action_space(self, agent: str) -> spaces.Space:
-        return spaces.Discrete(2)
-
-    def reset(self, seed: int | None = None, options: dict | None = None):
-        self.agents = [AGENT]
-        return {AGENT: np.ones(1, np.float32)}, {AGENT: {"cost": 0.0}}
-
-    def step(self, actions: dict[str, Any]):
-        arm = int(actions[AGENT])
-        self.agents = []
-        return (
-            {AGENT: np.ones(1, np.float32)},
-            {AGENT: 1.0 if arm else 0.5},
-            {AGENT: True},
-            {AGENT: False},
-            {AGENT: {"cost": float(arm)}},
-        )
 
 
 # -- Lagrange ---------------------------------------------------------------------------------

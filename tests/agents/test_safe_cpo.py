@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from constrained_bandits import CostlyBandit
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
@@ -80,40 +81,6 @@ class SignWithCost(ParallelEnv):
         if truncated:
             self.agents = []
         return self._obs(), {AGENT: reward}, {AGENT: False}, {AGENT: truncated}, self._info(cost)
-
-
-class CostlyBandit(ParallelEnv):
-    """One step per episode. Arm 0: reward 0.5, cost 0; arm 1: reward 1, cost 1."""
-
-    metadata = {"name": "costly_bandit_v0", "render_modes": [], "is_parallelizable": True}
-
-    def __init__(self):
-        self.possible_agents = [AGENT]
-        self.agents: list[str] = []
-
-    @functools.cache  # noqa: B019
-    def observation_space(self, agent: str) -> spaces.Space:
-        return spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-    @functools.cache  # noqa: B019
-    def action_space(self, agent: str) -> spaces.Space:
-        return spaces.Discrete(2)
-
-    def reset(self, seed: int | None = None, options: dict | None = None):
-        self.agents = [AGENT]
-        return {AGENT: np.ones(1, np.float32)}, {AGENT: {"cost": 0.0}}
-
-    def step(self, actions: dict[str, Any]):
-        arm = int(actions[AGENT])
-        self.agents = []
-        one = {AGENT: np.ones(1, np.float32)}
-        return (
-            one,
-            {AGENT: 1.0 if arm else 0.5},
-            {AGENT: True},
-            {AGENT: False},
-            {AGENT: {"cost": float(arm)}},
-        )
 
 
 # -- the math ---------------------------------------------------------------------------------
