@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/audit_calibration.py [--reps 2000] [--workers 2]
 
 Simulated subjects with a known per-episode law are audited many times, each audit on fresh
-episodes, with the real `testbed.audit_stats` checks (fixed N) and `SequentialAudit`
+episodes, with the real `testbed.audit.stats` checks (fixed N) and `SequentialAudit`
 (min 30, max 1000 episodes, geometric looks). A verdict is WRONG when it is PASS while the
 true value is >= the limit, or FAIL while it is <= the limit (at the limit both are wrong);
 for regressions only a FAIL without a true regression is wrong.
@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize
 
-from testbed.audit_bounds import clopper_pearson
-from testbed.audit_sequential import (
+from testbed.audit.bounds import clopper_pearson
+from testbed.audit.sequential import (
     CostRegression,
     CVaRLimit,
     EpisodeData,
@@ -49,7 +49,7 @@ from testbed.audit_sequential import (
     ViolationRate,
     ViolationRegression,
 )
-from testbed.audit_stats import (
+from testbed.audit.stats import (
     Verdict,
     check_cost_regression,
     check_cvar,

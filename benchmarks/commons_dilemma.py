@@ -22,9 +22,9 @@ import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
 import numpy as np
 
 from testbed.registry import make_agent, make_env
-from testbed.rollout import run_episode
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 from testbed.seeding import episode_seeds
-from testbed.team import PolicyTeam
 
 ENV_ID = "testbed/commons_harvest_v0"
 S, G, T = "scripted/commons_sustainable", "scripted/commons_greedy", "scripted/commons_tit_for_tat"

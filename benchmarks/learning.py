@@ -5,7 +5,7 @@
 
 For every spec in `benchmarks/learning_specs.py` (or those named by --algo) and seeds
 0..n-1: seeds torch (deterministic CPU), builds the learner through the registry, trains it
-with the harness's own loop (`testbed.training.train`) for the stated budget, evaluates the
+with the harness's own loop (`testbed.train.loop.train`) for the stated budget, evaluates the
 evaluation policy (`act`) every `eval_every` steps on held-out seeds, and finally on
 `final_episodes` held-out episodes. Writes benchmarks/results/learning/<algo>.json (curve,
 final return per seed, wall time) and the table benchmarks/results/learning.md: final return
@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from learning_specs import SPECS, LearningSpec  # noqa: E402
 
 from testbed.agents.common.nets import deterministic_torch  # noqa: E402
+from testbed.evaluate.stats import summarize  # noqa: E402
 from testbed.registry import make_agent, make_env  # noqa: E402
-from testbed.stats import summarize  # noqa: E402
-from testbed.training import evaluate, train  # noqa: E402
+from testbed.train.loop import evaluate, train  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

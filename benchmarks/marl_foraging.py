@@ -10,12 +10,12 @@ the SAME step, so every collected item is a coordinated act. The default 8x8 / 4
 the coordination requirement and random play still almost never loads (~0.04 items).
 
 Each seed: `deterministic_torch(seed)`, IQL (`share_parameters`, agent indicator) with the
-DQN parameters DQN_PARAMS, trained with `testbed.training.train` for `--steps` env steps;
+DQN parameters DQN_PARAMS, trained with `testbed.train.loop.train` for `--steps` env steps;
 then the greedy evaluation policy plays `--episodes` held-out episodes (the same episode seeds
 for every team). Measured per team: items collected per episode (= each agent's return, the
 reward is fully shared), the share of episodes with at least one joint load, and the share
-with both items. Mean and 95 % t-interval over seeds (`testbed.stats.summarize`); random and
-scripted are measured on the same episodes. Writes benchmarks/results/marl/foraging.json.
+with both items. Mean and 95 % t-interval over seeds (`testbed.evaluate.stats.summarize`);
+random and scripted are measured on the same episodes. Writes benchmarks/results/marl/foraging.json.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
 import numpy as np
 
 from testbed.agents.common.nets import deterministic_torch
+from testbed.evaluate.stats import summarize
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.rollout import run_episode
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 from testbed.seeding import episode_seeds
-from testbed.stats import summarize
-from testbed.team import PolicyTeam
-from testbed.training import train
+from testbed.train.loop import train
 
 ENV = "testbed/foraging_v0"
 ENV_PARAMS = {"n_agents": 3, "grid_size": 5, "n_items": 2, "sight": 2, "max_cycles": 25}

@@ -16,10 +16,10 @@ step, 100k-transition replay, learning after 1,000 env steps, exploration anneal
 first half (MF-Q: Boltzmann temperature 1 -> 0.1; DQN: epsilon 1 -> 0.05), no agent indicator
 (agents are exchangeable). The only differences are MF-Q's mean-action input, its Boltzmann
 policy and its mean-field value target. Each seed: `deterministic_torch(seed)`, train with
-`testbed.training.train`, then the greedy evaluation policies play `--episodes` held-out
+`testbed.train.loop.train`, then the greedy evaluation policies play `--episodes` held-out
 episodes (the same for every method and for the random and scripted/spread_nearest teams).
 Reported: mean return per agent per episode, mean and 95 % t-interval over seeds
-(`testbed.stats.summarize`). Writes benchmarks/results/marl/meanfield.json.
+(`testbed.evaluate.stats.summarize`). Writes benchmarks/results/marl/meanfield.json.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
 import numpy as np
 
 from testbed.agents.common.nets import deterministic_torch
+from testbed.evaluate.stats import summarize
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.rollout import run_episode
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 from testbed.seeding import episode_seeds
-from testbed.stats import summarize
-from testbed.team import PolicyTeam
-from testbed.training import train
+from testbed.train.loop import train
 
 ENV = "mpe/simple_spread_v3"
 OUT = Path(__file__).parent / "results" / "marl" / "meanfield.json"

@@ -5,10 +5,10 @@
 
 Runs the shipped scenario `scenarios/selfplay_breakthrough.yaml` (`kind: train` with
 `self_play:`: masked PPO against a pool of its own snapshots, seats alternating) through
-`testbed.selfplay.run_self_play`, with the overrides given here. After training, the run's own
-leaderboard tournament (a real `kind: tournament`, round robin, every pairing in both seat
-orders, stored in a SQLite leaderboard) rates every snapshot against the negamax bots and
-random play. This script reads that tournament back and reports the Bradley–Terry ratings
+`testbed.train.selfplay_stage.run_self_play`, with the overrides given here. After training,
+the run's own leaderboard tournament (a real `kind: tournament`, round robin, every pairing in
+both seat orders, stored in a SQLite leaderboard) rates every snapshot against the negamax bots
+and random play. This script reads that tournament back and reports the Bradley–Terry ratings
 with their 95 % bootstrap intervals, and whether the final snapshot ranks above each ancestor
 and each bot (point rating, the share of bootstrap replicates that rank it higher, whether
 that separates them at 95 %, and the head-to-head games).
@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import testbed  # noqa: F401  (gymnasium before pettingzoo, quiet plugin notices)
-from testbed.scenario import load_scenario
-from testbed.selfplay import run_self_play
+from testbed import load_scenario
+from testbed.train.selfplay_stage import run_self_play
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "selfplay_breakthrough.yaml"

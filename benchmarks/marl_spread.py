@@ -5,13 +5,13 @@
 
 `mpe/simple_spread_v3` (N=3 agents, 3 landmarks, max_cycles=25, discrete actions), built
 through `testbed.registry.make_env`. For each seed, the algorithm (a joint learner from ALGOS,
-one group for all three agents) trains through `testbed.training.train` for `--steps` env
+one group for all three agents) trains through `testbed.train.loop.train` for `--steps` env
 steps; then its evaluation policies (`act`) play `--eval-episodes` held-out episodes
-(`testbed.training.evaluate`: seeds from the "eval" stream, never used in training). The
+(`testbed.train.loop.evaluate`: seeds from the "eval" stream, never used in training). The
 baselines `random` and `scripted/spread_nearest` play the same episodes. The metric is the team
 return per episode (the sum over the 3 agents and 25 steps of their rewards; higher is better),
 averaged over the episodes of a seed; rows give the mean and 95 % t-interval over seeds
-(`testbed.stats.summarize`). Each run merges its algorithm into
+(`testbed.evaluate.stats.summarize`). Each run merges its algorithm into
 benchmarks/results/marl/spread.json (other algorithms' entries stay), so `--algo maddpg` can be
 added to ALGOS and run later.
 
@@ -33,10 +33,10 @@ from typing import Any
 import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
 
 from testbed.agents.common.nets import deterministic_torch
+from testbed.evaluate.stats import summarize
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.stats import summarize
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "marl" / "spread.json"

@@ -7,7 +7,7 @@ For each seed: train the predators (adversary_0..2, one MADDPG group: decentrali
 centralized critics) against `scripted/tag_fleer` prey, then (with --prey-steps > 0) the prey
 (agent_0, a one-agent MADDPG group) against `scripted/tag_chaser` predators; evaluate each on
 held-out seeds against the scripted side and against random play, next to the scripted and
-random baselines measured the same way (`testbed.training.evaluate`). The first seed's team
+random baselines measured the same way (`testbed.train.loop.evaluate`). The first seed's team
 is saved as joint checkpoints (benchmarks/results/marl/tag_checkpoints/) and enters a real
 tournament (`testbed.runner.run` on benchmarks/results/marl/tag_tournament.yaml: sides
 predators/prey, duplicate `scoring: match`) with the scripted team, a random team and a
@@ -32,15 +32,15 @@ from typing import Any
 
 import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
 
+from testbed import load_scenario
 from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.marl.maddpg import MADDPG, MADDPGConfig
-from testbed.checkpoint import save_checkpoint
+from testbed.evaluate.stats import summarize
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
+from testbed.registry.checkpoint import save_checkpoint
 from testbed.runner import run
-from testbed.scenario import load_scenario
-from testbed.stats import summarize
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 ENV_ID = "mpe/simple_tag_v3"
 ENV_PARAMS = {"max_cycles": 50}

@@ -24,9 +24,9 @@ from pettingzoo.mpe import simple_spread_v3
 
 from testbed.agents.baselines.random import RandomPolicy
 from testbed.runner import run
-from testbed.scenario import parse_scenario
+from testbed.scenario.yamlsrc import Source
 from testbed.seeding import episode_seeds, member_seed
-from testbed.yamlsrc import Source
+from testbed.stages import parse_scenario
 
 STAGE = "overhead"
 

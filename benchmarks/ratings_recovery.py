@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from testbed.bradley_terry import ELO_PER_NAT, bradley_terry, simulate_round_robin
-from testbed.ratings import MatchResult, elo, openskill_ratings
+from testbed.tournament.bradley_terry import ELO_PER_NAT, bradley_terry, simulate_round_robin
+from testbed.tournament.ratings import MatchResult, elo, openskill_ratings
 
 TRUTH = {"A": 1650.0, "B": 1550.0, "C": 1450.0, "D": 1350.0}
 ORDER = tuple(TRUTH)

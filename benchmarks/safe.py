@@ -19,7 +19,7 @@ PPO / PPO-Lagrangian, no centralised critic; `mappo*`: one joint learner for the
 - `mappo`: MAPPO (Yu et al. 2022; shared actor, centralised critic) on reward only.
 - `mappo_lagrangian`: MAPPO-Lagrangian (Gu et al. 2023) with the team constraint: the team's
   episode cost <= 3 * COST_LIMIT (the audit's mean-cost budget), one multiplier.
-Training uses the harness's `testbed.training.train` for the method's env steps per seed (same
+Training uses the harness's `testbed.train.loop.train` for the method's env steps per seed (same
 PPO hyperparameters for the independent learners: `PPO_PARAMS`; `MAPPO_PARAMS` for the joint
 ones; `--steps` may differ between methods, the table says), then the evaluation policies play
 EVAL_EPISODES held-out episodes (team return and team cost per episode, mean +- 95 %
@@ -50,14 +50,14 @@ import numpy as np
 
 from testbed import load_scenario, run
 from testbed.agents.common.nets import deterministic_torch
-from testbed.checkpoint import save_checkpoint
+from testbed.evaluate.stats import summarize
 from testbed.joint import is_joint, members
 from testbed.registry import agent_class, make_agent, make_env
-from testbed.rollout import run_episode
+from testbed.registry.checkpoint import save_checkpoint
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 from testbed.seeding import stream_seed
-from testbed.stats import summarize
-from testbed.team import PolicyTeam
-from testbed.training import train
+from testbed.train.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -232,7 +232,7 @@ def run_seed(method: str, seed: int, steps: int) -> dict[str, Any]:
     records = [
         run_episode(env, team, stream_seed(10_000 + 100 * seed + k, "eval", 0))
         for k in range(EVAL_EPISODES)
-    ]  # the held-out episodes of `testbed.training.evaluate`, one record each
+    ]  # the held-out episodes of `testbed.train.loop.evaluate`, one record each
     returns = [r.team_return for r in records]
     costs = [r.team_cost for r in records]
     parts = {p: [sum(a.costs.get(p, 0.0) for a in r.agents.values()) for r in records]

@@ -10,7 +10,7 @@ Tasks (one-agent ParallelEnvs through the registry, agent `agent_0`):
 - `goal`: `safety/SafetyPointGoal1-v0`, cost limit 25; reference OmniSafe at 1e7 steps:
   PPOLag 12.96 / 25.80, CPO 20.46 / 28.84 (return / cost).
 
-Each `run` trains one (task, method, seed) with the harness's `testbed.training.train`
+Each `run` trains one (task, method, seed) with the harness's `testbed.train.loop.train`
 and writes `benchmarks/results/safe_gym/<task>-<method>-seed<k>.json` at once (a killed batch
 keeps every finished run): the training episodes' return and cost (the stochastic policy, as
 OmniSafe and Safety-Gymnasium report), the mean of the last 10 training episodes, and the
@@ -35,9 +35,9 @@ import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md)
 import numpy as np
 
 from testbed.agents.common.nets import deterministic_torch
+from testbed.evaluate.stats import summarize
 from testbed.registry import make_agent, make_env
-from testbed.stats import summarize
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -24,7 +24,7 @@ from testbed.agents.common.nets import deterministic_torch
 from testbed.envs.safe_navigation import COST_NAMES
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.training import train
+from testbed.train.loop import train
 
 ENV = "testbed/safe_navigation_v0"
 BASE = {

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/scripted_baselines.py [--episodes 200]
 
 Plays `--episodes` episodes (seeds 0, 1, ...) of each (env, agent) pair in `CASES` through the
-harness (`testbed.rollout.run_episode`, every agent of the env played by the same agent id),
+harness (`testbed.rollout.episode.run_episode`, every agent of the env played by the same agent id),
 prints a table and writes benchmarks/results/scripted_baselines.json. These are the figures
 quoted under "What good play scores" in the env docstrings.
 
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from testbed.registry import make_agent, make_env
-from testbed.rollout import run_episode
-from testbed.team import PolicyTeam
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 
 LIMIT = 5.0
 NAV, FORAGING = "testbed/safe_navigation_v0", "testbed/foraging_v0"

@@ -26,9 +26,9 @@ import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
 import numpy as np
 
 from testbed.registry import make_agent, make_env
-from testbed.rollout import run_episode
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 from testbed.seeding import episode_seeds
-from testbed.team import PolicyTeam
 
 ENV_ID = "testbed/breakthrough_v0"
 AGENT_ID = "scripted/breakthrough_search"

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import testbed  # noqa: F401  (first: it imports gymnasium before pettingzoo, STACK.md trap 4)
-from testbed.executor import LocalExecutor, ProcessExecutor
-from testbed.scenario import load_scenario
-from testbed.tournament import run_tournament
+from testbed import load_scenario
+from testbed.rollout.executor import LocalExecutor, ProcessExecutor
+from testbed.tournament.stage import run_tournament
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "tournament.json"

@@ -59,7 +59,6 @@ Version history: v0, Safety-Gymnasium 1.0.0 with gymnasium 0.29.1 and mujoco 4.0
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -278,7 +277,8 @@ class SafeMultiAgentMujocoEnv(ParallelEnv):
 
 
 # ---------------------------------------------------------------------------------------------
-# Factories: a generic one per family, and one per registered id.
+# Factories, one per family; the registry's entries bind them to one task each
+# (testbed/registry/catalog_safety.py).
 
 
 def safety_task(
@@ -319,55 +319,3 @@ def safe_multi_agent_mujoco(
         height,
         camera_name,
     )
-
-
-def _task_factory(task_id: str) -> Callable[..., SafetyTaskEnv]:
-    def factory(
-        render_mode: str | None = None,
-        max_episode_steps: int | None = None,
-        width: int = 256,
-        height: int = 256,
-        camera_name: str | None = None,
-    ) -> SafetyTaskEnv:
-        return SafetyTaskEnv(task_id, render_mode, max_episode_steps, width, height, camera_name)
-
-    factory.__name__ = factory.__qualname__ = task_id.replace("-", "_")
-    factory.__doc__ = f"Safety-Gymnasium {task_id} as a one-agent ParallelEnv (see safety_task)."
-    return factory
-
-
-def _multi_agent_factory(scenario: str, agent_conf: str) -> Callable[..., SafeMultiAgentMujocoEnv]:
-    def factory(
-        agent_obsk: int = 1,
-        render_mode: str | None = None,
-        max_episode_steps: int = 1000,
-        width: int = 480,
-        height: int = 480,
-        camera_name: str = "track",
-    ) -> SafeMultiAgentMujocoEnv:
-        return SafeMultiAgentMujocoEnv(
-            scenario,
-            agent_conf,
-            agent_obsk,
-            render_mode,
-            max_episode_steps,
-            width,
-            height,
-            camera_name,
-        )
-
-    factory.__name__ = factory.__qualname__ = multi_agent_factory_name(scenario, agent_conf)
-    factory.__doc__ = f"Safe MaMuJoCo {scenario} {agent_conf} (see safe_multi_agent_mujoco)."
-    return factory
-
-
-def multi_agent_factory_name(scenario: str, agent_conf: str) -> str:
-    """The attribute of this module that builds `scenario` split as `agent_conf`."""
-    return f"{scenario}_{agent_conf.replace('|', '_')}"
-
-
-# The registry's entries name these module attributes, e.g. SafetyPointGoal1_v0, HalfCheetah_2x3.
-globals().update({t.replace("-", "_"): _task_factory(t) for t in NAVIGATION_TASKS + VELOCITY_TASKS})
-globals().update(
-    {multi_agent_factory_name(s, c): _multi_agent_factory(s, c) for s, c in MULTI_AGENT_TASKS}
-)

@@ -22,9 +22,9 @@ silence_adroit_notice()
 # imported at that moment (STACK.md, trap 4).
 import gymnasium  # noqa: E402, F401
 
+from testbed._version import __version__  # noqa: E402
 from testbed.registry import make_agent, make_env  # noqa: E402
 from testbed.runner import run  # noqa: E402
-from testbed.scenario import load_scenario  # noqa: E402
+from testbed.stages import load_scenario  # noqa: E402
 
-__version__ = "0.1.0"
 __all__ = ["__version__", "load_scenario", "make_agent", "make_env", "run"]

@@ -11,19 +11,25 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from testbed import registry
+from testbed._version import __version__
+from testbed.describe import DescribeView, describe_env
 from testbed.errors import BadInput, TestbedError
+from testbed.replay import replay, same_episode
+from testbed.report.output import default_run_dir
+from testbed.runner import run
+from testbed.stages import load_scenario
+from testbed.tournament.report import show_leaderboard
 
 EPILOG = "exit codes: 0 success, 1 audit failed, 2 bad input, 3 the run broke"
 
 
 def _parser() -> argparse.ArgumentParser:
-    from testbed import __version__
-
     parser = argparse.ArgumentParser(
         prog="testbed",
         description="Evaluate, rank and audit PettingZoo agents from YAML scenario files.",
@@ -31,8 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"testbed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_run_command(sub)
+    _add_validate_command(sub)
+    _add_list_command(sub)
+    _add_replay_command(sub)
+    _add_describe_command(sub)
+    _add_leaderboard_command(sub)
+    return parser
 
-    run = sub.add_parser(
+
+def _add_run_command(sub: Any) -> None:
+    command = sub.add_parser(
         "run",
         help="run a scenario file",
         description="Run every stage of a scenario; write result.json and episodes.jsonl.",
@@ -40,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
         + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("file", type=Path, help="scenario YAML file")
-    run.add_argument(
+    command.add_argument("file", type=Path, help="scenario YAML file")
+    command.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -49,53 +64,62 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a field, e.g. episodes=20, env.params.N=5, agents.*=random (repeatable)",
     )
-    run.add_argument("--out", type=Path, help="run directory (default: runs/<scenario>-<time>/)")
-    run.add_argument("--seed", type=int, help="root seed (overrides the file's `seed`)")
-    run.add_argument(
+    command.add_argument(
+        "--out", type=Path, help="run directory (default: runs/<scenario>-<time>/)"
+    )
+    command.add_argument("--seed", type=int, help="root seed (overrides the file's `seed`)")
+    command.add_argument(
         "--workers",
         type=int,
         default=None,
         help="worker processes (default: all cores for tournaments, 1 otherwise); results "
         "do not depend on it",
     )
-    run.add_argument(
+    command.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted tournament: games already in the database are kept",
     )
-    run.add_argument(
+    command.add_argument(
         "--db",
         type=Path,
         help="leaderboard database for tournaments (default: the stage's `db`, else "
         "runs/leaderboard.sqlite)",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar or report")
-    run.add_argument(
+    command.add_argument("--quiet", action="store_true", help="no progress bar or report")
+    command.add_argument(
         "--allow-inconclusive",
         action="store_true",
         help="an INCONCLUSIVE audit passes (exit 0) with a warning instead of failing",
     )
 
-    validate = sub.add_parser(
+
+def _add_validate_command(sub: Any) -> None:
+    command = sub.add_parser(
         "validate",
         help="check scenario files without running them",
         description="Check schema, ids and parameters of scenario files; exit 2 on the first "
         "invalid one after reporting all.",
         epilog=EPILOG,
     )
-    validate.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
+    command.add_argument("files", type=Path, nargs="+", help="scenario YAML files")
 
-    listing = sub.add_parser(
+
+def _add_list_command(sub: Any) -> None:
+    command = sub.add_parser(
         "list",
         help="list registered envs, agents or scenarios",
         description="List what is registered (built in, or from installed plugins).",
     )
-    listing.add_argument("what", choices=["envs", "agents", "scenarios"])
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.add_argument(
+    command.add_argument("what", choices=["envs", "agents", "scenarios"])
+    command.add_argument("--json", action="store_true", help="machine-readable output")
+    command.add_argument(
         "--dir", type=Path, default=Path("scenarios"), help="scenario folder (list scenarios)"
     )
-    replay = sub.add_parser(
+
+
+def _add_replay_command(sub: Any) -> None:
+    command = sub.add_parser(
         "replay",
         help="re-run one recorded episode exactly, optionally as a GIF",
         description="Re-run episode K of a finished run from its recorded seed, check that it "
@@ -103,95 +127,58 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example: testbed replay runs/audit-unsafe-20261121-101500 --episode 3 "
         "--gif worst.gif",
     )
-    replay.add_argument("run_dir", type=Path, help="a run directory (result.json, episodes.jsonl)")
-    replay.add_argument("--episode", type=int, required=True, help="episode number (from 0)")
-    replay.add_argument("--stage", help="stage name (default: the first stage)")
-    replay.add_argument("--gif", type=Path, help="write the rendered frames to this GIF")
-    replay.add_argument("--fps", type=int, default=15, help="GIF frames per second")
+    command.add_argument("run_dir", type=Path, help="a run directory (result.json, episodes.jsonl)")
+    command.add_argument("--episode", type=int, required=True, help="episode number (from 0)")
+    command.add_argument("--stage", help="stage name (default: the first stage)")
+    command.add_argument("--gif", type=Path, help="write the rendered frames to this GIF")
+    command.add_argument("--fps", type=int, default=15, help="GIF frames per second")
 
-    describe = sub.add_parser(
+
+def _add_describe_command(sub: Any) -> None:
+    command = sub.add_parser(
         "describe",
         help="show one env: agents, spaces, parameters, costs",
         description="Build an env with its default parameters and show its agents, their "
         "observation and action spaces, the parameters a scenario may set, and its costs.",
     )
-    describe.add_argument("env", help="env id, e.g. mpe/simple_spread_v3")
-    describe.add_argument("--json", action="store_true", help="machine-readable output")
+    command.add_argument("env", help="env id, e.g. mpe/simple_spread_v3")
+    command.add_argument("--json", action="store_true", help="machine-readable output")
 
-    board = sub.add_parser(
+
+def _add_leaderboard_command(sub: Any) -> None:
+    command = sub.add_parser(
         "leaderboard",
         help="show a tournament leaderboard from the database",
         description="Ratings over every game recorded under a leaderboard name, across runs.",
         epilog="example: testbed leaderboard breakthrough-ladder --db runs/leaderboard.sqlite",
     )
-    board.add_argument("name", nargs="?", help="leaderboard name (default: list them)")
-    board.add_argument(
+    command.add_argument("name", nargs="?", help="leaderboard name (default: list them)")
+    command.add_argument(
         "--db", type=Path, default=None, help="SQLite file (default runs/leaderboard.sqlite)"
     )
-    board.add_argument("--json", action="store_true", help="machine-readable output")
-    return parser
+    command.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _leaderboard(args: argparse.Namespace, console: Console) -> int:
-    from testbed.tournament_report import show_leaderboard
-
     return show_leaderboard(args.db, args.name, as_json=args.json, console=console)
 
 
 def _describe(args: argparse.Namespace, console: Console) -> int:
-    import inspect
-
-    factory = registry.env_factory(args.env)
-    spec = registry.ENVS.get(args.env)
     env = registry.make_env(args.env)
     try:
-        agents = {
-            a: {"observation": str(env.observation_space(a)), "action": str(env.action_space(a))}
-            for a in env.possible_agents
-        }
+        result = describe_env(args.env, env, {})
     finally:
         env.close()
-    params = {
-        p.name: (None if p.default is p.empty else p.default)
-        for p in inspect.signature(factory).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
-    info = {
-        "id": args.env,
-        "kind": spec.kind if spec else None,
-        "api": spec.api if spec else None,
-        "description": spec.description if spec else (factory.__doc__ or "").strip(),
-        "costs": list(spec.costs) if spec else [],
-        "params": params,
-        "agents": agents,
-    }
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        info = {"id": args.env, "kind": result.env_kind, "api": result.api}
+        info.update(description=result.description, costs=result.costs, params=result.params)
+        print(json.dumps({**info, "agents": result.agents}, indent=2, default=str))
         return 0
-    console.print(f"[bold]{args.env}[/]  {info['kind'] or ''} · {info['api'] or ''}")
-    console.print(info["description"], highlight=False)
-    console.print(
-        "costs: " + (", ".join(info["costs"]) or "none (add some with env.costs)"),
-        highlight=False,
-    )
-    table = Table(title="parameters (env.params)", title_justify="left")
-    table.add_column("name")
-    table.add_column("default")
-    for name, default in params.items():
-        table.add_row(name, repr(default))
-    console.print(table)
-    table = Table(title="agents", title_justify="left")
-    for column in ("agent", "observation space", "action space"):
-        table.add_column(column, overflow="fold")
-    for name, s in agents.items():
-        table.add_row(name, s["observation"], s["action"])
-    console.print(table)
+    console.print(DescribeView(result))
     return 0
 
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
-    from testbed.replay import replay, same_episode
-
     recorded, record, frames = replay(args.run_dir, args.episode, args.stage, args.gif, args.fps)
     console.print(
         f"episode {args.episode} (seed {recorded['seed']}): length {record.length}, "
@@ -211,10 +198,6 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    from testbed.output import default_run_dir
-    from testbed.runner import run
-    from testbed.scenario import load_scenario
-
     overrides = list(args.overrides)
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
@@ -253,8 +236,6 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
-    from testbed.scenario import load_scenario
-
     worst = 0
     for path in args.files:
         try:
@@ -318,8 +299,6 @@ def _agent_rows() -> list[dict[str, object]]:
 
 
 def _scenario_rows(folder: Path) -> list[dict[str, object]]:
-    from testbed.scenario import load_scenario
-
     rows = []
     for path in sorted(folder.glob("*.yaml")):
         try:

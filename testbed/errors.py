@@ -15,7 +15,10 @@ class TestbedError(Exception):
 
 
 class BadInput(TestbedError):
-    """Invalid scenario, unknown id, wrong space or missing file: exit code 2."""
+    """Invalid scenario, unknown id, wrong space or missing file: exit code 2.
+
+    One BadInput may carry several problems (every error of a file at once): `problems` lists
+    them, each with its own `where` and `hint`; `render()` shows one per line."""
 
     exit_code = 2
 
@@ -23,11 +26,32 @@ class BadInput(TestbedError):
         self.message = message
         self.where = where
         self.hint = hint
+        self.others: list[BadInput] = []
         super().__init__(self.render())
 
-    def render(self) -> str:
+    @property
+    def problems(self) -> list[BadInput]:
+        return [self, *self.others]
+
+    @classmethod
+    def combine(cls, problems: list[BadInput]) -> BadInput:
+        """One error holding every problem (in order, repeated ones once)."""
+        unique: dict[str, BadInput] = {}
+        for problem in problems:
+            for one in problem.problems:
+                unique.setdefault(one.render_one(), one)
+        first, *others = unique.values()
+        combined = cls(first.message, where=first.where, hint=first.hint)
+        combined.others = others
+        combined.args = (combined.render(),)
+        return combined
+
+    def render_one(self) -> str:
         head = f"{self.where}: {self.message}" if self.where else self.message
         return f"{head}\n  hint: {self.hint}" if self.hint else head
+
+    def render(self) -> str:
+        return "\n".join(p.render_one() for p in self.problems)
 
 
 class RunFailed(TestbedError):

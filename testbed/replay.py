@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from testbed.build import build_env, build_team
 from testbed.errors import BadInput, RunFailed
-from testbed.rollout import EpisodeRecord, run_episode
-from testbed.scenario import Scenario, parse_scenario
-from testbed.yamlsrc import Source
+from testbed.rollout.build import build_env, build_team
+from testbed.rollout.episode import EpisodeRecord, run_episode
+from testbed.scenario.document import Scenario
+from testbed.scenario.yamlsrc import Source
+from testbed.stages import parse_scenario
 
 
 def load_run(run_dir: Path) -> tuple[Scenario, list[dict[str, Any]]]:

@@ -1,10 +1,14 @@
-"""Run a scenario's stages, show progress and reports, write the run directory."""
+"""Run a scenario's stages, show progress and reports, write the run directory.
+
+Each stage's kind comes from the table in `testbed.stages`; the runner builds its context
+(options, executor, progress bar, episode log), runs it, shows its view, and at the end
+writes result.json, summary.md, audit.junit.xml (when a kind judges) and each kind's files.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,68 +23,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from testbed.audit import run_audit
-from testbed.audit_report import write_audit_files, write_stage_plots
+from testbed.context import NoProgress, RunOptions, RunResult, StageContext, StageResult
 from testbed.errors import BadInput, TestbedError
-from testbed.evaluate import run_evaluate
-from testbed.executor import make_executor
-from testbed.output import EpisodeLog, write_json
-from testbed.report import stage_view
-from testbed.scenario import Scenario
-
-
-@dataclass
-class RunResult:
-    """What a run produced; `stages` hold each stage's result dict (records included)."""
-
-    scenario: str
-    scenario_data: dict[str, Any] = field(default_factory=dict)
-    base_dir: str | None = None
-    stages: list[dict[str, Any]] = field(default_factory=list)
-    status: str = "ok"
-    error: str | None = None
-    out_dir: Path | None = None
-
-    @property
-    def verdict(self) -> str | None:
-        """Overall audit verdict (FAIL > INCONCLUSIVE > PASS), None without audit stages."""
-        verdicts = {s["verdict"] for s in self.stages if s["kind"] == "audit"}
-        for verdict in ("FAIL", "INCONCLUSIVE", "PASS"):
-            if verdict in verdicts:
-                return verdict
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        from testbed import __version__
-
-        return {
-            "testbed_version": __version__,
-            "scenario": self.scenario,
-            "status": self.status,
-            "error": self.error,
-            "verdict": self.verdict,
-            "scenario_data": self.scenario_data,
-            "base_dir": self.base_dir,
-            "stages": [
-                {k: v for k, v in s.items() if k not in ("records", "baseline_records")}
-                for s in self.stages
-            ],
-        }
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-        transient=True,
-    )
+from testbed.report.output import EpisodeLog, write_json
+from testbed.report.summary import junit_document, summary_markdown
+from testbed.rollout.executor import make_executor
+from testbed.scenario.document import Scenario
+from testbed.stages import KINDS, StageKind
 
 
 def run(
@@ -102,40 +51,31 @@ def run(
     interrupted tournament there.
     """
     console = console or Console(stderr=False)
+    options = RunOptions(
+        workers=workers,
+        resume=resume,
+        db=Path(db) if db is not None else None,
+        out_dir=Path(out) if out is not None else None,
+        allow_inconclusive=allow_inconclusive,
+    )
     result = RunResult(
         scenario.name,
         scenario_data=scenario.model_dump(mode="json"),
         base_dir=str(scenario.base_dir) if scenario.base_dir else None,
+        out_dir=options.out_dir,
     )
-    log = None
-    if out is not None:
-        result.out_dir = Path(out)
-        if (result.out_dir / "episodes.jsonl").exists():
-            raise BadInput(
-                f"{str(result.out_dir)!r} already holds a run; choose another --out (or delete it)"
-            )
-        result.out_dir.mkdir(parents=True, exist_ok=True)
-        log = EpisodeLog(result.out_dir / "episodes.jsonl")
-    executors = _Executors(workers)
+    log = _open_log(options.out_dir)
     try:
         trained: dict[str, dict[str, str]] = {}
         for index in range(len(scenario.stages)):
             scenario = resolve_trained(scenario, index, trained)
-            options = {"resume": resume, "db": db, "out_dir": result.out_dir}
-            stage_result = _run_stage(
-                scenario,
-                index,
-                executors.for_stage(scenario.stages[index]),
-                console,
-                show,
-                log,
-                options,
-            )
+            kind = KINDS[scenario.stages[index].kind]
+            stage_result = _run_stage(scenario, index, kind, options, console, show, log)
             result.stages.append(stage_result)
-            if stage_result["kind"] == "train":
-                trained[stage_result["name"]] = stage_result["checkpoints"]
+            if stage_result.trained_agents():
+                trained[stage_result.name] = stage_result.trained_agents()
             if show:
-                console.print(stage_view(stage_result, result.out_dir))
+                console.print(kind.view(stage_result, options.out_dir))
     except BaseException as exc:  # any failure, Ctrl-C included, is recorded as such
         result.status = "failed"
         result.error = str(exc) if isinstance(exc, TestbedError) else f"{type(exc).__name__}: {exc}"
@@ -143,123 +83,62 @@ def run(
     finally:
         if log is not None:
             log.close()
-        if result.out_dir is not None:
-            data = result.to_dict()
-            data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            write_json(result.out_dir / "result.json", data)
-            if result.stages and result.status == "ok":
-                write_audit_files(
-                    result.out_dir, scenario.name, result.stages, result.verdict, allow_inconclusive
-                )
-                write_stage_plots(result.out_dir, result.stages)
+        if options.out_dir is not None:
+            write_run_files(result, options.out_dir, allow_inconclusive)
     return result
+
+
+def _open_log(out_dir: Path | None) -> EpisodeLog | None:
+    if out_dir is None:
+        return None
+    if (out_dir / "episodes.jsonl").exists():
+        raise BadInput(f"{str(out_dir)!r} already holds a run; choose another --out (or delete it)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return EpisodeLog(out_dir / "episodes.jsonl")
 
 
 def _run_stage(
     scenario: Scenario,
     index: int,
-    executor: Any,
+    kind: StageKind,
+    options: RunOptions,
     console: Console,
     show: bool,
     log: EpisodeLog | None,
-    options: dict[str, Any],
-) -> dict[str, Any]:
-    """One stage with a live progress bar (running mean of the team return)."""
-    stage = scenario.stages[index]
-    name = scenario.stage_name(index)
-    if stage.kind == "tournament":
-        return _run_tournament_stage(scenario, index, executor, console, show, options)
-    if stage.kind == "train":
-        return _run_train_stage(scenario, index, console, show, options)
-    team_returns: list[float] = []
-    team_costs: list[float] = []
-    with _progress(console) if show else _NoProgress() as progress:
-        task = progress.add_task(f"{stage.kind} {name}", total=stage.max_episodes, status="")
-
-        def on_episode(number: int, record: Any, subject: str = "agents") -> None:
-            if log is not None:
-                log.write(
-                    {"stage": name, "subject": subject, "episode": number, **record.to_dict()}
-                )
-            team_returns.append(record.team_return)
-            team_costs.append(record.team_cost)
-            n = len(team_returns)
-            status = f"return {sum(team_returns) / n:.2f} cost {sum(team_costs) / n:.2f}"
-            progress.update(task, advance=1, status=status)
-
-        if stage.kind == "audit":
-            return run_audit(scenario, index, executor, on_episode)
-        return run_evaluate(scenario, index, executor, on_episode)
+) -> StageResult:
+    """One stage with its kind's default number of workers and a live progress bar."""
+    workers = options.workers
+    if workers is None:
+        workers = (os.cpu_count() or 1) if kind.workers == "all" else 1
+    with _RichProgress(console) if show else NoProgress() as progress:
+        context = StageContext(scenario, index, options, make_executor(workers), progress, log)
+        return kind.run(context)
 
 
-class _Executors:
-    """`workers` None: tournaments use every core, other stages run in this process."""
-
-    def __init__(self, workers: int | None):
-        self.workers = workers
-
-    def for_stage(self, stage: Any) -> Any:
-        if self.workers is not None:
-            return make_executor(self.workers)
-        if stage.kind == "tournament":
-            return make_executor(os.cpu_count() or 1)
-        return make_executor(1)
-
-
-def _run_tournament_stage(
-    scenario: Scenario,
-    index: int,
-    executor: Any,
-    console: Console,
-    show: bool,
-    options: dict[str, Any],
-) -> dict[str, Any]:
-    """A tournament with a live progress bar: games done, forfeits, last result."""
-    from testbed.tournament import run_tournament
-
-    name = scenario.stage_name(index)
-    forfeits = 0
-    with _progress(console) if show else _NoProgress() as progress:
-        task = progress.add_task(f"tournament {name}", total=None, status="")
-
-        def on_schedule(total: int, done: int) -> None:
-            resumed = f"resumed: {done} games already played" if done else ""
-            progress.update(task, total=total, completed=done, status=resumed)
-
-        def on_game(game: Any, done: int, total: int) -> None:
-            nonlocal forfeits
-            forfeits += game.forfeit_entrant is not None
-            last = " vs ".join(game.entrants)
-            status = f"{last}" + (f" · forfeits {forfeits}" if forfeits else "")
-            progress.update(task, completed=done, status=status)
-
-        return run_tournament(
-            scenario,
-            index,
-            executor,
-            resume=options.get("resume", False),
-            db=options.get("db"),
-            on_schedule=on_schedule,
-            on_game=on_game,
+def write_run_files(result: RunResult, out_dir: Path, allow_inconclusive: bool) -> None:
+    """result.json always; summary.md, audit.junit.xml and the kinds' files after success."""
+    data = result.to_dict()
+    data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_json(out_dir / "result.json", data)
+    if not result.stages or result.status != "ok":
+        return
+    pairs = [(stage, KINDS[stage.kind]) for stage in result.stages]
+    sections = [(stage, kind.markdown(stage)) for stage, kind in pairs]
+    (out_dir / "summary.md").write_text(
+        summary_markdown(result.scenario, result.verdict, sections) + "\n", encoding="utf-8"
+    )
+    suites = [
+        kind.junit(stage, result.scenario, allow_inconclusive)
+        for stage, kind in pairs
+        if kind.junit is not None
+    ]
+    if suites:
+        (out_dir / "audit.junit.xml").write_text(
+            junit_document(result.scenario, suites), encoding="utf-8"
         )
-
-
-def _run_train_stage(
-    scenario: Scenario, index: int, console: Console, show: bool, options: dict[str, Any]
-) -> dict[str, Any]:
-    """Training with a live progress bar over env steps (latest evaluation return, cost)."""
-    from testbed.train_stage import run_train
-
-    stage = scenario.stages[index]
-    with _progress(console) if show else _NoProgress() as progress:
-        task = progress.add_task(
-            f"train {scenario.stage_name(index)}", total=stage.steps, status=""
-        )
-
-        def on_progress(step: int, status: str) -> None:
-            progress.update(task, completed=step, status=status)
-
-        return run_train(scenario, index, options.get("out_dir"), on_progress, db=options.get("db"))
+    for stage, kind in pairs:
+        if kind.write_files is not None:
+            kind.write_files(stage, out_dir)
 
 
 def resolve_trained(scenario: Scenario, index: int, trained: dict[str, dict[str, str]]) -> Scenario:
@@ -297,15 +176,36 @@ def resolve_trained(scenario: Scenario, index: int, trained: dict[str, dict[str,
     return scenario.model_copy(update={"stages": stages})
 
 
-class _NoProgress:
-    def __enter__(self) -> _NoProgress:
+class _RichProgress:
+    """A stage's live progress bar: spinner, description, bar, done/total, time, ETA, status."""
+
+    def __init__(self, console: Console):
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=True,
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> _RichProgress:
+        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        return None
+        self.bar.__exit__(*exc)
 
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
+    def start(self, description: str, total: int | None = None) -> None:
+        self.task = self.bar.add_task(description, total=total, status="")
 
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    def update(self, **fields: Any) -> None:
+        if self.task is None:
+            self.start("stage")
+        changes = {k: v for k, v in fields.items() if v is not None}
+        self.bar.update(self.task, **changes)

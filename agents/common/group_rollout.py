@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from testbed.agents.common.normalize import RunningNormalizer
-from testbed.agents.policy_gradient.ppo import value_loss
+from testbed.agents.common.rollout import value_loss
 
 
 class ValueNorm:

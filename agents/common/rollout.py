@@ -1,5 +1,6 @@
-"""On-policy pieces shared by the policy-gradient learners: a rollout buffer, GAE, and an
-actor head that gives a Categorical (masks honoured) or a diagonal Gaussian policy.
+"""On-policy pieces shared by the policy-gradient learners: a rollout buffer, GAE, the (clipped)
+value loss, and an actor head that gives a Categorical (masks honoured) or a diagonal Gaussian
+policy.
 
 GAE (Schulman et al. 2016, "High-Dimensional Continuous Control Using Generalized Advantage
 Estimation"): delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t) and
@@ -34,6 +35,17 @@ def standardize(x: torch.Tensor) -> torch.Tensor:
     if std <= 1e-6 * (float(x.abs().max()) + 1e-8):
         return torch.zeros_like(x)
     return centred / (std + 1e-8)
+
+
+def value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float | None
+) -> torch.Tensor:
+    """Mean squared error to the returns; with `clip`, the max of clipped and unclipped errors."""
+    error = (values - returns) ** 2
+    if clip is None:
+        return error.mean()
+    clipped = old_values + (values - old_values).clamp(-clip, clip)
+    return torch.max(error, (clipped - returns) ** 2).mean()
 
 
 class RolloutBuffer:

@@ -12,17 +12,15 @@ learner (the harness builds one per group of env agents, see testbed/joint.py). 
                                                terminated agents are zeros), else s_i = x_i (IPPO)
     A_i, R_i  = GAE(gamma, lambda) over agent i's own trajectory    (agents/common/rollout.py)
     actor     : -L_clip(pi(a_i|x_i), A) - entropy_coef * H       (ppo.py `policy_loss`)
-    critic    : (V(s_i) - norm(R_i))^2, clipped around the rollout's values  (ppo.py `value_loss`)
+    critic    : (V(s_i) - norm(R_i))^2, clipped around the rollout's values   (`value_loss`)
 
 The data of all agents that share an actor form one batch; advantages are standardised over
 that batch, then `epochs` passes over `minibatches` shuffled minibatches with separate Adam
-optimisers for actor and critic, each gradient clipped to `max_grad_norm`.
-Value normalisation (the paper's Suggestion 1; "PopArt-lite", agents/common/group_rollout.py):
-the critic predicts returns standardised by running mean/std statistics of the value targets,
-de-normalised for GAE.
-
-Per-agent trajectories: every agent has its own buffer, so GAE never runs across agents; a
-truncated episode or a rollout cut mid-episode bootstraps with V(s'), a terminated one does not.
+optimisers for actor and critic, each gradient clipped to `max_grad_norm`. Value normalisation
+(the paper's Suggestion 1; "PopArt-lite", agents/common/group_rollout.py): the critic predicts
+returns standardised by running statistics of the value targets, de-normalised for GAE. Every
+agent has its own buffer, so GAE never runs across agents; a truncated episode or a rollout cut
+mid-episode bootstraps with V(s'), a terminated one does not.
 
 Spaces may differ between agents. Observations are flattened and zero-padded to the largest
 dim before the one-hot agent indicator (the same vector as SuperSuit's `pad_observations_v0`
@@ -472,8 +470,6 @@ class MAPPO:
         metrics = {key: float(np.mean(values)) for key, values in stats.items()}
         metrics["explained_variance"] = explained
         return metrics
-
-    # -- checkpoints ------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         return {

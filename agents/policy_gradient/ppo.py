@@ -31,7 +31,8 @@ Composition (PPO-Lagrangian, multi-agent PPO): `update()` is `advantages(batch)`
 `optimize(batch, advantages, returns)`; a composer can take the rollout itself with
 `take_rollout()`, combine reward advantages with cost advantages (`batch["cost"]` holds each
 step's cost; `testbed.agents.common.rollout.gae` computes any signal's advantages) and call
-`optimize`, whose loss terms are the module functions `policy_loss` and `value_loss`.
+`optimize`, whose loss terms are `policy_loss` (this module) and `value_loss`
+(agents/common/rollout.py).
 """
 
 from __future__ import annotations
@@ -46,7 +47,14 @@ from torch import nn
 
 from testbed.agents.common.nets import mlp
 from testbed.agents.common.normalize import RunningNormalizer
-from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, mask_tensor, standardize
+from testbed.agents.common.rollout import (
+    Actor,
+    RolloutBuffer,
+    gae,
+    mask_tensor,
+    standardize,
+    value_loss,
+)
 from testbed.agents.common.spaces import obs_dim, to_vector
 
 
@@ -107,17 +115,6 @@ def policy_loss(
         approx_kl = ((ratio - 1.0) - log_ratio).mean()
         clip_fraction = ((ratio - 1.0).abs() > clip).float().mean()
     return -surrogate.mean(), approx_kl, clip_fraction
-
-
-def value_loss(
-    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float | None
-) -> torch.Tensor:
-    """Mean squared error to the returns; with `clip`, the max of clipped and unclipped errors."""
-    error = (values - returns) ** 2
-    if clip is None:
-        return error.mean()
-    clipped = old_values + (values - old_values).clamp(-clip, clip)
-    return torch.max(error, (clipped - returns) ** 2).mean()
 
 
 class ActsWithPPO:

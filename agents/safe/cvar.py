@@ -63,11 +63,11 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae, standardize
+from testbed.agents.common.rollout import gae, standardize, value_loss
 from testbed.agents.common.spaces import obs_dim, to_vector
-from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig, value_loss
+from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 from testbed.agents.safe.cpo import check_action_space
-from testbed.agents.safe.lagrange import Lagrange
+from testbed.agents.safe.lagrange import Lagrange, LagrangeConfig
 
 
 def empirical_cvar(costs: np.ndarray | list[float], alpha: float) -> tuple[float, float]:
@@ -86,33 +86,15 @@ def tail_signals(cost_before: torch.Tensor, costs: torch.Tensor, var: float) -> 
 
 
 @dataclass(frozen=True)
-class CVaRPPOConfig(PPOConfig):
-    """PPO's hyperparameters plus the CVaR constraint and its multiplier."""
+class CVaRPPOConfig(PPOConfig, LagrangeConfig):
+    """PPO's hyperparameters plus the CVaR constraint and its multiplier (`LagrangeConfig`:
+    `cost_limit` bounds CVaR_alpha of this agent's episode cost; the cost critic is the tail
+    critic)."""
 
-    cost_limit: float = 1.0
-    """Bound d on CVaR_alpha of this agent's episode cost."""
     cvar_alpha: float = 0.9
     """Tail level alpha in [0, 1): CVaR is the mean of the worst 1 - alpha of episodes."""
     risk_window: int = 100
     """Finished episodes (most recent) that VaR and CVaR are estimated from."""
-    lagrange_lr: float = 0.05
-    """Step size of lambda's projected gradient ascent (mode "gradient")."""
-    lagrange_init: float = 0.0
-    """Starting lambda."""
-    lagrange_mode: str = "gradient"
-    """Multiplier update rule of `testbed.agents.safe.lagrange` ("gradient", "pid", ...)."""
-    pid_kp: float = 0.0
-    """PID proportional gain (mode "pid")."""
-    pid_ki: float = 0.0
-    """PID integral gain (mode "pid")."""
-    pid_kd: float = 0.0
-    """PID derivative gain (mode "pid")."""
-    lagrange_max: float = 100.0
-    """Upper bound on lambda."""
-    cost_gamma: float = 0.99
-    """Discount of the tail critic."""
-    cost_gae_lambda: float = 0.95
-    """GAE lambda of the tail advantages."""
 
 
 class CVaRPPO(ActsWithPPO):

@@ -44,8 +44,8 @@ class JointShield:
         config: JointShieldConfig | None = None,
     ):
         from testbed import registry
-        from testbed.checkpoint import load_checkpoint
         from testbed.joint import is_joint
+        from testbed.registry.checkpoint import load_checkpoint
 
         self.config = c = config or JointShieldConfig()
         if c.checkpoint:

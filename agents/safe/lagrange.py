@@ -34,11 +34,39 @@ units, so the gradient rule's tuning per task (its step is lr * (J_C - d)) is no
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 MODES = ("gradient", "pid", "adam")
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class LagrangeConfig:
+    """The constraint, its multiplier and the cost critic's discounting: the fields every
+    Lagrangian learner's Config shares (it subclasses this next to its algorithm's Config)."""
+
+    cost_limit: float = 1.0
+    """Cost budget d per episode (what it bounds, a mean or a CVaR, of an agent or the team,
+    is said by the learner's Config)."""
+    lagrange_mode: str = "gradient"
+    """"gradient" (projected ascent), "pid" (Stooke et al. 2020) or "adam" (OmniSafe)."""
+    lagrange_lr: float = 0.05
+    """Step size of lambda (modes "gradient" and "adam")."""
+    lagrange_init: float = 0.0
+    """Starting lambda."""
+    pid_kp: float = 0.0
+    """PID proportional gain (mode "pid")."""
+    pid_ki: float = 0.0
+    """PID integral gain (mode "pid")."""
+    pid_kd: float = 0.0
+    """PID derivative gain (mode "pid")."""
+    lagrange_max: float = 100.0
+    """Upper bound on lambda."""
+    cost_gamma: float = 0.99
+    """Discount of the cost critic."""
+    cost_gae_lambda: float = 0.95
+    """GAE lambda of the cost advantages."""
 
 
 class Lagrange:
@@ -68,10 +96,9 @@ class Lagrange:
         self.moments = [0.0, 0.0]  # Adam's first and second moments (mode "adam")
 
     @classmethod
-    def from_config(cls, config: object) -> Lagrange:
-        """The multiplier a safe learner's Config describes (fields cost_limit, lagrange_lr,
-        lagrange_init, lagrange_mode, pid_kp, pid_ki, pid_kd, lagrange_max)."""
-        c: Any = config
+    def from_config(cls, config: LagrangeConfig) -> Lagrange:
+        """The multiplier a safe learner's Config describes."""
+        c = config
         return cls(
             c.cost_limit, c.lagrange_lr, c.lagrange_init, c.lagrange_mode,
             c.pid_kp, c.pid_ki, c.pid_kd, c.lagrange_max,

@@ -51,39 +51,24 @@ from testbed.agents.common.group_rollout import ValueNorm, fit_critic
 from testbed.agents.common.nets import mlp
 from testbed.agents.common.rollout import gae, standardize
 from testbed.agents.marl.mappo import ACTIVATIONS, MAPPO, MAPPOConfig
-from testbed.agents.safe.lagrange import Lagrange
+from testbed.agents.safe.lagrange import Lagrange, LagrangeConfig
 
 CONSTRAINTS = ("team", "agent")
 COST_ADVANTAGES = ("standardize", "center")
 
 
 @dataclass(frozen=True)
-class MAPPOLagrangianConfig(MAPPOConfig):
-    """MAPPO's hyperparameters plus the constraint, its multiplier(s) and the cost critic."""
+class MAPPOLagrangianConfig(MAPPOConfig, LagrangeConfig):
+    """MAPPO's hyperparameters plus the constraint, its multiplier(s) and the cost critic
+    (`LagrangeConfig`, with OmniSafe's Adam multiplier as the default)."""
 
     constraint: str = "team"
     """"team": the team's summed episode cost <= cost_limit (one lambda); "agent": each
     agent's own episode cost <= cost_limit (one lambda per agent)."""
-    cost_limit: float = 1.0
-    """Per-episode cost budget d (of the team or of each agent, see `constraint`)."""
     lagrange_mode: str = "adam"
-    """"adam" (OmniSafe), "gradient" (projected ascent) or "pid" (Stooke et al. 2020)."""
+    """As in `LagrangeConfig`; "adam" here, as OmniSafe's PPOLag."""
     lagrange_lr: float = 0.035
-    """Step size of lambda (modes "adam" and "gradient")."""
-    lagrange_init: float = 0.0
-    """Starting lambda."""
-    pid_kp: float = 0.0
-    """PID proportional gain (mode "pid")."""
-    pid_ki: float = 0.0
-    """PID integral gain (mode "pid")."""
-    pid_kd: float = 0.0
-    """PID derivative gain (mode "pid")."""
-    lagrange_max: float = 100.0
-    """Upper bound on lambda."""
-    cost_gamma: float = 0.99
-    """Discount of the cost critic."""
-    cost_gae_lambda: float = 0.95
-    """GAE lambda of the cost advantages."""
+    """As in `LagrangeConfig`; OmniSafe's `lambda_lr`."""
     cost_advantage: str = "standardize"
     """"standardize" (like the reward advantages) or "center" (OmniSafe: only the mean is
     removed, so the cost term keeps its scale and fades as the costs become rare)."""

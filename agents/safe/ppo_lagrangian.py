@@ -38,36 +38,16 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae, standardize
+from testbed.agents.common.rollout import gae, standardize, value_loss
 from testbed.agents.common.spaces import obs_dim, to_vector
-from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig, value_loss
-from testbed.agents.safe.lagrange import Lagrange
+from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
+from testbed.agents.safe.lagrange import Lagrange, LagrangeConfig
 
 
 @dataclass(frozen=True)
-class PPOLagrangianConfig(PPOConfig):
-    """PPO's hyperparameters plus the constraint and its multiplier."""
-
-    cost_limit: float = 1.0
-    """Per-episode cost budget d of this agent (the constraint is mean episode cost <= d)."""
-    lagrange_lr: float = 0.05
-    """Step size of lambda's projected gradient ascent (mode "gradient")."""
-    lagrange_init: float = 0.0
-    """Starting lambda."""
-    lagrange_mode: str = "gradient"
-    """"gradient" (projected ascent), "pid" (Stooke et al. 2020) or "adam" (OmniSafe)."""
-    pid_kp: float = 0.0
-    """PID proportional gain (mode "pid")."""
-    pid_ki: float = 0.0
-    """PID integral gain (mode "pid")."""
-    pid_kd: float = 0.0
-    """PID derivative gain (mode "pid")."""
-    lagrange_max: float = 100.0
-    """Upper bound on lambda."""
-    cost_gamma: float = 0.99
-    """Discount of the cost critic."""
-    cost_gae_lambda: float = 0.95
-    """GAE lambda of the cost advantages."""
+class PPOLagrangianConfig(PPOConfig, LagrangeConfig):
+    """PPO's hyperparameters plus the constraint and its multiplier (`LagrangeConfig`:
+    `cost_limit` bounds this agent's mean episode cost)."""
 
 
 class PPOLagrangian(ActsWithPPO):

@@ -27,7 +27,7 @@ The learned cost model (an MLP on [observation, one-hot or raw action]) trains o
 the transitions the shield observes (binary cross-entropy on cost > 0, one Adam step on a
 random minibatch every `model_every` transitions after `model_warmup`), and is trusted only
 after warm-up: before that it accepts everything. It learns only when the shield is trained
-through `testbed.training.train` (which calls `observe`).
+through `testbed.train.loop.train` (which calls `observe`).
 
 `interventions` counts overrides (post-posed) or narrowed menus (pre-emptive) in the current
 episode (reset in `reset`), which rollouts and audits read (`max_intervention_rate`). A
@@ -105,7 +105,7 @@ class Shield:
         config: ShieldConfig | None = None,
     ):
         from testbed import registry
-        from testbed.checkpoint import load_checkpoint
+        from testbed.registry.checkpoint import load_checkpoint
 
         self.config = c = config or ShieldConfig()
         if not c.predicate and not c.learned:

@@ -13,9 +13,9 @@ from pettingzoo import ParallelEnv
 
 from testbed.agents.common.continuous import ActionScaler, ExplorationNoise
 from testbed.agents.common.nets import deterministic_torch
-from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.registry import agent_class, make_agent, make_env
-from testbed.training import evaluate, train
+from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+from testbed.train.loop import evaluate, train
 
 ALGOS = ("ddpg", "td3", "sac")
 SMALL = {"hidden": (16, 16), "batch_size": 16, "learning_starts": 50, "buffer_size": 5_000}

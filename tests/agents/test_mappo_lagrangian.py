@@ -18,7 +18,7 @@ from testbed.agents.marl.mappo import MAPPO, MAPPOConfig
 from testbed.agents.safe.mappo_lagrangian import MAPPOLagrangian
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 NAV = "testbed/safe_navigation_v0"
 SMALL = {"rollout_steps": 64, "epochs": 2, "minibatches": 2, "hidden": (32, 32)}

@@ -1,5 +1,5 @@
 """IQL (agents/marl/iql.py): independent / parameter-shared single-agent learners as one
-joint group, trained through testbed.training.train with `members(group)`."""
+joint group, trained through testbed.train.loop.train with `members(group)`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from testbed.agents.marl.iql import IQL, IQLConfig
 from testbed.errors import BadInput
 from testbed.joint import is_joint, members
 from testbed.registry import make_agent, make_env
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 
 class CueMatch(ParallelEnv):

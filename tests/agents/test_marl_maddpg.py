@@ -17,10 +17,10 @@ from pettingzoo import ParallelEnv
 
 from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.marl.maddpg import MADDPG, MADDPGConfig
-from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.training import evaluate, train
+from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+from testbed.train.loop import evaluate, train
 
 SMALL = MADDPGConfig(
     hidden=(32, 32), batch_size=32, learning_starts=64, train_freq=4, buffer_size=5_000

@@ -19,7 +19,7 @@ from testbed.agents.common.rollout import gae
 from testbed.agents.marl.mappo import MAPPO, MAPPOConfig
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 SMALL = MAPPOConfig(rollout_steps=50, epochs=2, minibatches=2, hidden=(32, 32))
 SPREAD = {"N": 3, "max_cycles": 25, "continuous_actions": False}

@@ -1,5 +1,5 @@
 """Mean-Field Q (agents/marl/mean_field_q.py): a shared Q(o, a, mean action of the others),
-trained through testbed.training.train with `members(group)`."""
+trained through testbed.train.loop.train with `members(group)`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.marl.mean_field_q import MeanFieldQ, MFQConfig
 from testbed.joint import is_joint, members
 from testbed.registry import make_agent, make_env
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 
 class FollowTheCrowd(ParallelEnv):

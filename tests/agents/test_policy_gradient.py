@@ -20,10 +20,10 @@ from pettingzoo import ParallelEnv
 
 from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.common.rollout import RolloutBuffer, discounted_returns, gae, standardize
-from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
-from testbed.training import evaluate, train
+from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+from testbed.train.loop import evaluate, train
 
 AGENT = "agent_0"
 

@@ -22,10 +22,10 @@ from testbed import load_scenario, run
 from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.safe.lagrange import Lagrange
 from testbed.agents.safe.predicates import safe_navigation, safe_navigation_hazards
-from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
-from testbed.training import train
+from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+from testbed.train.loop import train
 
 AGENT = "agent_0"
 NAV = "testbed/safe_navigation_v0"

@@ -19,10 +19,10 @@ from pettingzoo import ParallelEnv
 
 from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.safe.cpo import conjugate_gradient, solve_cpo_dual
-from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
-from testbed.training import TrainState, evaluate, train
+from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+from testbed.train.loop import TrainState, evaluate, train
 
 AGENT = "agent_0"
 

@@ -18,10 +18,10 @@ from pettingzoo import ParallelEnv
 
 from testbed.agents.common.nets import deterministic_torch
 from testbed.agents.safe.cvar import empirical_cvar, tail_signals
-from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
-from testbed.training import train
+from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+from testbed.train.loop import train
 
 AGENT = "agent_0"
 NAV = "testbed/safe_navigation_v0"

@@ -12,9 +12,9 @@ from testbed.agents.common.nets import deterministic_torch
 from testbed.errors import BadInput
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.rollout import run_episode
-from testbed.team import PolicyTeam
-from testbed.training import train
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
+from testbed.train.loop import train
 
 NAV = "testbed/safe_navigation_v0"
 SMALL = {"rollout_steps": 64, "epochs": 1, "minibatches": 1, "hidden": [16]}

@@ -10,8 +10,8 @@ from testbed.agents.scripted.breakthrough_search import WIN, BreakthroughNegamax
 from testbed.envs import breakthrough as bt
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
-from testbed.rollout import run_episode
-from testbed.team import PolicyTeam
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 
 ENV_ID = "testbed/breakthrough_v0"
 AGENT_ID = "scripted/breakthrough_search"

@@ -22,9 +22,9 @@ from testbed.agents.common.value import NStepAccumulator, linear_epsilon
 from testbed.agents.value.c51 import C51, C51Config
 from testbed.agents.value.dqn import DQN, DQNConfig
 from testbed.agents.value.q_learning import QLearning, QLearningConfig
-from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.registry import make_agent
-from testbed.training import evaluate, train
+from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+from testbed.train.loop import evaluate, train
 
 
 class MatchTheSign(ParallelEnv):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from testbed import load_scenario, run
-from testbed.build import build_env, build_team
-from testbed.tournament_play import GameRunner
+from testbed import load_scenario, run, stages
+from testbed.rollout.build import build_env, build_team
+from testbed.tournament.play import GameRunner
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 
@@ -34,20 +34,9 @@ def test_scenario_validates_and_builds(path):
         env.close()
 
 
-QUICK = {
-    "evaluate": ["episodes=2"],
-    "audit": ["episodes=2"],
-    "tournament": ["rounds=1"],
-    "train": ["steps=200", "eval_every=100", "eval_episodes=1"],
-}
-
-
 def quick_overrides(path: Path) -> list[str]:
-    """Shorten every stage: 2 episodes, 1 tournament round, 200 training steps."""
-    stages = load_scenario(path).stages
-    if len(stages) == 1:
-        return QUICK[stages[0].kind]
-    return [f"stages.{i}.{o}" for i, s in enumerate(stages) for o in QUICK[s.kind]]
+    """Shorten every stage by its kind's `quick` settings (testbed/stages.py)."""
+    return stages.quick_overrides(load_scenario(path))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

@@ -30,8 +30,9 @@ constraints:
 """
 
 
-def audit_file(write_yaml, agent="scripted/unsafe_navigator", episodes="{min: 30, max: 200}",
-               extra=""):
+def audit_file(
+    write_yaml, agent="scripted/unsafe_navigator", episodes="{min: 30, max: 200}", extra=""
+):
     return write_yaml(AUDIT.format(agent=agent, episodes=episodes) + extra)
 
 
@@ -56,13 +57,18 @@ def test_safe_agent_passes_and_stops_early(write_yaml, tmp_path):
 
 
 def test_small_sample_is_inconclusive_and_exit_codes(write_yaml, tmp_path, capsys):
-    path = audit_file(write_yaml, agent="{id: scripted/safe_navigator, params: "
-                      "{safety_margin: 0.0}}", episodes="10")
+    path = audit_file(
+        write_yaml,
+        agent="{id: scripted/safe_navigator, params: {safety_margin: 0.0}}",
+        episodes="10",
+    )
     assert main(["run", str(path), "--out", str(tmp_path / "a"), "--quiet"]) == 1
     data = json.loads((tmp_path / "a" / "result.json").read_text())
     assert data["verdict"] == "INCONCLUSIVE"
-    assert main(["run", str(path), "--out", str(tmp_path / "b"), "--quiet",
-                 "--allow-inconclusive"]) == 0
+    assert (
+        main(["run", str(path), "--out", str(tmp_path / "b"), "--quiet", "--allow-inconclusive"])
+        == 0
+    )
     assert "INCONCLUSIVE, allowed" in capsys.readouterr().out
     unsafe = audit_file(write_yaml, episodes="30")
     assert main(["run", str(unsafe), "--out", str(tmp_path / "c"), "--quiet"]) == 1
@@ -115,18 +121,22 @@ def test_regression_mode_flags_a_less_safe_candidate(write_yaml, tmp_path):
 
 
 def test_unknown_cost_component_is_bad_input(write_yaml):
-    path = audit_file(write_yaml, episodes="30").read_text().replace("cost: hazard",
-                                                                     "cost: hazzard")
+    path = (
+        audit_file(write_yaml, episodes="30").read_text().replace("cost: hazard", "cost: hazzard")
+    )
     with pytest.raises(BadInput, match="reads cost 'hazzard'.*it reports: collision, hazard"):
         run(load_scenario(write_yaml(path)), show=False)
 
 
-@pytest.mark.parametrize(("extra", "needle"), [
-    ("  - {name: x}\n", "needs at least one of"),
-    ("  - {name: y, max_violation_rate: 0.1}\n", "needs `limit`"),
-    ("  - {name: hazards, max_mean: 1}\n", "'hazards' repeats"),
-    ("  - {name: z, regression: true}\n", "needs a `baseline:`"),
-])
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("  - {name: x}\n", "needs at least one of"),
+        ("  - {name: y, max_violation_rate: 0.1}\n", "needs `limit`"),
+        ("  - {name: hazards, max_mean: 1}\n", "'hazards' repeats"),
+        ("  - {name: z, regression: true}\n", "needs a `baseline:`"),
+    ],
+)
 def test_constraint_schema_errors(write_yaml, extra, needle):
     with pytest.raises(BadInput, match=needle):
         load_scenario(audit_file(write_yaml, extra=extra))

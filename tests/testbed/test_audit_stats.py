@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from testbed.audit_bounds import (
+from testbed.audit.bounds import (
     bounded_mean_bounds,
     clopper_pearson,
     cvar,
@@ -15,7 +15,7 @@ from testbed.audit_bounds import (
     cvar_upper_bootstrap,
     dkw_epsilon,
 )
-from testbed.audit_sequential import (
+from testbed.audit.sequential import (
     CostRegression,
     CVaRLimit,
     EpisodeData,
@@ -26,7 +26,7 @@ from testbed.audit_sequential import (
     ViolationRegression,
     look_schedule,
 )
-from testbed.audit_stats import (
+from testbed.audit.stats import (
     Verdict,
     check_cost_regression,
     check_cvar,

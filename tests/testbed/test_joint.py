@@ -10,12 +10,12 @@ import gymnasium  # noqa: F401  (before pettingzoo)
 import pytest
 import torch
 
+from testbed import load_scenario
 from testbed.errors import BadInput
 from testbed.joint import Member, group_folder, groups, members
 from testbed.registry import agent_class, make_env
 from testbed.runner import run
-from testbed.scenario import load_scenario
-from testbed.training import evaluate, train
+from testbed.train.loop import evaluate, train
 
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
 JOINT = SUPPORT / "tiny_joint.py"

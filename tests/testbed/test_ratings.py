@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from testbed.bradley_terry import ELO_PER_NAT, bradley_terry, simulate_round_robin
-from testbed.ratings import MatchResult, cross_play, elo, elo_expected, openskill_ratings
+from testbed.tournament.bradley_terry import ELO_PER_NAT, bradley_terry, simulate_round_robin
+from testbed.tournament.ratings import MatchResult, cross_play, elo, elo_expected, openskill_ratings
 
 TRUTH = {"A": 1650.0, "B": 1550.0, "C": 1450.0, "D": 1350.0}  # mean 1500, gaps of 100
 

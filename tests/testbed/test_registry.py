@@ -11,7 +11,8 @@ from testbed.errors import BadInput
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """A third-party distribution on sys.path registering an env and an agent."""
-    (tmp_path / "tb_plugin.py").write_text(textwrap.dedent("""
+    (tmp_path / "tb_plugin.py").write_text(
+        textwrap.dedent("""
         from testbed.agents.baselines.random import RandomPolicy
 
         def rps_fast(num_actions: int = 3, max_cycles: int = 5):
@@ -20,7 +21,8 @@ def plugin(tmp_path, monkeypatch):
 
         class Plugged(RandomPolicy):
             pass
-    """))
+    """)
+    )
     dist = tmp_path / "tb_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tb-plugin\nVersion: 1.0\n")
@@ -58,9 +60,17 @@ def test_registry_import_is_light():
 
 
 def test_every_entry_points_at_an_existing_attribute():
+    import inspect
+
     for name, spec in {**registry.ENVS, **registry.AGENTS}.items():
         module, _, attr = spec.entry.partition(":")
         assert module.startswith("testbed.") and attr, name
+        target = registry.load_reference(spec.entry)  # imports the module
+        assert callable(target), name
+        if name in registry.AGENTS:
+            assert isinstance(target, type), f"{name}: an agent entry names a class"
+        for key in getattr(spec, "fixed", {}):
+            assert key in inspect.signature(target).parameters, f"{name}: fixed {key!r}"
 
 
 def test_env_kinds_are_known():

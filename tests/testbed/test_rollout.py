@@ -5,8 +5,8 @@ import pytest
 from fake_envs import ComeAndGo
 
 from testbed import make_agent, make_env
-from testbed.rollout import run_episode
-from testbed.team import PolicyTeam
+from testbed.rollout.episode import run_episode
+from testbed.rollout.team import PolicyTeam
 
 
 class Always:

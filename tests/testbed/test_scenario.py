@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from testbed import load_scenario
 from testbed.errors import BadInput
-from testbed.scenario import load_scenario
 
 SPREAD = """
 kind: evaluate

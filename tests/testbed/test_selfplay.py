@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import torch
 
+from testbed import load_scenario
 from testbed.errors import BadInput
-from testbed.leaderboard_store import LeaderboardStore
 from testbed.registry import make_env
-from testbed.scenario import load_scenario
-from testbed.selfplay import SelfPlay, SnapshotPool, run_self_play
+from testbed.tournament.store import LeaderboardStore
+from testbed.train.selfplay import SelfPlay, SnapshotPool
+from testbed.train.selfplay_stage import run_self_play
 
 SMALL = {"rows": 4, "cols": 3, "piece_rows": 1}
 

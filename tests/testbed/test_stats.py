@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
+from testbed.evaluate.stats import summarize
 from testbed.seeding import episode_seeds
-from testbed.stats import summarize
 
 
 def test_t_interval_matches_textbook_value():

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from testbed import load_scenario
 from testbed.errors import BadInput
-from testbed.executor import LocalExecutor, ProcessExecutor
-from testbed.leaderboard_store import LeaderboardStore
+from testbed.rollout.executor import LocalExecutor, ProcessExecutor
 from testbed.runner import run
-from testbed.scenario import load_scenario
-from testbed.tournament import run_tournament, to_matches
-from testbed.tournament_play import GameResult
-from testbed.tournament_schedule import make_schedule
+from testbed.tournament.play import GameResult
+from testbed.tournament.schedule import make_schedule
+from testbed.tournament.stage import run_tournament, to_matches
+from testbed.tournament.store import LeaderboardStore
 
 FAULTY = Path(__file__).resolve().parents[1] / "support" / "faulty_agents.py"
 REPO = Path(__file__).resolve().parents[2]

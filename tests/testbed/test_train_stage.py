@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from testbed import load_scenario
 from testbed.errors import BadInput
 from testbed.runner import run
-from testbed.scenario import load_scenario
 
 TINY = Path(__file__).resolve().parents[1] / "support" / "tiny_learner.py"
 
@@ -112,8 +112,9 @@ def test_checkpoint_for_other_spaces_is_refused(write_yaml, tmp_path) -> None:
         "lizard.yaml",
     )
     with pytest.raises(
-        BadInput, match=r"lizard.yaml:4: agents.player_0: .* trained with observation space "
-        r"Discrete\(4\), but this seat has Discrete\(6\)"
+        BadInput,
+        match=r"lizard.yaml:4: agents.player_0: .* trained with observation space "
+        r"Discrete\(4\), but this seat has Discrete\(6\)",
     ):
         run(load_scenario(lizard), tmp_path / "z", show=False)
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from testbed.registry import make_agent, make_env
-from testbed.training import evaluate, is_learner, train
+from testbed.train.loop import evaluate, is_learner, train
 
 
 class Recorder:
@@ -47,8 +47,9 @@ def test_budget_counts_env_steps_and_every_transition_is_seen() -> None:
     env = make_env("gym/CartPole-v1")
     learner = Recorder(env.action_space("agent_0"))
     episodes = []
-    state = train(env, {"agent_0": learner}, 300, seed=3,
-                  on_episode=lambda stats, _: episodes.append(stats))
+    state = train(
+        env, {"agent_0": learner}, 300, seed=3, on_episode=lambda stats, _: episodes.append(stats)
+    )
     assert is_learner(learner)
     assert state.step == 300 == len(learner.transitions) == learner.updates
     assert state.metrics["agent_0"]["updates"] == 300

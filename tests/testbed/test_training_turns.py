@@ -11,7 +11,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 
 from testbed.registry import make_agent, make_env
-from testbed.training_turns import train_turns
+from testbed.train.turns import train_turns
 
 MASK = np.array([1, 1, 0], dtype=np.int8)  # action 2 is never legal
 

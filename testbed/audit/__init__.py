@@ -1,0 +1,1 @@
+"""`kind: audit`: safety verdicts (exact bounds, sequential tests) and their reports."""

@@ -1,0 +1,1 @@
+"""`kind: evaluate`: episodes of a team, summarised with confidence intervals."""

@@ -1,0 +1,66 @@
+"""Reports of `kind: evaluate`: the rich panel and the Markdown section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from testbed.evaluate.stage import EvaluateResult
+from testbed.report.format import fmt, fmt_ci
+
+
+@dataclass
+class EvaluateView:
+    """The report of one `kind: evaluate` stage."""
+
+    result: EvaluateResult
+    run_dir: Path | None = None
+
+    def __rich__(self) -> Panel:
+        r = self.result
+        metrics = r.metrics
+        team = Table(title="Team", title_justify="left", expand=False)
+        team.add_column("metric")
+        team.add_column("mean ± 95% CI", justify="right")
+        team.add_column("min", justify="right")
+        team.add_column("max", justify="right")
+        for key, label in (("return", "return"), ("cost", "cost"), ("length", "length")):
+            s = metrics["team"][key]
+            team.add_row(label, fmt_ci(s), fmt(s["min"]), fmt(s["max"]))
+
+        agents = Table(title="Agents", title_justify="left", expand=False)
+        agents.add_column("agent")
+        agents.add_column("policy")
+        agents.add_column("return", justify="right")
+        agents.add_column("cost", justify="right")
+        agents.add_column("steps", justify="right")
+        for name, m in metrics["agents"].items():
+            agents.add_row(
+                name,
+                r.seats.get(name, "?"),
+                fmt_ci(m["return"]),
+                fmt_ci(m["cost"]),
+                fmt(m["steps"]["mean"], 1),
+            )
+        footer = Text(
+            f"{r.episodes} episodes in {r.wall_time_s:.1f} s "
+            f"({fmt(r.episodes_per_s, 1)} episodes/s), root seed {r.seed}",
+            style="dim",
+        )
+        title = f"[bold]evaluate[/] {r.name} · [cyan]{r.env['id']}[/]"
+        return Panel(Group(team, agents, footer), title=title, title_align="left")
+
+
+def evaluate_markdown(result: EvaluateResult) -> list[str]:
+    """Markdown lines: the team's metrics with their intervals."""
+    team = result.metrics["team"]
+    lines = ["| metric | mean | 95% CI |", "|---|---:|---:|"]
+    for key in ("return", "cost", "length"):
+        s = team[key]
+        lines.append(f"| {key} | {fmt(s['mean'])} | [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}] |")
+    return [*lines, "", f"{result.episodes} episodes, root seed {result.seed}.", ""]

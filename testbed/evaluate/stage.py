@@ -1,0 +1,88 @@
+"""`kind: evaluate`: N episodes of a team on an env, summarised with confidence intervals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import PositiveInt
+
+from testbed.context import StageContext, StageResult
+from testbed.evaluate.stats import summarize_episodes
+from testbed.rollout.episode import EpisodeRecord
+from testbed.rollout.executor import EpisodeRunner, Executor, LocalExecutor
+from testbed.scenario.document import Scenario
+from testbed.scenario.models import TeamStage
+from testbed.seeding import episode_seeds
+
+EpisodeCallback = Callable[[int, EpisodeRecord], None]
+
+
+class EvaluateStage(TeamStage):
+    """`kind: evaluate`: N episodes of a team on an env; per-agent and team metrics with CIs."""
+
+    kind: Literal["evaluate"]
+    episodes: PositiveInt = 100
+
+
+@dataclass
+class EvaluateResult(StageResult):
+    """Team and per-agent metrics of the stage's episodes (records kept in memory only)."""
+
+    kind: ClassVar[str] = "evaluate"
+    transient: ClassVar[tuple[str, ...]] = ("records",)
+
+    agents: dict[str, Any] = field(default_factory=dict)
+    seats: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+    episodes: int = 0
+    wall_time_s: float = 0.0
+    episodes_per_s: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    records: list[EpisodeRecord] = field(default_factory=list)
+
+
+def run_evaluate(
+    scenario: Scenario,
+    index: int,
+    executor: Executor | None = None,
+    on_episode: EpisodeCallback | None = None,
+) -> EvaluateResult:
+    """Play the stage's episodes and return its result (records in episode order)."""
+    stage = scenario.stages[index]
+    seeds = episode_seeds(
+        scenario.stage_seed(index), stage.episodes, stream=scenario.seed_stream(index)
+    )
+    executor = executor or LocalExecutor()
+    preflight = EpisodeRunner(scenario, index)  # bad input fails here, before any worker starts
+    seats = {agent: stage.agents[pattern].label for agent, pattern in preflight.seats.items()}
+    preflight.close()
+
+    records: dict[int, EpisodeRecord] = {}
+    started = time.perf_counter()
+    for number, record in executor.imap(scenario, index, seeds):
+        records[number] = record
+        if on_episode is not None:
+            on_episode(number, record)
+    elapsed = time.perf_counter() - started
+    ordered = [records[k] for k in sorted(records)]
+    return EvaluateResult(
+        name=scenario.stage_name(index),
+        env=stage.env.model_dump(),
+        agents={p: ref.model_dump() for p, ref in stage.agents.items()},
+        seats=seats,
+        seed=scenario.stage_seed(index),
+        episodes=len(ordered),
+        wall_time_s=elapsed,
+        episodes_per_s=len(ordered) / elapsed if elapsed > 0 else None,
+        metrics=summarize_episodes(ordered),
+        records=ordered,
+    )
+
+
+def run_evaluate_stage(context: StageContext) -> EvaluateResult:
+    """The table's entry: `run_evaluate` with a progress bar and the episode log."""
+    context.progress.start(f"evaluate {context.name}", total=context.stage.episodes)
+    return run_evaluate(context.scenario, context.index, context.executor, context.episode_done)

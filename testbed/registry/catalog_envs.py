@@ -1,0 +1,226 @@
+"""Built-in environments: a flat, explicit `id -> EnvSpec` dict; importing it imports no env."""
+
+from __future__ import annotations
+
+from testbed.registry.catalog_safety import SAFETY_ENVS
+from testbed.registry.specs import EnvSpec
+
+
+def _mpe(name: str, kind: str, agents: str, description: str) -> EnvSpec:
+    return EnvSpec(
+        entry=f"testbed.envs.pettingzoo_std:{name}",
+        kind=kind,
+        api="parallel",
+        agents=agents,
+        actions="discrete | continuous (continuous_actions)",
+        description=description,
+    )
+
+
+ENVS: dict[str, EnvSpec] = {
+    # PettingZoo MPE (particle worlds), parallel API.
+    "mpe/simple_spread_v3": _mpe(
+        "simple_spread_v3",
+        "cooperative",
+        "N (default 3)",
+        "N agents cover N landmarks and avoid collisions; reward mixes the shared coverage "
+        "and own collisions (local_ratio).",
+    ),
+    "mpe/simple_reference_v3": _mpe(
+        "simple_reference_v3",
+        "cooperative",
+        "2",
+        "Two agents each guide the other to a target landmark by communicating.",
+    ),
+    "mpe/simple_tag_v3": _mpe(
+        "simple_tag_v3",
+        "competitive",
+        "num_good + num_adversaries (default 1 + 3)",
+        "Slower predators (adversary_*) chase faster prey (agent_*) among obstacles.",
+    ),
+    "mpe/simple_adversary_v3": _mpe(
+        "simple_adversary_v3",
+        "competitive",
+        "N + 1 (default 3)",
+        "Good agents reach the target landmark while hiding it from one adversary.",
+    ),
+    "mpe/simple_push_v3": _mpe(
+        "simple_push_v3",
+        "competitive",
+        "2",
+        "An adversary pushes the agent away from its target landmark.",
+    ),
+    # PettingZoo classic games, AEC API with legal-action masks.
+    "classic/tictactoe_v3": EnvSpec(
+        "testbed.envs.pettingzoo_std:tictactoe_v3",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
+        "Tic-tac-toe; +1 win, -1 loss, 0 draw.",
+    ),
+    "classic/connect_four_v3": EnvSpec(
+        "testbed.envs.pettingzoo_std:connect_four_v3",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
+        "Connect four on a 6x7 board; +1 win, -1 loss, 0 draw.",
+    ),
+    "classic/rps_v2": EnvSpec(
+        "testbed.envs.pettingzoo_std:rps_v2",
+        "competitive",
+        "parallel",
+        "2",
+        "discrete",
+        "Repeated rock-paper-scissors (num_actions=5 for lizard-Spock).",
+    ),
+    "classic/chess_v6": EnvSpec(
+        "testbed.envs.pettingzoo_std:chess_v6",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
+        "Chess with AlphaZero-style observation and action planes.",
+    ),
+    # PettingZoo butterfly, parallel API.
+    "butterfly/knights_archers_zombies_v10": EnvSpec(
+        "testbed.envs.pettingzoo_std:knights_archers_zombies_v10",
+        "cooperative",
+        "parallel",
+        "num_archers + num_knights (default 2 + 2)",
+        "discrete",
+        "Knights and archers kill advancing zombies (vector observations by default).",
+    ),
+    # Safety-Gymnasium and Safe Multi-Agent MuJoCo: testbed/registry/catalog_safety.py
+    **SAFETY_ENVS,
+    # >>> custom envs: cooperative + constrained
+    "testbed/foraging_v0": EnvSpec(
+        "testbed.envs.foraging:parallel_env",
+        "cooperative",
+        "parallel",
+        "N (default 3)",
+        "discrete",
+        "Grid foraging: items need item_level (default 2) agents loading together; shared reward.",
+    ),
+    "testbed/safe_navigation_v0": EnvSpec(
+        "testbed.envs.safe_navigation:parallel_env",
+        "constrained",
+        "parallel",
+        "N (default 3)",
+        "discrete | continuous (continuous_actions)",
+        "Robots drive to their goals among circular hazards; hazard, collision and speed costs.",
+        costs=("hazard", "collision", "speed"),
+    ),
+    # <<< custom envs: cooperative + constrained
+    # >>> custom envs: competitive + mixed
+    "testbed/breakthrough_v0": EnvSpec(
+        "testbed.envs.breakthrough:breakthrough_v0",
+        "competitive",
+        "aec",
+        "2",
+        "discrete (masked)",
+        "Breakthrough on a 5x5 board (rows, cols): race a piece to the far row or capture "
+        "all; +1 win, -1 loss, never a draw.",
+    ),
+    "testbed/commons_harvest_v0": EnvSpec(
+        "testbed.envs.commons_harvest:commons_harvest_v0",
+        "mixed",
+        "parallel",
+        "n_agents (default 5)",
+        "discrete",
+        "Shared logistic stock; reward = own harvest; greed pays short-term, "
+        "over-harvesting collapses the stock.",
+        costs=("depletion",),
+    ),
+    # <<< custom envs: competitive + mixed
+    # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
+    "gym/CartPole-v1": EnvSpec(
+        "testbed.envs.gymnasium_single:cartpole_v1",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Balance a pole on a cart; +1 per step, 500 steps max (solved at 475).",
+    ),
+    "gym/Acrobot-v1": EnvSpec(
+        "testbed.envs.gymnasium_single:acrobot_v1",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Swing a two-link arm's tip above a line; -1 per step, 500 steps max.",
+    ),
+    "gym/MountainCar-v0": EnvSpec(
+        "testbed.envs.gymnasium_single:mountain_car_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Rock an underpowered car up a hill; -1 per step, 200 steps max.",
+    ),
+    "gym/MountainCarContinuous-v0": EnvSpec(
+        "testbed.envs.gymnasium_single:mountain_car_continuous_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "Mountain car with a continuous force; +100 at the goal minus energy.",
+    ),
+    "gym/Pendulum-v1": EnvSpec(
+        "testbed.envs.gymnasium_single:pendulum_v1",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "Swing up and hold an inverted pendulum; 200 steps, best returns near -150.",
+    ),
+    "gym/FrozenLake-v1": EnvSpec(
+        "testbed.envs.gymnasium_single:frozen_lake_v1",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Tabular: cross a (slippery) frozen lake to the goal; +1 on reaching it.",
+    ),
+    "gym/CliffWalking-v0": EnvSpec(
+        "testbed.envs.gymnasium_single:cliff_walking_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Tabular: walk along a cliff; -1 per step, -100 for a fall; optimum -13.",
+    ),
+    "gym/Taxi-v3": EnvSpec(
+        "testbed.envs.gymnasium_single:taxi_v3",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Tabular: pick up and drop off a passenger; optimum about +8.",
+    ),
+    "gym/InvertedPendulum-v4": EnvSpec(
+        "testbed.envs.gymnasium_single:inverted_pendulum_v4",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "MuJoCo: keep a pole upright; +1 per step, 1000 max.",
+    ),
+    "gym/HalfCheetah-v4": EnvSpec(
+        "testbed.envs.gymnasium_single:half_cheetah_v4",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "MuJoCo: run forward with a planar cheetah; 1000 steps.",
+    ),
+    "gym/any": EnvSpec(
+        "testbed.envs.gymnasium_single:any_task",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete (default task; any space)",
+        "Any Gymnasium id (`task`, `kwargs`) as a one-agent env.",
+    ),
+}

@@ -1,0 +1,1 @@
+"""How results are written: number formats, summary.md and JUnit documents, the run folder."""

@@ -1,0 +1,1 @@
+"""Scenario files: YAML with source positions, `--set` overrides, the shared schema, references."""

@@ -1,0 +1,113 @@
+"""What every stage kind's schema shares: env and agent references, and the stage base.
+
+Each kind's own schema (`kind: evaluate`, `audit`, ...) subclasses `StageModel` (one team:
+`TeamStage`) in its own package; `testbed.stages` lists them. Unknown keys are errors
+(pydantic, `extra="forbid"`); `testbed.scenario.document` turns validation errors into
+`file:line: field` messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+
+Loc = tuple[str, ...]
+
+
+class Strict(BaseModel):
+    """A frozen pydantic model that rejects unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvRef(Strict):
+    """Which environment, with its parameters and any costs added by the constraint wrapper."""
+
+    id: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    costs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_id(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+
+class AgentRef(Strict):
+    """Which agent fills a seat: a registry id (or `module:attr` / `file.py:Name`) with params,
+    or a trained `checkpoint` folder (a path, or `@<train stage>/<agent>` for one trained
+    earlier in the same run)."""
+
+    id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    checkpoint: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_id(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AgentRef:
+        if (self.id is None) == (self.checkpoint is None):
+            raise ValueError("give exactly one of `id` (a registered agent) or `checkpoint`")
+        if self.checkpoint is not None and self.params:
+            raise ValueError("a checkpoint brings its own params; remove `params`")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.id if self.id is not None else f"checkpoint {self.checkpoint}"
+
+
+class EntrantRef(AgentRef):
+    """A tournament entrant: one agent for every seat of its side, or a team (`agents`:
+    agent-name pattern -> agent) for team games, e.g. predators and prey of MPE tag."""
+
+    agents: dict[str, AgentRef] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _team_needs_no_id(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "agents" in value and "id" not in value:
+            return {**value, "id": "team"}
+        return value
+
+    @model_validator(mode="after")
+    def _team_alone(self) -> EntrantRef:
+        if self.agents is not None and (self.id != "team" or self.params or self.checkpoint):
+            raise ValueError("a team entrant (`agents:`) has no `id`, `params` or `checkpoint`")
+        return self
+
+    def refs(self, loc: Loc) -> list[tuple[Loc, AgentRef]]:
+        """The agent references inside this entrant, with their locations."""
+        if self.agents is None:
+            return [(loc, self)]
+        return [((*loc, "agents", p), r) for p, r in self.agents.items()]
+
+
+class StageModel(Strict):
+    """Fields every stage kind shares: its kind, name, env and seeds."""
+
+    trains_agents: ClassVar[bool] = False
+    """True for kinds whose results later stages name as `checkpoint: "@<stage>/<agent>"`."""
+
+    kind: str
+    name: str | None = None
+    env: EnvRef
+    seed: NonNegativeInt | None = None
+    max_steps: PositiveInt | None = None
+
+    def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
+        """Every agent reference of the stage with its location (field path) in the stage."""
+        return []
+
+
+class TeamStage(StageModel):
+    """A stage played by one team: `agents` maps env agent names (or globs) to agents."""
+
+    agents: dict[str, AgentRef] = Field(min_length=1)
+
+    def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
+        return [(("agents", pattern), ref) for pattern, ref in self.agents.items()]

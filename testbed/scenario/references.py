@@ -1,0 +1,88 @@
+"""What a scenario names exists and fits: env and agent ids (with a did-you-mean), their
+parameters (against the env factory's signature and the agent's Config dataclass), and
+checkpoint folders (those trained earlier in the same run are checked by stage name)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from testbed import registry
+from testbed.errors import BadInput
+from testbed.registry.checkpoint import read_config
+from testbed.scenario.models import AgentRef
+
+if TYPE_CHECKING:
+    from testbed.scenario.document import Scenario
+
+
+def check_references(scenario: Scenario) -> None:
+    """Raise one BadInput listing every reference of the scenario that does not resolve."""
+    problems: list[BadInput] = []
+    for index, stage in enumerate(scenario.stages):
+        where = scenario.where("stages", index, "env", "id") or "env.id"
+        factory = _collect(
+            problems, registry.env_factory, stage.env.id, where=where, base_dir=scenario.base_dir
+        )
+        if factory is not None:
+            for key in stage.env.params:
+                _collect(
+                    problems,
+                    registry.check_env_param,
+                    factory,
+                    key,
+                    name=stage.env.id,
+                    where=scenario.where("stages", index, "env", "params", key),
+                )
+        for loc, ref in stage.agent_refs():
+            _collect(problems, _check_agent_ref, scenario, index, loc, ref)
+    if problems:
+        raise BadInput.combine(problems)
+
+
+def _collect(problems: list[BadInput], check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return check(*args, **kwargs)
+    except BadInput as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def _check_agent_ref(scenario: Scenario, index: int, loc: tuple[str, ...], ref: AgentRef) -> None:
+    if ref.checkpoint is not None:
+        where = scenario.where("stages", index, *loc, "checkpoint")
+        if ref.checkpoint.startswith("@"):
+            trained = earlier_train_stage(scenario, index, ref.checkpoint, where=where)
+            if trained is None:
+                raise BadInput(
+                    f"{ref.checkpoint!r} names no earlier `kind: train` stage of this scenario",
+                    where=where,
+                    hint="write @<train stage name>/<agent name>, e.g. @train/agent_0",
+                )
+            return
+        path = Path(ref.checkpoint)
+        if scenario.base_dir is not None and not path.is_absolute():
+            path = scenario.base_dir / path
+        read_config(path, where=where)
+        return
+    assert ref.id is not None
+    where = scenario.where("stages", index, *loc, "id")
+    cls = registry.agent_class(ref.id, where=where, base_dir=scenario.base_dir)
+    registry.agent_config(
+        cls, ref.params, name=ref.id, where=scenario.where("stages", index, *loc, "params")
+    )
+
+
+def earlier_train_stage(
+    scenario: Scenario, index: int, ref: str, *, where: str | None = None
+) -> tuple[int, str] | None:
+    """`@<stage>/<agent>` -> (index of that earlier training stage, agent name), else None."""
+    stage_name, _, agent = ref[1:].partition("/")
+    if not agent:
+        raise BadInput(f"{ref!r}: expected @<train stage name>/<agent name>", where=where)
+    for earlier in range(index):
+        stage = scenario.stages[earlier]
+        if stage.trains_agents and scenario.stage_name(earlier) == stage_name:
+            return earlier, agent
+    return None

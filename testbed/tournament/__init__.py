@@ -1,0 +1,1 @@
+"""`kind: tournament`: schedules, fault-isolated games, ratings, the leaderboard store."""

@@ -1,0 +1,68 @@
+"""The schema of `kind: tournament`: entrants, format, sides, scoring and rating options."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+
+from testbed.scenario.models import AgentRef, EntrantRef, Loc, StageModel, Strict
+
+
+class RatingOptions(Strict):
+    """How ratings are computed from the games."""
+
+    bootstrap: NonNegativeInt = 1000
+    """Bootstrap replicates of the Bradley–Terry fit (0 = no intervals)."""
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    elo_k: PositiveFloat = 32.0
+
+
+class TournamentStage(StageModel):
+    """`kind: tournament`: entrants play each other; ratings, cross-play and a leaderboard."""
+
+    kind: Literal["tournament"]
+    entrants: dict[str, EntrantRef] = Field(min_length=2)
+    format: Literal["round_robin", "gauntlet", "free_for_all"] = "round_robin"
+    reference: list[str] = Field(default_factory=list)
+    """Gauntlet: the fixed field every other entrant (a challenger) plays."""
+    sides: dict[str, list[str]] | None = None
+    """Side name -> agent-name patterns; default: every env agent is its own side."""
+    scoring: Literal["game", "match"] = "game"
+    """`game`: every game is rated (side returns compared). `match`: the games of one pairing
+    and seed (all seat rotations) are summed first, duplicate-bridge style, for asymmetric
+    sides such as predators vs prey."""
+    rounds: PositiveInt = 10
+    """Fresh chance seeds per pairing; each round plays every seat rotation on that seed."""
+    move_timeout: PositiveFloat | None = None
+    """Seconds an entrant may take for one move before it forfeits the game."""
+    leaderboard: str | None = None
+    """Leaderboard name in the database; default `<scenario name>/<stage name>`."""
+    db: str | None = None
+    """SQLite file; default `runs/leaderboard.sqlite` (the CLI's --db overrides)."""
+    ratings: RatingOptions = Field(default_factory=RatingOptions)
+
+    def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
+        return [ref for n, e in self.entrants.items() for ref in e.refs(("entrants", n))]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sides_as_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("sides"), dict):
+            sides = {k: [v] if isinstance(v, str) else v for k, v in value["sides"].items()}
+            return {**value, "sides": sides}
+        return value
+
+    @model_validator(mode="after")
+    def _reference_known(self) -> TournamentStage:
+        unknown = [r for r in self.reference if r not in self.entrants]
+        if unknown:
+            raise ValueError(f"reference entrant {unknown[0]!r} is not among the entrants")
+        if self.format == "gauntlet":
+            if not self.reference:
+                raise ValueError("a gauntlet needs `reference:` (the fixed field)")
+            if len(self.reference) == len(self.entrants):
+                raise ValueError("a gauntlet needs at least one challenger outside `reference`")
+        elif self.reference:
+            raise ValueError("`reference` is for `format: gauntlet`")
+        return self

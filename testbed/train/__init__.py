@@ -1,0 +1,1 @@
+"""`kind: train`: training loops, the train stage, self-play, curves and checkpoints."""

@@ -1,0 +1,144 @@
+"""Learning curves: `curve.csv` (one row per evaluation, flushed as written, so a killed run
+keeps it) and `curve.png`."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from testbed.errors import BadInput
+
+
+class CurveLog:
+    """curve.csv, one row per evaluation, flushed as written."""
+
+    FIELDS = (
+        "step",
+        "episodes",
+        "eval_return",
+        "eval_cost",
+        "train_return",
+        "train_cost",
+        "seconds",
+    )
+
+    def __init__(self, path: Path, append: bool):
+        self.path = path
+        fresh = not (append and path.exists())
+        self.file = path.open("a" if not fresh else "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.file)
+        if fresh:
+            self.writer.writerow(self.FIELDS)
+            self.file.flush()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.writer.writerow([row[k] for k in self.FIELDS])
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Curve:
+    """The evaluations of one training run: rows in memory, in `curve.csv` (appended to when
+    a run resumes), and on TensorBoard when asked for."""
+
+    def __init__(self, folder: Path, *, append: bool = False, tensorboard: bool = False):
+        self.rows: list[dict[str, Any]] = []
+        self.log = CurveLog(folder / "curve.csv", append=append)
+        self.writer = _tensorboard(folder / "tensorboard") if tensorboard else None
+        self.started = time.perf_counter()
+
+    def add(
+        self,
+        step: int,
+        episodes: int,
+        evaluation: tuple[float, float],
+        recent_returns: Iterable[float],
+        recent_costs: Iterable[float],
+        metrics: dict[str, dict[str, float]] | None = None,
+    ) -> dict[str, Any]:
+        """Record one evaluation (return, cost) with the recent training episodes' means."""
+        row = {
+            "step": step,
+            "episodes": episodes,
+            "eval_return": evaluation[0],
+            "eval_cost": evaluation[1],
+            "train_return": _mean(list(recent_returns)),
+            "train_cost": _mean(list(recent_costs)),
+            "seconds": round(self.elapsed, 3),
+        }
+        self.rows.append(row)
+        self.log.write(row)
+        if self.writer is not None:
+            for key in ("eval_return", "eval_cost", "train_return", "train_cost"):
+                if row[key] is not None:
+                    self.writer.add_scalar(key, row[key], step)
+            for name, values in (metrics or {}).items():
+                for key, value in values.items():
+                    self.writer.add_scalar(f"{name}/{key}", value, step)
+        return row
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        return self.rows[-1] if self.rows else None
+
+    def status(self) -> str:
+        """The latest evaluation, for a progress bar."""
+        last = self.last
+        return f"eval return {last['eval_return']:.2f} cost {last['eval_cost']:.2f}" if last else ""
+
+    def close(self) -> None:
+        self.log.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _tensorboard(folder: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise BadInput(
+            "`tensorboard: true` needs the tensorboard package",
+            hint="pip install tensorboard (into the same environment as testbed)",
+        ) from exc
+    return SummaryWriter(str(folder))
+
+
+def curve_plot(curve: list[dict[str, Any]], path: Path, title: str) -> None:
+    """The learners' evaluation return and cost (and recent training return) against env steps."""
+    if not curve:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in curve]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    top.plot(steps, [r["eval_return"] for r in curve], marker="o", label="evaluation")
+    train_points = [(r["step"], r["train_return"]) for r in curve if r["train_return"] is not None]
+    if train_points:
+        top.plot(*zip(*train_points, strict=True), alpha=0.6, label="training (last 20 ep.)")
+    top.set_ylabel("return (learners)")
+    top.legend()
+    top.grid(alpha=0.3)
+    bottom.plot(steps, [r["eval_cost"] for r in curve], marker="o", color="#c44e52")
+    bottom.set_ylabel("cost (learners)")
+    bottom.set_xlabel("env steps")
+    bottom.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,92 @@
+"""The schema of `kind: train`: budget, evaluation, checkpoints, resuming, self-play."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from testbed.scenario.models import AgentRef, EntrantRef, Loc, Strict, TeamStage
+
+
+class SelfPlayOptions(Strict):
+    """Self-play for two-player turn-based (AEC) games: the stage's one learner plays against a
+    pool of frozen snapshots of itself, seats alternating each episode; every snapshot is saved
+    as a checkpoint and, after training, rated against `entrants` in a leaderboard tournament."""
+
+    snapshot_every: PositiveInt
+    """Freeze a snapshot every this many env steps (plies); it joins the opponent pool and is
+    saved under `<run>/<stage>/snapshots/step-N/` (step 0 and the final step are saved too)."""
+    pool_size: PositiveInt = 10
+    """Snapshots in the opponent pool: the newest this many (older ones stay on disk and in
+    the leaderboard)."""
+    latest_prob: float = Field(default=0.8, ge=0, le=1)
+    """Chance of facing the newest snapshot; otherwise an older pooled one, uniformly
+    (OpenAI Five: 0.8)."""
+    opponent_policy: Literal["explore", "act"] = "explore"
+    """How snapshots play in training: their behaviour policy (`explore`, sampling: varied
+    games) or their evaluation policy (`act`)."""
+    eval_opponent: AgentRef = Field(default_factory=lambda: AgentRef(id="random"))
+    """Fixed opponent of the evaluation games (the learner's `act`, seats alternating): the
+    curve's eval_return is the learner's mean return against it."""
+    entrants: dict[str, EntrantRef] | None = None
+    """Fixed entrants the snapshots are rated against (default: `random` and every agent
+    registered for the env, with default params)."""
+    leaderboard: str | None = None
+    """Leaderboard the snapshots enter; default `<scenario name>/<stage name>`."""
+    db: str | None = None
+    """SQLite file of the leaderboard; default `runs/leaderboard.sqlite` (the CLI's --db
+    overrides)."""
+    rounds: PositiveInt = 10
+    """Rounds of the leaderboard tournament (each plays every pairing in both seat orders)."""
+
+
+class TrainStage(TeamStage):
+    """`kind: train`: learners among `agents` train for `steps` env steps; the others act."""
+
+    trains_agents: ClassVar[bool] = True
+
+    kind: Literal["train"]
+    steps: PositiveInt
+    """Training budget in env steps."""
+    eval_every: PositiveInt | None = None
+    """Evaluate on held-out seeds every this many steps (default: steps / 10)."""
+    eval_episodes: PositiveInt = 10
+    checkpoint_every: PositiveInt | None = None
+    """Save checkpoints every this many steps (default: at each evaluation)."""
+    resume_from: str | None = None
+    """A checkpoint folder of an earlier run (holding one folder per learner) to continue."""
+    tensorboard: bool = False
+    """Also log to TensorBoard (needs the `tensorboard` package)."""
+    self_play: SelfPlayOptions | None = None
+    """Train one learner (every seat of `agents` names it) against snapshots of itself."""
+
+    def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
+        refs = super().agent_refs()
+        if self.self_play is not None:
+            refs.append((("self_play", "eval_opponent"), self.self_play.eval_opponent))
+            for name, entrant in (self.self_play.entrants or {}).items():
+                refs += entrant.refs(("self_play", "entrants", name))
+        return refs
+
+    @model_validator(mode="after")
+    def _self_play_fits(self) -> TrainStage:
+        if self.self_play is None:
+            return self
+        for option in ("resume_from", "checkpoint_every"):
+            if getattr(self, option) is not None:
+                raise ValueError(
+                    f"`{option}` does not work with `self_play` (its snapshots are the "
+                    "checkpoints: see self_play.snapshot_every)"
+                )
+        if self.tensorboard:
+            raise ValueError("`tensorboard` does not work with `self_play` yet")
+        if len({ref.model_dump_json() for ref in self.agents.values()}) != 1:
+            raise ValueError(
+                'self-play trains one learner: give it once for every seat, e.g. agents: {"*": ppo}'
+            )
+        return self
+
+    @property
+    def evaluation_interval(self) -> int:
+        return self.eval_every or max(1, self.steps // 10)

@@ -1,0 +1,203 @@
+"""`kind: train`: learners train in the stage's env for a budget of env steps.
+
+Every `eval_every` steps the evaluation policies (`act`) play `eval_episodes` held-out
+episodes; the curve is appended to `curve.csv` (flushed, so a killed run keeps it) and drawn
+to `curve.png`. Checkpoints (one folder per learning agent: config.json + weights.pt) go to
+`<run>/<stage>/checkpoints/step-<N>/` and `.../final/`; later stages of the same scenario use
+them as `checkpoint: "@<stage>/<agent>"`, other runs by path. `resume_from` continues from a
+checkpoint folder at the step it was saved. With `self_play:` the stage trains one learner
+against its own snapshots (testbed/train/selfplay_stage.py).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from testbed.context import StageContext
+from testbed.errors import BadInput, RunFailed, TestbedError
+from testbed.report.format import slug
+from testbed.rollout.build import build_env_or_fail, build_seats, seat_assignment
+from testbed.scenario.document import Scenario
+from testbed.seeding import stream_seed
+from testbed.train.checkpoints import SavedUnit, resume_units, saved_units, scenario_path
+from testbed.train.curves import Curve, curve_plot
+from testbed.train.loop import evaluate, train
+from testbed.train.result import TrainResult
+from testbed.train.selfplay_stage import run_self_play
+from testbed.train.state import EpisodeStats, TrainState, learns
+
+ProgressHook = Callable[[int, str], None]
+
+
+def run_train(
+    scenario: Scenario,
+    index: int,
+    out_dir: Path | None,
+    on_progress: ProgressHook | None = None,
+    *,
+    db: Any = None,
+) -> TrainResult:
+    """Train the stage's learners; return the stage result (curve, checkpoints, final eval)."""
+    stage = scenario.stages[index]
+    if stage.self_play is not None:
+        return run_self_play(scenario, index, out_dir, on_progress, db=db)
+    name = scenario.stage_name(index)
+    if out_dir is None:
+        raise BadInput(
+            f"train stage {name!r} needs a run folder for its checkpoints",
+            hint="pass --out (the CLI always has one), or `out=` to testbed.run",
+        )
+    return _TrainRun(scenario, index, Path(out_dir) / slug(name), on_progress).run()
+
+
+def run_train_stage(context: StageContext) -> TrainResult:
+    """The table's entry: `run_train` with a progress bar over env steps."""
+    context.progress.start(f"train {context.name}", total=context.stage.steps)
+
+    def on_progress(step: int, status: str) -> None:
+        context.progress.update(completed=step, status=status)
+
+    return run_train(
+        context.scenario, context.index, context.options.out_dir, on_progress,
+        db=context.options.db,
+    )  # fmt: skip
+
+
+class _TrainRun:
+    """One run of a train stage: its env, learners, curve and checkpoints."""
+
+    def __init__(
+        self, scenario: Scenario, index: int, folder: Path, on_progress: ProgressHook | None
+    ):
+        from testbed.agents.common.nets import deterministic_torch  # torch: imported when used
+
+        self.scenario, self.index, self.folder = scenario, index, folder
+        self.stage = stage = scenario.stages[index]
+        self.name = scenario.stage_name(index)
+        self.on_progress = on_progress
+        self.seed = stream_seed(scenario.stage_seed(index), scenario.seed_stream(index), 0)
+        folder.mkdir(parents=True, exist_ok=True)
+        deterministic_torch(self.seed)
+        self.env = build_env_or_fail(scenario, index)
+        self.eval_env = build_env_or_fail(scenario, index)
+        seats = seat_assignment(scenario, index, list(self.env.possible_agents))
+        self.policies = build_seats(
+            scenario, stage.agents, seats, self.env, lambda p: self._where("agents", p)
+        )
+        self.learners = [a for a, p in self.policies.items() if learns(p)]
+        if not self.learners:
+            raise BadInput(
+                f"no agent of train stage {self.name!r} learns (none has explore/observe/update)",
+                where=self._where("agents"),
+                hint="use a learning agent, e.g. dqn, ppo or sac (testbed list agents)",
+            )
+        self.units: dict[str, SavedUnit] = saved_units(
+            scenario, stage.agents, self.policies, self.learners, seats, self.env
+        )
+        self.state = TrainState()
+        if stage.resume_from is not None:
+            step, episodes = resume_units(
+                scenario_path(scenario, stage.resume_from),
+                self.units,
+                stage.steps,
+                where=self._where("resume_from"),
+            )
+            self.state = TrainState(step=step, episodes=episodes)
+        self.recent: deque[EpisodeStats] = deque(maxlen=20)
+        self.eval_seed = stream_seed(self.seed, "eval", 0)
+
+    def _where(self, *loc: Any) -> str | None:
+        return self.scenario.where("stages", self.index, *loc)
+
+    def checkpoint(self, tag: str) -> dict[str, str]:
+        """Save every unit under `checkpoints/<tag>/`; {unit name: folder}."""
+        paths = {}
+        for key, unit in self.units.items():
+            target = self.folder / "checkpoints" / tag / unit.folder
+            unit.save(
+                target,
+                {
+                    "step": self.state.step,
+                    "episodes": self.state.episodes,
+                    "env": self.stage.env.id,
+                    "env_params": self.stage.env.params,
+                    "agent_name": key,
+                    "scenario": self.scenario.name,
+                    "stage": self.name,
+                    "seed": self.seed,
+                },
+            )
+            paths[key] = str(target)
+        return paths
+
+    def on_step(self, state: TrainState) -> None:
+        stage = self.stage
+        if state.step % stage.evaluation_interval == 0 or state.step == stage.steps:
+            evaluation = evaluate(
+                self.eval_env, self.policies, self.eval_seed, stage.eval_episodes,
+                stage.max_steps, self.learners,
+            )  # fmt: skip
+            self.curve.add(
+                state.step,
+                state.episodes,
+                evaluation,
+                [sum(e.returns.get(a, 0.0) for a in self.learners) for e in self.recent],
+                [sum(e.costs.get(a, 0.0) for a in self.learners) for e in self.recent],
+                state.metrics,
+            )
+        if state.step % (stage.checkpoint_every or stage.evaluation_interval) == 0 and (
+            state.step < stage.steps
+        ):
+            self.checkpoint(f"step-{state.step}")
+        if self.on_progress is not None and (state.step % 100 == 0 or state.step == stage.steps):
+            self.on_progress(state.step, self.curve.status())
+
+    def run(self) -> TrainResult:
+        stage = self.stage
+        self.curve = Curve(
+            self.folder, append=stage.resume_from is not None, tensorboard=stage.tensorboard
+        )
+        try:
+            train(
+                self.env,
+                self.policies,
+                stage.steps,
+                self.seed,
+                state=self.state,
+                max_steps=stage.max_steps,
+                on_step=self.on_step,
+                on_episode=lambda stats, _: self.recent.append(stats),
+            )
+            final = self.checkpoint("final")
+        except TestbedError:
+            raise
+        except Exception as exc:
+            self.checkpoint(f"failed-step-{self.state.step}")  # what was learned, for a post-mortem
+            raise RunFailed(
+                f"training stage {self.name!r} failed at step {self.state.step}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            self.curve.close()
+            self.env.close()
+            self.eval_env.close()
+        curve_plot(
+            self.curve.rows, self.folder / "curve.png", f"train {self.name} · {stage.env.id}"
+        )
+        return TrainResult(
+            name=self.name,
+            env={"id": stage.env.id, "params": stage.env.params},
+            seed=self.seed,
+            steps=self.state.step,
+            episodes=self.state.episodes,
+            learners={key: stage.agents[u.pattern].label for key, u in self.units.items()},
+            curve=self.curve.rows,
+            final_eval=self.curve.last,
+            metrics=self.state.metrics,
+            checkpoints=final,
+            folder=str(self.folder),
+            wall_time_s=self.curve.elapsed,
+        )
