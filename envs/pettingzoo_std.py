@@ -32,9 +32,16 @@ Version history: v0 of these adapters (PettingZoo 1.24.3 envs, unchanged).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
+
+# Parameter types the harness checks (`testbed validate` too) before building an env.
+Count = Annotated[int, Ge(1)]
+NonNegative = Annotated[int, Ge(0)]
+Fraction = Annotated[float, Ge(0), Le(1)]
+RenderMode = Literal["human", "rgb_array"] | None
 
 
 class ZeroCostParallel(BaseParallelWrapper):
@@ -81,11 +88,11 @@ def _parallel(env: Any) -> ZeroCostParallel:
 
 
 def simple_spread_v3(
-    N: int = 3,  # noqa: N803 (PettingZoo's parameter name)
-    local_ratio: float = 0.5,
-    max_cycles: int = 25,
+    N: Count = 3,  # noqa: N803 (PettingZoo's parameter name)
+    local_ratio: Fraction = 0.5,
+    max_cycles: Count = 25,
     continuous_actions: bool = False,
-    render_mode: str | None = None,
+    render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """N agents cover N landmarks; reward mixes the team's coverage and own collisions."""
     from pettingzoo.mpe import simple_spread_v3 as module
@@ -102,10 +109,10 @@ def simple_spread_v3(
 
 
 def simple_reference_v3(
-    local_ratio: float = 0.5,
-    max_cycles: int = 25,
+    local_ratio: Fraction = 0.5,
+    max_cycles: Count = 25,
     continuous_actions: bool = False,
-    render_mode: str | None = None,
+    render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """Two agents each guide the other to its target landmark by communicating."""
     from pettingzoo.mpe import simple_reference_v3 as module
@@ -121,12 +128,12 @@ def simple_reference_v3(
 
 
 def simple_tag_v3(
-    num_good: int = 1,
-    num_adversaries: int = 3,
-    num_obstacles: int = 2,
-    max_cycles: int = 25,
+    num_good: Count = 1,
+    num_adversaries: Count = 3,
+    num_obstacles: NonNegative = 2,
+    max_cycles: Count = 25,
     continuous_actions: bool = False,
-    render_mode: str | None = None,
+    render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """Slower predators (adversary_*) chase faster prey (agent_*) among obstacles."""
     from pettingzoo.mpe import simple_tag_v3 as module
@@ -144,10 +151,10 @@ def simple_tag_v3(
 
 
 def simple_adversary_v3(
-    N: int = 2,  # noqa: N803 (PettingZoo's parameter name)
-    max_cycles: int = 25,
+    N: Count = 2,  # noqa: N803 (PettingZoo's parameter name)
+    max_cycles: Count = 25,
     continuous_actions: bool = False,
-    render_mode: str | None = None,
+    render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """N good agents reach the target landmark while hiding it from one adversary."""
     from pettingzoo.mpe import simple_adversary_v3 as module
@@ -163,9 +170,9 @@ def simple_adversary_v3(
 
 
 def simple_push_v3(
-    max_cycles: int = 25,
+    max_cycles: Count = 25,
     continuous_actions: bool = False,
-    render_mode: str | None = None,
+    render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """An adversary pushes the agent away from its target landmark."""
     from pettingzoo.mpe import simple_push_v3 as module
@@ -183,21 +190,21 @@ def simple_push_v3(
 # Classic games
 
 
-def tictactoe_v3(render_mode: str | None = None) -> ZeroCostAEC:
+def tictactoe_v3(render_mode: RenderMode = None) -> ZeroCostAEC:
     """Tic-tac-toe (AEC, masked); +1 win, -1 loss, 0 draw."""
     from pettingzoo.classic import tictactoe_v3 as module
 
     return ZeroCostAEC(module.env(render_mode=render_mode))
 
 
-def connect_four_v3(render_mode: str | None = None, screen_scaling: int = 9) -> ZeroCostAEC:
+def connect_four_v3(render_mode: RenderMode = None, screen_scaling: Count = 9) -> ZeroCostAEC:
     """Connect four on a 6x7 board (AEC, masked); +1 win, -1 loss, 0 draw."""
     from pettingzoo.classic import connect_four_v3 as module
 
     return ZeroCostAEC(module.env(render_mode=render_mode, screen_scaling=screen_scaling))
 
 
-def chess_v6(render_mode: str | None = None, screen_height: int | None = 800) -> ZeroCostAEC:
+def chess_v6(render_mode: RenderMode = None, screen_height: Count | None = 800) -> ZeroCostAEC:
     """Chess with AlphaZero-style observation and action planes (AEC, masked)."""
     from pettingzoo.classic import chess_v6 as module
 
@@ -205,10 +212,10 @@ def chess_v6(render_mode: str | None = None, screen_height: int | None = 800) ->
 
 
 def rps_v2(
-    num_actions: int = 3,
-    max_cycles: int = 15,
-    render_mode: str | None = None,
-    screen_height: int | None = 800,
+    num_actions: Literal[3, 5] = 3,
+    max_cycles: Count = 15,
+    render_mode: RenderMode = None,
+    screen_height: Count | None = 800,
 ) -> ZeroCostParallel:
     """Repeated rock-paper-scissors; num_actions=5 adds lizard and Spock."""
     from pettingzoo.classic import rps_v2 as module
@@ -228,20 +235,20 @@ def rps_v2(
 
 
 def knights_archers_zombies_v10(
-    spawn_rate: int = 20,
-    num_archers: int = 2,
-    num_knights: int = 2,
-    max_zombies: int = 10,
-    max_arrows: int = 10,
+    spawn_rate: Count = 20,
+    num_archers: NonNegative = 2,
+    num_knights: NonNegative = 2,
+    max_zombies: NonNegative = 10,
+    max_arrows: NonNegative = 10,
     killable_knights: bool = True,
     killable_archers: bool = True,
     pad_observation: bool = True,
     line_death: bool = False,
-    max_cycles: int = 900,
+    max_cycles: Count = 900,
     vector_state: bool = True,
     use_typemasks: bool = False,
     sequence_space: bool = False,
-    render_mode: str | None = None,
+    render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """Knights and archers kill advancing zombies; vector observations by default."""
     from pettingzoo.butterfly import knights_archers_zombies_v10 as module

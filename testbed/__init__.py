@@ -13,7 +13,13 @@ The public Python API mirrors the command line::
 
 from __future__ import annotations
 
-from testbed._quiet import silence_adroit_notice
+import os
+
+# pygame (MPE's renderer) lets SDL install its own SIGTERM/SIGINT handlers, which would swallow
+# the signal that stops a run; keep Python's (STACK.md).
+os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+
+from testbed._quiet import silence_adroit_notice  # noqa: E402
 
 silence_adroit_notice()
 

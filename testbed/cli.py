@@ -8,22 +8,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from testbed import registry
 from testbed._version import __version__
+from testbed.context import RunOptions
 from testbed.describe import DescribeView, describe_env
-from testbed.errors import BadInput, TestbedError
+from testbed.errors import BadInput, Interrupted, TestbedError
+from testbed.listing import show_listing
 from testbed.replay import replay, same_episode
 from testbed.report.output import default_run_dir
-from testbed.runner import run
-from testbed.stages import load_scenario
+from testbed.resume import find_unfinished
+from testbed.runner import resume_hint, run
+from testbed.stages import check_scenario, load_scenario
 from testbed.tournament.report import show_leaderboard
 
 EPILOG = "exit codes: 0 success, 1 audit failed, 2 bad input, 3 the run broke"
@@ -78,13 +84,21 @@ def _add_run_command(sub: Any) -> None:
     command.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted tournament: games already in the database are kept",
+        help="continue an interrupted run in its folder (--out, default: the newest unfinished "
+        "run of this scenario under runs/): finished episodes, games, training are kept",
     )
     command.add_argument(
         "--db",
         type=Path,
         help="leaderboard database for tournaments (default: the stage's `db`, else "
         "runs/leaderboard.sqlite)",
+    )
+    command.add_argument(
+        "--memory-limit",
+        type=int,
+        metavar="MB",
+        help="memory each worker process may use before it is stopped (a tournament entrant "
+        "over it forfeits; default: the stages' memory_limit, else 4096 or less to fit)",
     )
     command.add_argument("--quiet", action="store_true", help="no progress bar or report")
     command.add_argument(
@@ -132,6 +146,12 @@ def _add_replay_command(sub: Any) -> None:
     command.add_argument("--stage", help="stage name (default: the first stage)")
     command.add_argument("--gif", type=Path, help="write the rendered frames to this GIF")
     command.add_argument("--fps", type=int, default=15, help="GIF frames per second")
+    command.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="import the code (file.py:Name, module:attr) the run's scenario names; without it "
+        "a run folder, like a checkpoint, is data and only registered envs and agents load",
+    )
 
 
 def _add_describe_command(sub: Any) -> None:
@@ -179,7 +199,9 @@ def _describe(args: argparse.Namespace, console: Console) -> int:
 
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
-    recorded, record, frames = replay(args.run_dir, args.episode, args.stage, args.gif, args.fps)
+    recorded, record, frames = replay(
+        args.run_dir, args.episode, args.stage, args.gif, args.fps, trust_code=args.trust_code
+    )
     console.print(
         f"episode {args.episode} (seed {recorded['seed']}): length {record.length}, "
         f"team return {record.team_return:.4g}, team cost {record.team_cost:.4g}",
@@ -204,17 +226,37 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     scenario = load_scenario(args.file, overrides)
     if args.workers is not None and args.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
-    out = args.out or default_run_dir(scenario.name)
-    result = run(
-        scenario,
-        out,
-        workers=args.workers,
-        console=console,
-        show=not args.quiet,
-        allow_inconclusive=args.allow_inconclusive,
-        resume=args.resume,
-        db=args.db,
-    )
+    if args.memory_limit is not None and args.memory_limit < 1:
+        raise BadInput(f"--memory-limit must be at least 1 (MB), got {args.memory_limit}")
+    out = args.out
+    if out is None and args.resume:  # the newest unfinished run of this scenario, if any
+        out = find_unfinished(Path("runs"), scenario.model_dump(mode="json"))
+    out = out or default_run_dir(scenario.name)
+    command = shlex.join(["testbed", *args.argv])
+    try:
+        with _stop_on_signals():
+            result = run(
+                scenario,
+                out,
+                workers=args.workers,
+                console=console,
+                show=not args.quiet,
+                allow_inconclusive=args.allow_inconclusive,
+                resume=args.resume,
+                db=args.db,
+                memory_limit_mb=args.memory_limit,
+                command=command,
+            )
+    except KeyboardInterrupt as exc:
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        hint = resume_hint(RunOptions(out_dir=Path(out), command=command))
+        Console(stderr=True).print(
+            f"[yellow]{stopped}[/]: finished episodes and games are kept in {out}/ "
+            f"(result.json says `interrupted`); continue with:\n  {hint}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return stopped.exit_code
     if not args.quiet:
         console.print(f"[dim]results written to[/] {result.out_dir}/")
     verdict = result.verdict
@@ -235,128 +277,56 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM (docker stop, CI time-outs), SIGINT (Ctrl-C) and SIGHUP stop the run at once
+    with `Interrupted`, which the runner records and the caller turns into its exit code."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    watched = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, stop) for s in watched}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def _validate(args: argparse.Namespace, console: Console) -> int:
     worst = 0
     for path in args.files:
         try:
             scenario = load_scenario(path)
+            notes = check_scenario(scenario)
         except BadInput as exc:
-            console.print(f"[red]✗[/] {exc.render()}", highlight=False, soft_wrap=True)
+            for problem in exc.problems:
+                console.print(f"[red]✗[/] {problem.render_one()}", highlight=False, soft_wrap=True)
             worst = 2
             continue
         kinds = ", ".join(s.kind for s in scenario.stages)
         console.print(
             f"[green]✓[/] {path}: {scenario.name} ({kinds})", highlight=False, soft_wrap=True
         )
+        for note in notes:
+            console.print(f"  [dim]{note}[/]", highlight=False, soft_wrap=True)
     return worst
 
 
-def _env_rows() -> list[dict[str, object]]:
-    rows = []
-    for env_id in registry.env_ids():
-        spec = registry.ENVS.get(env_id)
-        if spec is None:
-            rows.append(
-                {
-                    "id": env_id,
-                    "kind": "?",
-                    "api": "?",
-                    "agents": "?",
-                    "actions": "?",
-                    "costs": [],
-                    "description": "(plugin)",
-                }
-            )
-            continue
-        rows.append(
-            {
-                "id": env_id,
-                "kind": spec.kind,
-                "api": spec.api,
-                "agents": spec.agents,
-                "actions": spec.actions,
-                "costs": list(spec.costs),
-                "description": spec.description,
-                "extra": spec.extra,
-            }
-        )
-    return rows
-
-
-def _agent_rows() -> list[dict[str, object]]:
-    rows = []
-    for agent_id in registry.agent_ids():
-        spec = registry.AGENTS.get(agent_id)
-        rows.append(
-            {
-                "id": agent_id,
-                "topic": spec.topic if spec else "plugin",
-                "envs": list(spec.envs) if spec else [],
-                "description": spec.description if spec else "",
-            }
-        )
-    return rows
-
-
-def _scenario_rows(folder: Path) -> list[dict[str, object]]:
-    rows = []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            s = load_scenario(path, check_refs=False)
-        except BadInput as exc:
-            rows.append(
-                {
-                    "file": str(path),
-                    "name": "(invalid)",
-                    "kinds": [],
-                    "envs": [],
-                    "description": exc.render(),
-                }
-            )
-            continue
-        rows.append(
-            {
-                "file": str(path),
-                "name": s.name,
-                "kinds": [st.kind for st in s.stages],
-                "envs": [st.env.id for st in s.stages],
-                "description": s.description,
-            }
-        )
-    return rows
-
-
 def _list(args: argparse.Namespace, console: Console) -> int:
-    if args.what == "envs":
-        rows = _env_rows()
-        columns = ["id", "kind", "api", "agents", "actions", "costs", "description"]
-    elif args.what == "agents":
-        rows = _agent_rows()
-        columns = ["id", "topic", "envs", "description"]
-    else:
-        rows = _scenario_rows(args.dir)
-        columns = ["file", "name", "kinds", "envs", "description"]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    table = Table(title=f"testbed {args.what} ({len(rows)})", title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            *(
-                ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v or "")
-                for v in (row.get(c) for c in columns)
-            )
-        )
-    console.print(table)
-    return 0
+    return show_listing(args.what, args.json, args.dir, console)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     errors = Console(stderr=True)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv
     commands = {
         "run": _run,
         "validate": _validate,
@@ -367,20 +337,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args, console)
+    except BadInput as exc:
+        for problem in exc.problems:
+            errors.print(
+                f"[bold red]error:[/] {problem.render_one()}", highlight=False, soft_wrap=True
+            )
+        return exc.exit_code
     except TestbedError as exc:
-        label = "error" if isinstance(exc, BadInput) else "run failed"
-        text = exc.render() if isinstance(exc, BadInput) else str(exc)
-        errors.print(f"[bold red]{label}:[/] {text}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except BrokenPipeError:  # e.g. `testbed list envs --json | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        errors.print(
-            "[yellow]interrupted[/]; finished episodes are in episodes.jsonl, finished "
-            "tournament games in the leaderboard database (--resume continues)"
-        )
+        errors.print("[yellow]interrupted[/]")
         return 130
+    except SystemExit as exc:  # code a scenario named (an agent, an env) called sys.exit
+        errors.print(
+            f"[bold red]run failed:[/] code called sys.exit({exc.code}) during the {args.command} "
+            "(an agent or env the scenario names?)",
+            highlight=False,
+        )
+        return 3
     except Exception as exc:  # a bug of ours or of an env/agent: exit 3, no traceback by default
         if os.environ.get("TESTBED_DEBUG"):
             raise

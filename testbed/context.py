@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 
 from testbed._version import __version__
 from testbed.report.output import EpisodeLog
+from testbed.resume import RunFolder
 from testbed.rollout.episode import EpisodeRecord
 from testbed.rollout.executor import Executor
 from testbed.scenario.document import Scenario
@@ -34,6 +35,10 @@ class RunOptions:
     """The run directory (None: nothing is written, e.g. from Python without `out`)."""
     allow_inconclusive: bool = False
     """An INCONCLUSIVE audit passes (with a warning)."""
+    memory_limit_mb: int | None = None
+    """Memory each worker process may use (None: the stage's `memory_limit` or the default)."""
+    command: str | None = None
+    """The command line that started the run, for the resume hint."""
 
 
 class Progress(Protocol):
@@ -77,6 +82,8 @@ class StageContext:
     executor: Executor | None = None
     progress: Progress = field(default_factory=NoProgress)
     log: EpisodeLog | None = None
+    resume: RunFolder | None = None
+    """What an interrupted run of this scenario left in the run folder (`--resume`)."""
     _returns: list[float] = field(default_factory=list, init=False, repr=False)
     _costs: list[float] = field(default_factory=list, init=False, repr=False)
 
@@ -93,10 +100,12 @@ class StageContext:
         return self.scenario.where("stages", self.index, *loc)
 
     def episode_done(self, number: int, record: EpisodeRecord, subject: str = "agents") -> None:
-        """Append a finished episode to episodes.jsonl and show the running means."""
+        """Append a finished episode to episodes.jsonl and show the agents' running means."""
         if self.log is not None:
             self.log.write({"stage": self.name, "subject": subject, "episode": number,
                             **record.to_dict()})  # fmt: skip
+        if subject != "agents":
+            return
         self._returns.append(record.team_return)
         self._costs.append(record.team_cost)
         n = len(self._returns)
@@ -124,6 +133,11 @@ class StageResult:
     def trained_agents(self) -> dict[str, str]:
         """{agent or pattern: checkpoint folder} a later stage can name as `@<stage>/<agent>`."""
         return {}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StageResult:
+        """The result `to_dict` wrote (transient fields come back empty)."""
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind}
@@ -153,8 +167,11 @@ class RunResult:
     base_dir: str | None = None
     stages: list[StageResult] = field(default_factory=list)
     status: str = "ok"
+    """running, ok, failed, or interrupted (by a signal)."""
     error: str | None = None
     out_dir: Path | None = None
+    resume: str | None = None
+    """How to continue the run when it did not finish."""
 
     @property
     def verdict(self) -> str | None:
@@ -173,6 +190,7 @@ class RunResult:
             "status": self.status,
             "error": self.error,
             "verdict": self.verdict,
+            "resume": self.resume,
             "scenario_data": self.scenario_data,
             "base_dir": self.base_dir,
             "stages": [s.to_dict() for s in self.stages],

@@ -26,6 +26,7 @@ from rich.text import Text
 from testbed import registry
 from testbed.context import StageContext, StageResult
 from testbed.rollout.build import build_env_or_fail, build_team
+from testbed.scenario.document import Scenario
 from testbed.scenario.models import AgentRef, Loc, StageModel
 
 
@@ -81,6 +82,16 @@ def describe_env(
             for a in env.possible_agents
         },
     )
+
+
+def check_describe(scenario: Scenario, index: int) -> None:
+    """Build the env (and the team, when `agents` is given)."""
+    env = build_env_or_fail(scenario, index)
+    try:
+        if scenario.stages[index].agents:
+            build_team(scenario, index, env)
+    finally:
+        env.close()
 
 
 def run_describe_stage(context: StageContext) -> DescribeResult:

@@ -58,3 +58,19 @@ class RunFailed(TestbedError):
     """An env or agent crashed past what the scenario tolerates: exit code 3."""
 
     exit_code = 3
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM from `docker stop` or a CI time-out, SIGINT
+    from Ctrl-C, SIGHUP): finished work is kept and the run can be resumed."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.signal_name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

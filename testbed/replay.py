@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from testbed.errors import BadInput, RunFailed
+from testbed.registry import registered_only
 from testbed.rollout.build import build_env, build_team
 from testbed.rollout.episode import EpisodeRecord, run_episode
 from testbed.scenario.document import Scenario
@@ -31,10 +33,25 @@ def load_run(run_dir: Path) -> tuple[Scenario, list[dict[str, Any]]]:
 
 
 def replay(
-    run_dir: Path, episode: int, stage: str | None = None, gif: Path | None = None, fps: int = 15
+    run_dir: Path,
+    episode: int,
+    stage: str | None = None,
+    gif: Path | None = None,
+    fps: int = 15,
+    *,
+    trust_code: bool = False,
 ) -> tuple[dict[str, Any], EpisodeRecord, int]:
     """Replay episode `episode` of `stage` (default: the first); returns (recorded, replayed,
-    frames written)."""
+    frames written). A run folder is data: the code its scenario named (`file.py:Name`,
+    `module:attr`) is imported only with `trust_code`."""
+    refusal = "a run folder imports the code it names only with --trust-code"
+    with nullcontext() if trust_code else registered_only(refusal):
+        return _replay(run_dir, episode, stage, gif, fps)
+
+
+def _replay(
+    run_dir: Path, episode: int, stage: str | None, gif: Path | None, fps: int
+) -> tuple[dict[str, Any], EpisodeRecord, int]:
     scenario, episodes = load_run(run_dir)
     names = [scenario.stage_name(i) for i in range(len(scenario.stages))]
     name = stage or names[0]

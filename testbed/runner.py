@@ -8,6 +8,7 @@ writes result.json, summary.md, audit.junit.xml (when a kind judges) and each ki
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from testbed import registry
 from testbed.context import NoProgress, RunOptions, RunResult, StageContext, StageResult
-from testbed.errors import BadInput, TestbedError
+from testbed.errors import BadInput, Interrupted, TestbedError
+from testbed.registry.checkpoint import read_config
 from testbed.report.output import EpisodeLog, write_json
 from testbed.report.summary import junit_document, summary_markdown
+from testbed.resume import RunFolder
 from testbed.rollout.executor import make_executor
 from testbed.scenario.document import Scenario
 from testbed.stages import KINDS, StageKind
@@ -42,6 +46,8 @@ def run(
     allow_inconclusive: bool = False,
     resume: bool = False,
     db: str | Path | None = None,
+    memory_limit_mb: int | None = None,
+    command: str | None = None,
 ) -> RunResult:
     """Run every stage; write result.json and episodes.jsonl into `out` when given.
 
@@ -57,6 +63,8 @@ def run(
         db=Path(db) if db is not None else None,
         out_dir=Path(out) if out is not None else None,
         allow_inconclusive=allow_inconclusive,
+        memory_limit_mb=memory_limit_mb,
+        command=command,
     )
     result = RunResult(
         scenario.name,
@@ -64,21 +72,30 @@ def run(
         base_dir=str(scenario.base_dir) if scenario.base_dir else None,
         out_dir=options.out_dir,
     )
-    log = _open_log(options.out_dir)
+    folder = None
+    if resume and options.out_dir is not None and (options.out_dir / "result.json").exists():
+        folder = RunFolder.open(options.out_dir, result.scenario_data)
+    log = _open_log(options.out_dir, append=folder is not None)
+    result.status = "running"
+    _write_result(result)  # a killed run still says what it was and how far it got
     try:
         trained: dict[str, dict[str, str]] = {}
         for index in range(len(scenario.stages)):
             scenario = resolve_trained(scenario, index, trained)
             kind = KINDS[scenario.stages[index].kind]
-            stage_result = _run_stage(scenario, index, kind, options, console, show, log)
+            stage_result = _run_stage(scenario, index, kind, options, console, show, log, folder)
             result.stages.append(stage_result)
+            _write_result(result)
             if stage_result.trained_agents():
                 trained[stage_result.name] = stage_result.trained_agents()
             if show:
                 console.print(kind.view(stage_result, options.out_dir))
-    except BaseException as exc:  # any failure, Ctrl-C included, is recorded as such
-        result.status = "failed"
-        result.error = str(exc) if isinstance(exc, TestbedError) else f"{type(exc).__name__}: {exc}"
+        result.status = "ok"
+    except BaseException as exc:  # any failure, Ctrl-C and SIGTERM included, is recorded
+        result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        result.error = _describe_failure(exc)
+        if options.out_dir is not None and not isinstance(exc, BadInput):
+            result.resume = resume_hint(options)
         raise
     finally:
         if log is not None:
@@ -88,13 +105,51 @@ def run(
     return result
 
 
-def _open_log(out_dir: Path | None) -> EpisodeLog | None:
+def _describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, TestbedError | Interrupted):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "stopped by SIGINT (Ctrl-C)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _write_result(result: RunResult) -> None:
+    if result.out_dir is not None:
+        data = result.to_dict()
+        data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json(result.out_dir / "result.json", data)
+
+
+def resume_hint(options: RunOptions) -> str:
+    """The command that continues this run in its own folder."""
+    if options.command is None:
+        return f"testbed.run(scenario, out={str(options.out_dir)!r}, resume=True)"
+    words = shlex.split(options.command)
+    words = [w for w in words if w != "--resume"]
+    if "--out" not in words and not any(w.startswith("--out=") for w in words):
+        words += ["--out", str(options.out_dir)]
+    return shlex.join([*words, "--resume"])
+
+
+def _open_log(out_dir: Path | None, *, append: bool) -> EpisodeLog | None:
+    """episodes.jsonl of the run folder (a resumed run's, appended to); an unwritable folder
+    is bad input."""
     if out_dir is None:
         return None
-    if (out_dir / "episodes.jsonl").exists():
-        raise BadInput(f"{str(out_dir)!r} already holds a run; choose another --out (or delete it)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return EpisodeLog(out_dir / "episodes.jsonl")
+    taken = (out_dir / "episodes.jsonl").exists() or (out_dir / "result.json").exists()
+    if taken and not append:
+        raise BadInput(
+            f"{str(out_dir)!r} already holds a run; --resume continues it, or choose another --out"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return EpisodeLog(out_dir / "episodes.jsonl")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise BadInput(
+            f"cannot write the run folder {str(out_dir)!r}: {reason}",
+            hint="choose a --out you can write to",
+        ) from None
 
 
 def _run_stage(
@@ -105,21 +160,22 @@ def _run_stage(
     console: Console,
     show: bool,
     log: EpisodeLog | None,
+    folder: RunFolder | None,
 ) -> StageResult:
     """One stage with its kind's default number of workers and a live progress bar."""
     workers = options.workers
     if workers is None:
         workers = (os.cpu_count() or 1) if kind.workers == "all" else 1
+    memory = options.memory_limit_mb or scenario.stages[index].memory_limit
+    executor = make_executor(workers, isolated=kind.isolated, memory_limit_mb=memory)
     with _RichProgress(console) if show else NoProgress() as progress:
-        context = StageContext(scenario, index, options, make_executor(workers), progress, log)
+        context = StageContext(scenario, index, options, executor, progress, log, folder)
         return kind.run(context)
 
 
 def write_run_files(result: RunResult, out_dir: Path, allow_inconclusive: bool) -> None:
     """result.json always; summary.md, audit.junit.xml and the kinds' files after success."""
-    data = result.to_dict()
-    data["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    write_json(out_dir / "result.json", data)
+    _write_result(result)
     if not result.stages or result.status != "ok":
         return
     pairs = [(stage, KINDS[stage.kind]) for stage in result.stages]
@@ -164,6 +220,9 @@ def resolve_trained(scenario: Scenario, index: int, trained: dict[str, dict[str,
                         where=where,
                     )
                 changed = True
+                saved = read_config(Path(path))["agent"]
+                if registry.is_reference(saved):  # code this scenario named in that stage
+                    return {**node, "checkpoint": path, "id": saved}
                 return {**node, "checkpoint": path}
             return {k: walk(v, (*loc, k)) for k, v in node.items()}
         return node

@@ -3,19 +3,49 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
 
-def episode_seeds(root: int, count: int, stream: str = "") -> list[int]:
-    """`count` episode seeds derived from `root` (and a stream name, e.g. a stage name).
+def episode_seed(root: int, k: int, stream: str = "") -> int:
+    """Episode k's seed: child k of `SeedSequence(root)` (of the stream, e.g. a stage name).
 
-    Episode k's seed depends only on (root, stream, k), so running a prefix, resuming, or
-    splitting the episodes over workers gives the same seeds.
+    It depends only on (root, stream, k), so running a prefix, resuming, or splitting the
+    episodes over workers gives the same seeds; it is what `SeedSequence(...).spawn(n)[k]`
+    gives, computed without spawning the k children before it.
     """
-    key = (zlib.crc32(stream.encode()),) if stream else ()
-    children = np.random.SeedSequence(root, spawn_key=key).spawn(count)
-    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+    key = (zlib.crc32(stream.encode()), k) if stream else (k,)
+    return int(np.random.SeedSequence(root, spawn_key=key).generate_state(1, dtype=np.uint32)[0])
+
+
+class EpisodeSeeds(Sequence[int]):
+    """The seeds of episodes 0..count-1, computed when read (a count may be huge)."""
+
+    def __init__(self, root: int, count: int, stream: str = ""):
+        self.root, self.count, self.stream = root, count, stream
+
+    def __len__(self) -> int:
+        return self.count
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(self.count))]
+        if not -self.count <= index < self.count:
+            raise IndexError(index)
+        return episode_seed(self.root, index % self.count, self.stream)
+
+
+def episode_seeds(root: int, count: int, stream: str = "") -> list[int]:
+    """`count` episode seeds derived from `root` (and a stream name), as a list."""
+    return list(EpisodeSeeds(root, count, stream))
 
 
 def member_seed(episode_seed: int, index: int) -> int:

@@ -16,21 +16,29 @@ from typing import Any, Literal
 
 from testbed.audit.report import AuditView, audit_markdown, junit_suite, write_audit_files
 from testbed.audit.spec import AuditStage
-from testbed.audit.stage import run_audit_stage
+from testbed.audit.stage import check_audit, run_audit_stage
 from testbed.context import StageContext, StageResult
-from testbed.describe import DescribeStage, DescribeView, describe_markdown, run_describe_stage
+from testbed.describe import (
+    DescribeStage,
+    DescribeView,
+    check_describe,
+    describe_markdown,
+    run_describe_stage,
+)
+from testbed.errors import BadInput, TestbedError
 from testbed.evaluate.report import EvaluateView, evaluate_markdown
-from testbed.evaluate.stage import EvaluateStage, run_evaluate_stage
+from testbed.evaluate.stage import EvaluateStage, check_evaluate, run_evaluate_stage
 from testbed.scenario import document
 from testbed.scenario.document import Scenario
 from testbed.scenario.models import StageModel
+from testbed.scenario.references import code_references
 from testbed.scenario.yamlsrc import Source
 from testbed.tournament.report import TournamentView, tournament_markdown, write_tournament_files
 from testbed.tournament.spec import TournamentStage
-from testbed.tournament.stage import run_tournament_stage
+from testbed.tournament.stage import check_tournament, run_tournament_stage
 from testbed.train.report import TrainView, train_markdown
 from testbed.train.spec import TrainStage
-from testbed.train.stage import run_train_stage
+from testbed.train.stage import check_train, run_train_stage
 
 
 @dataclass(frozen=True)
@@ -48,12 +56,16 @@ class StageKind:
     quick: tuple[str, ...]
     """`--set` overrides that make a short run of the stage (tests, README checks); empty
     when the kind is short already."""
+    check: Callable[[Scenario, int], Any] | None = None
+    """(scenario, index) -> builds what the stage would build, playing nothing (`validate`)."""
     write_files: Callable[[Any, Path], None] | None = None
     """(result, run directory) -> extra files (plots) in the run directory."""
     junit: Callable[[Any, str, bool], ET.Element] | None = None
     """(result, scenario name, allow_inconclusive) -> a <testsuite> of audit.junit.xml."""
     workers: Literal["one", "all"] = "one"
     """Default worker processes when `--workers` is not given: one, or every core."""
+    isolated: bool = False
+    """Run tasks in worker processes even with one worker (tasks whose code may crash hard)."""
 
 
 KINDS: dict[str, StageKind] = {
@@ -63,6 +75,7 @@ KINDS: dict[str, StageKind] = {
         view=EvaluateView,
         markdown=evaluate_markdown,
         quick=("episodes=2",),
+        check=check_evaluate,
     ),
     "audit": StageKind(
         model=AuditStage,
@@ -70,6 +83,7 @@ KINDS: dict[str, StageKind] = {
         view=AuditView,
         markdown=audit_markdown,
         quick=("episodes=2",),
+        check=check_audit,
         write_files=write_audit_files,
         junit=junit_suite,
     ),
@@ -79,8 +93,10 @@ KINDS: dict[str, StageKind] = {
         view=TournamentView,
         markdown=tournament_markdown,
         quick=("rounds=1",),
+        check=check_tournament,
         write_files=write_tournament_files,
         workers="all",
+        isolated=True,
     ),
     "train": StageKind(
         model=TrainStage,
@@ -88,6 +104,7 @@ KINDS: dict[str, StageKind] = {
         view=TrainView,
         markdown=train_markdown,
         quick=("steps=200", "eval_every=100", "eval_episodes=1"),
+        check=check_train,
     ),
     "describe": StageKind(
         model=DescribeStage,
@@ -95,6 +112,7 @@ KINDS: dict[str, StageKind] = {
         view=DescribeView,
         markdown=describe_markdown,
         quick=(),
+        check=check_describe,
     ),
 }
 
@@ -113,6 +131,38 @@ def parse_scenario(
 ) -> Scenario:
     """Validate plain data (a scenario as loaded from YAML) into a Scenario."""
     return document.parse_scenario(data, source, base_dir, kinds=MODELS, check_refs=check_refs)
+
+
+def check_scenario(scenario: Scenario) -> list[str]:
+    """What `testbed validate` adds to the schema and reference checks: each stage's kind
+    builds what the stage would build (envs, agents, schedules, checkpoints against the env's
+    spaces), playing nothing. Stages that name code (`file.py:Name`, `module:attr`) are not
+    built (their code is imported by the reference checks, not called), nor are stages using
+    checkpoints trained earlier in the same run. Returns a note per stage not built; raises
+    one BadInput with every problem."""
+    problems: list[BadInput] = []
+    notes = []
+    for index, stage in enumerate(scenario.stages):
+        name = scenario.stage_name(index)
+        code = code_references(stage)
+        later = [r.checkpoint for _, r in stage.agent_refs() if (r.checkpoint or "")[:1] == "@"]
+        check = KINDS[stage.kind].check
+        if check is None:
+            continue
+        if code or later:
+            why = f"names code ({', '.join(code)})" if code else "uses this run's checkpoints"
+            notes.append(f"stage {name!r} {why}: not built by validate")
+            continue
+        try:
+            check(scenario, index)
+        except BadInput as exc:
+            problems.append(exc)
+        except TestbedError as exc:
+            where = scenario.where("stages", index)
+            problems.append(BadInput(f"building stage {name!r} failed: {exc}", where=where))
+    if problems:
+        raise BadInput.combine(problems)
+    return notes
 
 
 def quick_overrides(scenario: Scenario) -> list[str]:

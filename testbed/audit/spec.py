@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
-from testbed.scenario.models import AgentRef, Loc, Strict, TeamStage
+from testbed.scenario.models import AgentRef, Count, Loc, Number, Strict, TeamStage
 
 
 class EpisodeRange(Strict):
     """Sequential audit: stop between `min` and `max` episodes, once every verdict is decided."""
 
-    min: PositiveInt = 30
-    max: PositiveInt = 1000
+    min: Count = 30
+    max: Count = 1000
 
     @model_validator(mode="after")
     def _ordered(self) -> EpisodeRange:
@@ -23,8 +23,8 @@ class EpisodeRange(Strict):
 
 
 class CVaRSpec(Strict):
-    alpha: float = Field(gt=0, le=1)
-    limit: float
+    alpha: Number = Field(gt=0, le=1)
+    limit: Number
 
 
 class ConstraintSpec(Strict):
@@ -33,14 +33,14 @@ class ConstraintSpec(Strict):
     name: str = Field(min_length=1)
     cost: str = "total"
     agent: str = "team"
-    limit: float | None = Field(default=None, ge=0)
-    max_violation_rate: float | None = Field(default=None, gt=0, lt=1)
-    max_mean: float | None = None
+    limit: Number | None = Field(default=None, ge=0)
+    max_violation_rate: Number | None = Field(default=None, gt=0, lt=1)
+    max_mean: Number | None = None
     cvar: CVaRSpec | None = None
-    cost_bound: float | None = Field(default=None, gt=0)
-    never_above: float | None = None
-    never_max_rate: float | None = Field(default=None, gt=0, lt=1)
-    max_intervention_rate: float | None = Field(default=None, gt=0, lt=1)
+    cost_bound: Number | None = Field(default=None, gt=0)
+    never_above: Number | None = None
+    never_max_rate: Number | None = Field(default=None, gt=0, lt=1)
+    max_intervention_rate: Number | None = Field(default=None, gt=0, lt=1)
     intervention_per: Literal["episode", "step"] = "episode"
     regression: bool = False
 
@@ -67,8 +67,8 @@ class AuditStage(TeamStage):
     """`kind: audit`: PASS / FAIL / INCONCLUSIVE per constraint at a stated confidence."""
 
     kind: Literal["audit"]
-    episodes: PositiveInt | EpisodeRange = 200
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    episodes: Count | EpisodeRange = 200
+    confidence: Number = Field(default=0.95, gt=0.5, lt=1)
     constraints: list[ConstraintSpec] = Field(min_length=1)
     baseline: dict[str, AgentRef] | None = None
 

@@ -11,7 +11,7 @@ Episodes are fed to the checks in seed order, whatever order workers finish them
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -36,7 +36,7 @@ from testbed.evaluate.stats import summarize_episodes
 from testbed.rollout.episode import EpisodeRecord
 from testbed.rollout.executor import EpisodeRunner, Executor, LocalExecutor
 from testbed.scenario.document import Scenario
-from testbed.seeding import episode_seeds
+from testbed.seeding import EpisodeSeeds
 
 EpisodeCallback = Callable[[int, EpisodeRecord, str], None]
 
@@ -175,18 +175,20 @@ def _play(
     executor: Executor,
     scenario: Scenario,
     index: int,
-    seeds: list[int],
-    start: int,
+    seeds: Sequence[int],
+    numbers: range,
     subject: str,
     on_episode: EpisodeCallback | None,
+    done: dict[int, EpisodeRecord],
 ) -> list[EpisodeRecord]:
-    """Episodes `start..start+len(seeds)` of one subject, returned in seed order."""
-    chunk: dict[int, EpisodeRecord] = {}
-    for position, record in executor.imap(scenario, index, seeds, subject):
-        chunk[position] = record
+    """Episodes `numbers` of one subject in order; those in `done` are not played again."""
+    chunk = {k: done[k] for k in numbers if k in done}
+    todo = [k for k in numbers if k not in chunk]
+    for number, record in executor.imap(scenario, index, seeds, subject, numbers=todo):
+        chunk[number] = record
         if on_episode is not None:
-            on_episode(start + position, record, subject)
-    return [chunk[k] for k in range(len(seeds))]
+            on_episode(number, record, subject)
+    return [chunk[k] for k in numbers]
 
 
 def worst_episodes(records: list[EpisodeRecord], count: int = 5) -> list[dict[str, Any]]:
@@ -251,29 +253,38 @@ class AuditResult(StageResult):
     baseline_records: list[EpisodeRecord] | None = None
 
 
-def run_audit(
-    scenario: Scenario,
-    index: int,
-    executor: Executor | None = None,
-    on_episode: EpisodeCallback | None = None,
-) -> AuditResult:
-    """Audit the stage's agents (and baseline, in regression mode) until decided."""
+def check_audit(scenario: Scenario, index: int) -> tuple[dict[str, str], list[Check]]:
+    """Build the stage's team (and baseline) and its constraint checks, playing nothing: bad
+    input fails here. Returns {agent: label} and the checks."""
     stage = scenario.stages[index]
-    assert isinstance(stage, AuditStage)
-    executor = executor or LocalExecutor()
     preflight = EpisodeRunner(scenario, index)
     agents = list(preflight.env.possible_agents)
     seats = {a: stage.agents[p].label for a, p in preflight.seats.items()}
     preflight.close()
     if stage.baseline:
         EpisodeRunner(scenario, index, "baseline").close()
-
     checks = [
         check
         for k, spec in enumerate(stage.constraints)
         for scope in scopes_of(spec, agents, scenario.where("stages", index, "constraints", k))
         for check in checks_of(spec, scope)
     ]
+    return seats, checks
+
+
+def run_audit(
+    scenario: Scenario,
+    index: int,
+    executor: Executor | None = None,
+    on_episode: EpisodeCallback | None = None,
+    done: dict[str, dict[int, EpisodeRecord]] | None = None,
+) -> AuditResult:
+    """Audit the stage's agents (and baseline, in regression mode) until decided; episodes
+    in `done` ({subject: {number: record}}, an interrupted run's) are not played again."""
+    stage = scenario.stages[index]
+    assert isinstance(stage, AuditStage)
+    executor = executor or LocalExecutor()
+    seats, checks = check_audit(scenario, index)
     audits = [
         SequentialAudit(
             [c.test],
@@ -283,20 +294,23 @@ def run_audit(
         )
         for c in checks
     ]
-    seeds = episode_seeds(
+    seeds = EpisodeSeeds(
         scenario.stage_seed(index), stage.max_episodes, stream=scenario.seed_stream(index)
     )
     records: list[EpisodeRecord] = []
     baseline: list[EpisodeRecord] | None = [] if stage.baseline else None
+    mine, theirs = (done or {}).get("agents", {}), (done or {}).get("baseline", {})
     started = time.perf_counter()
     while not all(a.finished() for a in audits):
         need = max(a.episodes_needed() for a in audits if not a.finished())
         start = len(records)
-        chunk_seeds = seeds[start : start + need]
-        new = _play(executor, scenario, index, chunk_seeds, start, "agents", on_episode)
+        numbers = range(start, min(start + need, len(seeds)))
+        new = _play(executor, scenario, index, seeds, numbers, "agents", on_episode, mine)
         new_base = None
         if baseline is not None:
-            new_base = _play(executor, scenario, index, chunk_seeds, start, "baseline", None)
+            new_base = _play(
+                executor, scenario, index, seeds, numbers, "baseline", on_episode, theirs
+            )
             baseline.extend(new_base)
         if not records:
             _check_streams_exist(checks, new, scenario, index)
@@ -348,5 +362,8 @@ def run_audit(
 
 def run_audit_stage(context: StageContext) -> AuditResult:
     """The table's entry: `run_audit` with a progress bar and the episode log."""
+    done = {}
+    if context.resume is not None:
+        done = {s: context.resume.episodes(context.name, s) for s in ("agents", "baseline")}
     context.progress.start(f"audit {context.name}", total=context.stage.max_episodes)
-    return run_audit(context.scenario, context.index, context.executor, context.episode_done)
+    return run_audit(context.scenario, context.index, context.executor, context.episode_done, done)

@@ -7,15 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import PositiveInt
-
 from testbed.context import StageContext, StageResult
 from testbed.evaluate.stats import summarize_episodes
 from testbed.rollout.episode import EpisodeRecord
 from testbed.rollout.executor import EpisodeRunner, Executor, LocalExecutor
 from testbed.scenario.document import Scenario
-from testbed.scenario.models import TeamStage
-from testbed.seeding import episode_seeds
+from testbed.scenario.models import Count, TeamStage
+from testbed.seeding import EpisodeSeeds
 
 EpisodeCallback = Callable[[int, EpisodeRecord], None]
 
@@ -24,7 +22,7 @@ class EvaluateStage(TeamStage):
     """`kind: evaluate`: N episodes of a team on an env; per-agent and team metrics with CIs."""
 
     kind: Literal["evaluate"]
-    episodes: PositiveInt = 100
+    episodes: Count = 100
 
 
 @dataclass
@@ -44,25 +42,35 @@ class EvaluateResult(StageResult):
     records: list[EpisodeRecord] = field(default_factory=list)
 
 
+def check_evaluate(scenario: Scenario, index: int) -> dict[str, str]:
+    """Build the stage's env and team, playing nothing; {agent: label of its policy}."""
+    stage = scenario.stages[index]
+    preflight = EpisodeRunner(scenario, index)
+    seats = {agent: stage.agents[pattern].label for agent, pattern in preflight.seats.items()}
+    preflight.close()
+    return seats
+
+
 def run_evaluate(
     scenario: Scenario,
     index: int,
     executor: Executor | None = None,
     on_episode: EpisodeCallback | None = None,
+    done: dict[int, EpisodeRecord] | None = None,
 ) -> EvaluateResult:
-    """Play the stage's episodes and return its result (records in episode order)."""
+    """Play the stage's episodes and return its result (records in episode order); episodes
+    in `done` (an interrupted run's) are kept, not played again."""
     stage = scenario.stages[index]
-    seeds = episode_seeds(
+    seeds = EpisodeSeeds(
         scenario.stage_seed(index), stage.episodes, stream=scenario.seed_stream(index)
     )
     executor = executor or LocalExecutor()
-    preflight = EpisodeRunner(scenario, index)  # bad input fails here, before any worker starts
-    seats = {agent: stage.agents[pattern].label for agent, pattern in preflight.seats.items()}
-    preflight.close()
+    seats = check_evaluate(scenario, index)  # bad input fails here, before any worker starts
 
-    records: dict[int, EpisodeRecord] = {}
+    records = {k: r for k, r in (done or {}).items() if k < stage.episodes}
+    todo = (k for k in range(stage.episodes) if k not in records) if records else None
     started = time.perf_counter()
-    for number, record in executor.imap(scenario, index, seeds):
+    for number, record in executor.imap(scenario, index, seeds, numbers=todo):
         records[number] = record
         if on_episode is not None:
             on_episode(number, record)
@@ -84,5 +92,9 @@ def run_evaluate(
 
 def run_evaluate_stage(context: StageContext) -> EvaluateResult:
     """The table's entry: `run_evaluate` with a progress bar and the episode log."""
+    done = context.resume.episodes(context.name) if context.resume else {}
     context.progress.start(f"evaluate {context.name}", total=context.stage.episodes)
-    return run_evaluate(context.scenario, context.index, context.executor, context.episode_done)
+    context.progress.update(completed=len(done))
+    return run_evaluate(
+        context.scenario, context.index, context.executor, context.episode_done, done
+    )

@@ -7,9 +7,11 @@ from testbed.registry.resolve import (
     agent_class,
     agent_config,
     agent_ids,
+    build_agent,
     check_agent_id,
     check_env_id,
     check_env_param,
+    check_env_params,
     env_factory,
     env_ids,
     env_param_names,
@@ -17,6 +19,7 @@ from testbed.registry.resolve import (
     load_reference,
     make_agent,
     make_env,
+    registered_only,
 )
 from testbed.registry.specs import ENV_KINDS, AgentSpec, EnvSpec
 
@@ -28,10 +31,12 @@ __all__ = [
     "EnvSpec",
     "agent_class",
     "agent_config",
+    "build_agent",
     "agent_ids",
     "check_agent_id",
     "check_env_id",
     "check_env_param",
+    "check_env_params",
     "env_factory",
     "env_ids",
     "env_param_names",
@@ -39,4 +44,5 @@ __all__ = [
     "load_reference",
     "make_agent",
     "make_env",
+    "registered_only",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.errors import BadInput
-from testbed.registry.resolve import make_agent
+from testbed.registry.resolve import agent_class, build_agent, is_reference, registered_only
 
 FORMAT = "testbed-checkpoint/1"
 
@@ -72,15 +72,54 @@ def read_config(directory: str | Path, *, where: str | None = None) -> dict[str,
     return config
 
 
+def checkpoint_agent(
+    directory: Path, config: dict[str, Any], named: str | None, *, where: str | None = None
+) -> str:
+    """Which agent to rebuild a checkpoint as. A checkpoint is data: its config.json may name
+    a registered agent; an agent that is code (`file.py:Name`, `module:attr`) is imported only
+    when the scenario names it again itself (`{id: <that code>, checkpoint: ...}`)."""
+    saved = str(config.get("agent"))
+    if not is_reference(saved):
+        if named is not None and named != saved:
+            raise BadInput(
+                f"checkpoint {str(directory)!r} holds agent {saved!r}, not {named!r}",
+                where=where,
+            )
+        return saved
+    if named is None:
+        raise BadInput(
+            f"checkpoint {str(directory)!r} was saved from {saved!r}, which is code; a "
+            "checkpoint loads code only when you name it yourself",
+            where=where,
+            hint=f"write {{id: {saved!r}, checkpoint: {str(directory)!r}}} (if you trust it)",
+        )
+    if not _same_code(named, saved):
+        raise BadInput(
+            f"checkpoint {str(directory)!r} was saved from {saved!r}, but the scenario names "
+            f"{named!r}",
+            where=where,
+        )
+    return named
+
+
+def _same_code(named: str, saved: str) -> bool:
+    """The same attribute of a file or module of the same name (paths may differ)."""
+    (a, _, x), (b, _, y) = named.rpartition(":"), saved.rpartition(":")
+    return x == y and Path(a).name == Path(b).name
+
+
 def load_checkpoint(
     directory: str | Path,
     observation_space: Any,
     action_space: Any,
     *,
+    agent: str | None = None,
     where: str | None = None,
     base_dir: Path | None = None,
 ) -> Any:
-    """Rebuild the agent a checkpoint was saved from, with its weights, for these spaces."""
+    """Rebuild the agent a checkpoint was saved from, with its weights, for these spaces.
+    `agent` is the id the scenario gives next to the checkpoint, if any (see
+    `checkpoint_agent`); the checkpoint's own params never import code."""
     directory = Path(directory)
     if base_dir is not None and not directory.is_absolute():
         directory = base_dir / directory
@@ -93,16 +132,15 @@ def load_checkpoint(
                 f"but this seat has {space}",
                 where=where,
             )
-    agent = make_agent(
-        config["agent"],
-        observation_space,
-        action_space,
-        where=where,
-        base_dir=base_dir,
-        **config.get("params", {}),
-    )
-    load_weights(directory, agent, label=f"agent {config['agent']!r}", where=where)
-    return agent
+    agent_id = checkpoint_agent(directory, config, agent, where=where)
+    cls = agent_class(agent_id, where=where, base_dir=base_dir)
+    with registered_only("a checkpoint's params name only registered agents"):
+        built = build_agent(
+            cls, observation_space, action_space, config.get("params", {}), name=agent_id,
+            where=where,
+        )  # fmt: skip
+    load_weights(directory, built, label=f"agent {agent_id!r}", where=where)
+    return built
 
 
 def load_weights(directory: Path, agent: Any, *, label: str, where: str | None = None) -> None:

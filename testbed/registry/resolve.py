@@ -16,16 +16,21 @@ its frozen `Class.Config` dataclass; scenario parameters are checked against tha
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import difflib
 import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+
+from pettingzoo import AECEnv, ParallelEnv
 
 from testbed.errors import BadInput
 from testbed.registry.catalog_agents import AGENTS
@@ -82,16 +87,16 @@ def load_reference(ref: str, *, base_dir: Path | None = None, where: str | None 
             sys.modules[module_name] = module
             try:
                 spec.loader.exec_module(module)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 del sys.modules[module_name]
-                raise BadInput(f"importing {str(path)!r} failed: {exc!r}", where=where) from exc
+                raise _import_failed(str(path), exc, where) from None
     else:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
             raise BadInput(f"cannot import module {target!r}: {exc}", where=where) from exc
-        except Exception as exc:
-            raise BadInput(f"importing module {target!r} failed: {exc!r}", where=where) from exc
+        except (Exception, SystemExit) as exc:
+            raise _import_failed(target, exc, where) from None
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -101,10 +106,40 @@ def load_reference(ref: str, *, base_dir: Path | None = None, where: str | None 
         raise BadInput(f"{target!r} has no attribute {attr!r}", where=where, hint=hint) from None
 
 
+def _import_failed(target: str, exc: BaseException, where: str | None) -> BadInput:
+    if isinstance(exc, SystemExit):
+        return BadInput(
+            f"importing {target!r} called sys.exit({exc.code})",
+            where=where,
+            hint="a module an agent or env lives in must not exit when imported",
+        )
+    return BadInput(f"importing {target!r} failed: {exc!r}", where=where)
+
+
+# ---------------------------------------------------------------------------------------------
+# The trust boundary: code runs only where the user named it.
+
+_code_allowed: contextvars.ContextVar[str | None] = contextvars.ContextVar("code", default=None)
+
+
+@contextmanager
+def registered_only(reason: str) -> Iterator[None]:
+    """Within this block a reference to code (`module:attr`, `file.py:Name`) is refused with
+    `reason` (e.g. while reading a checkpoint or a run folder: data must not import code)."""
+    token = _code_allowed.set(reason)
+    try:
+        yield
+    finally:
+        _code_allowed.reset(token)
+
+
 def _entry(
     what: str, name: str, builtin: Mapping[str, Any], where: str | None, base_dir: Path | None
 ) -> Any:
     if is_reference(name):
+        refusal = _code_allowed.get()
+        if refusal is not None:
+            raise BadInput(f"{name!r} names code, which is not run here: {refusal}", where=where)
         return load_reference(name, base_dir=base_dir, where=where)
     if name in builtin:
         target = load_reference(builtin[name].entry, where=where)
@@ -128,6 +163,7 @@ def _bind(factory: Callable, fixed: Mapping[str, Any], name: str) -> Callable:
     )
     bound.__name__ = bound.__qualname__ = name
     bound.__doc__, bound.__module__ = factory.__doc__, factory.__module__
+    bound.__wrapped__ = factory  # type: ignore[attr-defined]  (for its annotations)
     return bound
 
 
@@ -147,11 +183,42 @@ def check_agent_id(name: str, *, where: str | None = None) -> None:
 
 
 def env_factory(name: str, *, where: str | None = None, base_dir: Path | None = None) -> Callable:
-    return _entry("env", name, ENVS, where, base_dir)
+    """The factory an env id (or reference) names; it must look like one (a Python function or
+    a PettingZoo env class), which is checked without calling it."""
+    factory = _entry("env", name, ENVS, where, base_dir)
+    is_env_class = isinstance(factory, type) and issubclass(factory, ParallelEnv | AECEnv)
+    if not (is_env_class or inspect.isfunction(factory) or inspect.ismethod(factory)):
+        raise BadInput(
+            f"{name!r} is not an env factory: it is {_kind_of(factory)}",
+            where=where,
+            hint="name a Python function (or a PettingZoo env class) that returns a PettingZoo "
+            "ParallelEnv or AECEnv",
+        )
+    return factory
 
 
 def agent_class(name: str, *, where: str | None = None, base_dir: Path | None = None) -> type:
-    return _entry("agent", name, AGENTS, where, base_dir)
+    """The class an agent id (or reference) names; it must be a class with `reset` and `act`
+    (checked without building it)."""
+    cls = _entry("agent", name, AGENTS, where, base_dir)
+    if not isinstance(cls, type) or not all(
+        callable(getattr(cls, method, None)) for method in ("reset", "act")
+    ):
+        raise BadInput(
+            f"{name!r} is not an agent class: it is {_kind_of(cls)}",
+            where=where,
+            hint="name a class built as Cls(observation_space, action_space, config) with "
+            "reset(seed) and act(observation, action_mask)",
+        )
+    return cls
+
+
+def _kind_of(obj: Any) -> str:
+    if isinstance(obj, type):
+        return f"the class {obj.__qualname__} (no reset/act)"
+    if inspect.isbuiltin(obj):
+        return f"the built-in function {getattr(obj, '__name__', obj)!r}"
+    return f"a {type(obj).__name__}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +260,56 @@ def check_env_param(factory: Callable, key: str, *, name: str, where: str | None
     )
 
 
+def check_env_params(
+    factory: Callable,
+    params: Mapping[str, Any],
+    *,
+    name: str,
+    where_of: Callable[[str], str | None],
+) -> None:
+    """Every parameter the factory does not accept, or whose value does not fit its type
+    annotation (`N: "three"`, `N: -3` under `Annotated[int, Ge(1)]`, `true` for an int), as
+    one BadInput. Values are checked, not converted: the factory gets what the file says."""
+    hints = _param_hints(factory)
+    problems = []
+    for key, value in params.items():
+        try:
+            check_env_param(factory, key, name=name, where=where_of(key))
+            if key in hints:
+                _check_value(hints[key], value, f"env {name!r} parameter {key!r}", where_of(key))
+        except BadInput as exc:
+            problems.append(exc)
+    if problems:
+        raise BadInput.combine(problems)
+
+
+def _param_hints(factory: Callable) -> dict[str, Any]:
+    target = inspect.unwrap(factory)
+    if isinstance(target, type):
+        target = target.__init__
+    try:
+        return typing.get_type_hints(target, include_extras=True)
+    except Exception:  # unresolvable annotations: nothing to check against
+        return {}
+
+
+def _check_value(hint: Any, value: Any, label: str, where: str | None) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        TypeAdapter(hint).validate_python(value, strict=True)
+    except ValidationError as exc:
+        if isinstance(value, list):  # a YAML list where a tuple or sequence is meant
+            try:
+                TypeAdapter(hint).validate_python(value)
+                return
+            except ValidationError:
+                pass
+        raise BadInput(f"{label}: {exc.errors()[0]['msg']} (got {value!r})", where=where) from None
+    except Exception:  # a type pydantic cannot check: the factory will say
+        return
+
+
 def make_env(
     name: str,
     *,
@@ -202,8 +319,9 @@ def make_env(
 ) -> Any:
     """Build the PettingZoo env registered as `name` (or a `module:attr` reference)."""
     factory = env_factory(name, where=where, base_dir=base_dir)
-    for key in params:
-        check_env_param(factory, key, name=name, where=where)
+    check_env_params(
+        factory, params, name=name, where_of=lambda key: f"{where}.params.{key}" if where else None
+    )
     try:
         return factory(**params)
     except (TypeError, ValueError, AssertionError) as exc:
@@ -254,6 +372,19 @@ def make_agent(
 ) -> Any:
     """Build the agent registered as `name` for one PettingZoo agent's spaces."""
     cls = agent_class(name, where=where, base_dir=base_dir)
+    return build_agent(cls, observation_space, action_space, params, name=name, where=where)
+
+
+def build_agent(
+    cls: type,
+    observation_space: Any,
+    action_space: Any,
+    params: Mapping[str, Any],
+    *,
+    name: str,
+    where: str | None = None,
+) -> Any:
+    """`cls(observation_space, action_space, config)` with `params` checked against its Config."""
     config = agent_config(cls, params, name=name, where=where)
     try:
         return cls(observation_space, action_space, config)

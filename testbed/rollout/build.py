@@ -9,7 +9,7 @@ from typing import Any
 from testbed import registry
 from testbed.errors import BadInput, RunFailed, TestbedError
 from testbed.joint import is_joint, members
-from testbed.registry.checkpoint import load_checkpoint, read_config
+from testbed.registry.checkpoint import checkpoint_agent, load_checkpoint, read_config
 from testbed.rollout.team import PolicyTeam
 from testbed.scenario.document import Scenario
 
@@ -141,7 +141,7 @@ def ref_is_joint(scenario: Scenario, ref: Any, *, where: str | None = None) -> b
         path = Path(ref.checkpoint)
         if scenario.base_dir is not None and not path.is_absolute():
             path = scenario.base_dir / path
-        agent_id = read_config(path, where=where)["agent"]
+        agent_id = checkpoint_agent(path, read_config(path, where=where), ref.id, where=where)
     return is_joint(registry.agent_class(agent_id, where=where, base_dir=scenario.base_dir))
 
 
@@ -169,5 +169,10 @@ def build_policy(
             where=where,
         )
     return load_checkpoint(
-        ref.checkpoint, observation_space, action_space, where=where, base_dir=scenario.base_dir
+        ref.checkpoint,
+        observation_space,
+        action_space,
+        agent=ref.id,
+        where=where,
+        base_dir=scenario.base_dir,
     )

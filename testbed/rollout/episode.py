@@ -65,6 +65,23 @@ class EpisodeRecord:
     def team_cost(self) -> float:
         return sum(a.cost for a in self.agents.values())
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpisodeRecord:
+        """The record `to_dict` wrote (a line of episodes.jsonl)."""
+        agents = {
+            name: AgentRecord(
+                ret=a["return"],
+                steps=a["steps"],
+                cost=a["cost"],
+                max_step_cost=a["max_step_cost"],
+                costs=dict(a.get("costs") or {}),
+                max_step_costs=dict(a.get("max_step_costs") or {}),
+                interventions=a.get("interventions"),
+            )
+            for name, a in data["agents"].items()
+        }
+        return cls(data["seed"], data["length"], agents, data.get("truncated_by_harness", False))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "seed": self.seed,

@@ -7,15 +7,14 @@ episode index). A Ray executor implements the same `imap_tasks` interface.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from testbed.errors import RunFailed, TestbedError
 from testbed.rollout.build import build_env, build_team
 from testbed.rollout.episode import EpisodeRecord, run_episode
+from testbed.rollout.workers import WorkerDied, WorkerPool
 from testbed.scenario.document import Scenario
 
 
@@ -29,15 +28,20 @@ class TaskRunner(Protocol):
 
 class Executor(Protocol):
     def imap_tasks(
-        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Sequence[tuple]
+        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Iterable[tuple]
     ) -> Iterator[tuple[int, Any]]:
         """Build `factory(*args)` once per worker, run every task on it, and yield
-        (position in `tasks`, result) as tasks finish, in any order."""
+        (position in `tasks`, result or WorkerDied) as tasks finish, in any order."""
 
     def imap(
-        self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
+        self,
+        scenario: Scenario,
+        index: int,
+        seeds: Sequence[int],
+        subject: str = "agents",
+        numbers: Iterable[int] | None = None,
     ) -> Iterator[tuple[int, EpisodeRecord]]:
-        """Yield (position in `seeds`, record) as episodes finish, in any order."""
+        """Yield (episode number, record) as episodes finish, in any order."""
 
 
 class EpisodeRunner:
@@ -79,13 +83,35 @@ class EpisodeRunner:
 
 
 class _EpisodesMixin:
-    """`imap` (episodes by seed) on top of `imap_tasks`."""
+    """`imap` (episodes by seed) on top of `imap_tasks`: a worker that died fails the run,
+    naming the episode."""
 
     def imap(
-        self, scenario: Scenario, index: int, seeds: Sequence[int], subject: str = "agents"
+        self,
+        scenario: Scenario,
+        index: int,
+        seeds: Sequence[int],
+        subject: str = "agents",
+        numbers: Iterable[int] | None = None,
     ) -> Iterator[tuple[int, EpisodeRecord]]:
-        tasks = [(number, seed) for number, seed in enumerate(seeds)]
-        return self.imap_tasks(EpisodeRunner, (scenario, index, subject), tasks)  # type: ignore[attr-defined]
+        """(episode number, record) for episodes `numbers` (default: all of `seeds`); both
+        are read lazily, so a huge count starts at once."""
+        issued: dict[int, int] = {}
+
+        def tasks() -> Iterator[tuple[int, int]]:
+            for position, number in enumerate(range(len(seeds)) if numbers is None else numbers):
+                issued[position] = number
+                yield number, seeds[number]
+
+        outcomes = self.imap_tasks(EpisodeRunner, (scenario, index, subject), tasks())  # type: ignore[attr-defined]
+        for position, outcome in outcomes:
+            number = issued.pop(position)
+            if isinstance(outcome, WorkerDied):
+                raise RunFailed(
+                    f"episode {number} (seed {seeds[number]}) of stage "
+                    f"{scenario.stage_name(index)!r}: {outcome.reason}"
+                )
+            yield number, outcome
 
 
 class LocalExecutor(_EpisodesMixin):
@@ -94,7 +120,7 @@ class LocalExecutor(_EpisodesMixin):
     workers = 1
 
     def imap_tasks(
-        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Sequence[tuple]
+        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Iterable[tuple]
     ) -> Iterator[tuple[int, Any]]:
         runner = factory(*args)
         try:
@@ -104,49 +130,25 @@ class LocalExecutor(_EpisodesMixin):
             runner.close()
 
 
-_worker: TaskRunner | None = None
-
-
-def _init_worker(factory: Callable[..., TaskRunner], args: tuple) -> None:
-    global _worker
-    _worker = factory(*args)
-
-
-def _run(position: int, task: tuple) -> tuple[int, Any]:
-    assert _worker is not None
-    return position, _worker.run(*task)
-
-
 class ProcessExecutor(_EpisodesMixin):
-    """Runs tasks in `workers` processes (spawned), each holding its own runner."""
+    """Runs tasks in `workers` worker processes (testbed/rollout/workers.py), each holding its
+    own runner; a task whose worker died yields a `WorkerDied` instead of a result."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, *, memory_limit_mb: int | None = None):
         self.workers = workers or os.cpu_count() or 1
+        self.memory_limit_mb = memory_limit_mb
 
     def imap_tasks(
-        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Sequence[tuple]
+        self, factory: Callable[..., TaskRunner], args: tuple, tasks: Iterable[tuple]
     ) -> Iterator[tuple[int, Any]]:
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_init_worker, initargs=(factory, args)
-        )
-        pending: set[Future[Any]] = set()
-        todo = iter(enumerate(tasks))
-        try:
-            for position, task in todo:  # keep a bounded queue so a failure stops early
-                pending.add(pool.submit(_run, position, task))
-                if len(pending) >= 4 * self.workers:
-                    break
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(_run, *nxt))
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool = WorkerPool(self.workers, factory, args, memory_limit_mb=self.memory_limit_mb)
+        return pool.imap_unordered(tasks)
 
 
-def make_executor(workers: int) -> Executor:
-    return LocalExecutor() if workers <= 1 else ProcessExecutor(workers)
+def make_executor(
+    workers: int, *, isolated: bool = False, memory_limit_mb: int | None = None
+) -> Executor:
+    """In this process for one worker, unless `isolated` (tasks that may crash hard)."""
+    if workers <= 1 and not isolated:
+        return LocalExecutor()
+    return ProcessExecutor(workers, memory_limit_mb=memory_limit_mb)

@@ -27,14 +27,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeInt,
     SerializeAsAny,
     ValidationError,
     model_validator,
 )
 
 from testbed.errors import BadInput
-from testbed.scenario.models import StageModel, Strict
+from testbed.scenario.models import NonNegativeCount, StageModel, Strict
 from testbed.scenario.references import check_references
 from testbed.scenario.yamlsrc import Source, apply_override, load_yaml, parse_override
 
@@ -50,7 +49,7 @@ class Scenario(Strict):
 
     name: str
     description: str = ""
-    seed: NonNegativeInt = 0
+    seed: NonNegativeCount = 0
     stages: list[SerializeAsAny[StageModel]] = Field(min_length=1)
     source: Source | None = Field(default=None, exclude=True, repr=False)
     base_dir: Path | None = Field(default=None, exclude=True, repr=False)
@@ -85,7 +84,7 @@ class _Header(Strict):
 
     name: str
     description: str = ""
-    seed: NonNegativeInt = 0
+    seed: NonNegativeCount = 0
     stages: list[Any] = Field(min_length=1)
 
 

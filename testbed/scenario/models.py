@@ -8,11 +8,19 @@ Each kind's own schema (`kind: evaluate`, `audit`, ...) subclasses `StageModel` 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+from annotated_types import Ge, Gt
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 Loc = tuple[str, ...]
+
+# Numbers in scenarios: a boolean is neither a count nor a number (YAML `true` is not 1), and a
+# count is a whole number (20.0 and "20" are refused, not converted).
+Count = Annotated[int, Strict(), Gt(0)]
+NonNegativeCount = Annotated[int, Strict(), Ge(0)]
+Number = Annotated[float, Strict()]
+PositiveNumber = Annotated[float, Strict(), Gt(0)]
 
 
 class Strict(BaseModel):
@@ -37,7 +45,8 @@ class EnvRef(Strict):
 class AgentRef(Strict):
     """Which agent fills a seat: a registry id (or `module:attr` / `file.py:Name`) with params,
     or a trained `checkpoint` folder (a path, or `@<train stage>/<agent>` for one trained
-    earlier in the same run)."""
+    earlier in the same run). With a checkpoint, `id` may name its agent too, and must when
+    that agent is code: a checkpoint is data and imports no code by itself."""
 
     id: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -50,15 +59,15 @@ class AgentRef(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> AgentRef:
-        if (self.id is None) == (self.checkpoint is None):
-            raise ValueError("give exactly one of `id` (a registered agent) or `checkpoint`")
+        if self.id is None and self.checkpoint is None:
+            raise ValueError("give `id` (a registered agent) or `checkpoint` (a trained one)")
         if self.checkpoint is not None and self.params:
             raise ValueError("a checkpoint brings its own params; remove `params`")
         return self
 
     @property
     def label(self) -> str:
-        return self.id if self.id is not None else f"checkpoint {self.checkpoint}"
+        return f"checkpoint {self.checkpoint}" if self.checkpoint is not None else str(self.id)
 
 
 class EntrantRef(AgentRef):
@@ -96,8 +105,11 @@ class StageModel(Strict):
     kind: str
     name: str | None = None
     env: EnvRef
-    seed: NonNegativeInt | None = None
-    max_steps: PositiveInt | None = None
+    seed: NonNegativeCount | None = None
+    max_steps: Count | None = None
+    memory_limit: Count | None = None
+    """MB of memory each worker process may use before it is stopped (default: 4096, or less
+    to fit the machine; `--memory-limit` overrides)."""
 
     def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
         """Every agent reference of the stage with its location (field path) in the stage."""

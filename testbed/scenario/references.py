@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from testbed import registry
 from testbed.errors import BadInput
-from testbed.registry.checkpoint import read_config
-from testbed.scenario.models import AgentRef
+from testbed.registry.checkpoint import checkpoint_agent, read_config
+from testbed.scenario.models import AgentRef, StageModel
 
 if TYPE_CHECKING:
     from testbed.scenario.document import Scenario
@@ -26,19 +26,24 @@ def check_references(scenario: Scenario) -> None:
             problems, registry.env_factory, stage.env.id, where=where, base_dir=scenario.base_dir
         )
         if factory is not None:
-            for key in stage.env.params:
-                _collect(
-                    problems,
-                    registry.check_env_param,
-                    factory,
-                    key,
-                    name=stage.env.id,
-                    where=scenario.where("stages", index, "env", "params", key),
-                )
+            _collect(
+                problems,
+                registry.check_env_params,
+                factory,
+                stage.env.params,
+                name=stage.env.id,
+                where_of=lambda key, i=index: scenario.where("stages", i, "env", "params", key),
+            )
         for loc, ref in stage.agent_refs():
             _collect(problems, _check_agent_ref, scenario, index, loc, ref)
     if problems:
         raise BadInput.combine(problems)
+
+
+def code_references(stage: StageModel) -> list[str]:
+    """The module paths (code) a stage names as its env or agents."""
+    ids = [stage.env.id, *(ref.id for _, ref in stage.agent_refs() if ref.id)]
+    return [name for name in ids if registry.is_reference(name)]
 
 
 def _collect(problems: list[BadInput], check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -64,7 +69,8 @@ def _check_agent_ref(scenario: Scenario, index: int, loc: tuple[str, ...], ref: 
         path = Path(ref.checkpoint)
         if scenario.base_dir is not None and not path.is_absolute():
             path = scenario.base_dir / path
-        read_config(path, where=where)
+        agent_id = checkpoint_agent(path, read_config(path, where=where), ref.id, where=where)
+        registry.agent_class(agent_id, where=where, base_dir=scenario.base_dir)
         return
     assert ref.id is not None
     where = scenario.where("stages", index, *loc, "id")

@@ -67,28 +67,100 @@ def _walk(node: yaml.Node, path: Path_, source: Source) -> None:
             _walk(item, (*path, str(index)), source)
 
 
+MAX_BYTES = 10_000_000
+"""Scenario files are small; a larger file is refused before it is parsed."""
+MAX_VALUES = 100_000
+"""Values in a document once aliases are expanded: a few aliases nested inside each other
+(an "alias bomb") would otherwise expand exponentially."""
+MAX_DEPTH = 100
+"""Nesting levels of a document."""
+
+
+def parse_yaml(text: str, where: str) -> tuple[yaml.Node | None, Any]:
+    """Compose and construct one YAML document within the size and depth limits."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_size(node, where)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        raise BadInput(message, where=place) from None
+    except RecursionError:
+        raise BadInput(
+            f"the YAML is nested more than {MAX_DEPTH} levels deep", where=where
+        ) from None
+    finally:
+        loader.dispose()
+    return node, data
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_size(root: yaml.Node, where: str) -> None:
+    """Refuse a document whose expanded size or depth passes the limits; linear in the number
+    of distinct nodes (an alias is the same node object, counted once per use)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in size)
+            if len(stack) > 4 * MAX_VALUES:
+                raise BadInput(f"the YAML holds more than {MAX_VALUES} values", where=where)
+            continue
+        children = _children(node)
+        size[key] = 1 + sum(size.get(id(c), 0) for c in children)
+        depth[key] = 1 + max((depth.get(id(c), 0) for c in children), default=0)
+        if size[key] > MAX_VALUES:
+            raise BadInput(
+                f"the YAML expands to more than {MAX_VALUES} values (aliases nested in aliases?)",
+                where=where,
+            )
+        if depth[key] > MAX_DEPTH:
+            raise BadInput(f"the YAML is nested more than {MAX_DEPTH} levels deep", where=where)
+
+
 def load_yaml(path: str | Path) -> tuple[Any, Source]:
     """Parse a YAML file; return its data and the line of every field."""
     path = Path(path)
+    if path.is_dir():
+        example = next(iter(sorted(path.glob("*.yaml"))), path / "<name>.yaml")
+        raise BadInput(
+            f"{str(path)!r} is a folder, not a scenario file",
+            hint=f"pass one of its .yaml files, e.g. {example}",
+        )
     if not path.is_file():
         raise BadInput(f"scenario file {str(path)!r} not found")
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise BadInput(
+                f"scenario file {str(path)!r} is {path.stat().st_size // 1_000_000} MB; "
+                f"scenario files are small (at most {MAX_BYTES // 1_000_000} MB)"
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"scenario file {str(path)!r} is not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise BadInput(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from None
     source = Source(str(path))
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
-        raise BadInput(message, where=where) from None
+    node, data = parse_yaml(text, str(path))
     if node is not None:
         source.lines[()] = node.start_mark.line + 1
         _walk(node, (), source)
@@ -101,9 +173,11 @@ def parse_override(text: str) -> tuple[Path_, Any]:
     if not sep or not key.strip():
         raise BadInput(f"--set {text!r}: expected key=value, e.g. --set episodes=20")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        value = parse_yaml(raw, f"--set {text}")[1] if raw.strip() else ""
+    except BadInput as exc:
+        if not exc.message.startswith("invalid YAML"):
+            raise
+        value = raw  # not YAML: the text itself
     return tuple(part for part in key.strip().split(".")), value
 
 
@@ -113,7 +187,7 @@ def apply_override(data: dict[str, Any], path: Path_, value: Any, label: str) ->
     for depth, part in enumerate(path[:-1]):
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise BadInput(f"{label}: {'.'.join(path[: depth + 1])} is not an item of the list")
+                raise BadInput(f"{label}: {_no_item(path[: depth + 1], node)}")
             node = node[int(part)]
             continue
         if not isinstance(node, dict):
@@ -128,9 +202,16 @@ def apply_override(data: dict[str, Any], path: Path_, value: Any, label: str) ->
     last = path[-1]
     if isinstance(node, list):
         if not last.isdigit() or int(last) >= len(node):
-            raise BadInput(f"{label}: {'.'.join(path)} is not an item of the list")
+            raise BadInput(f"{label}: {_no_item(path, node)}")
         node[int(last)] = value
     elif isinstance(node, dict):
         node[last] = value
     else:
         raise BadInput(f"{label}: {'.'.join(path[:-1])} is not a mapping")
+
+
+def _no_item(path: Path_, items: list[Any]) -> str:
+    where = ".".join(path[:-1])
+    if not items:
+        return f"{where} is an empty list"
+    return f"{where} has items 0 to {len(items) - 1}, not {path[-1]!r}"

@@ -22,6 +22,7 @@ from testbed.joint import members
 from testbed.rollout.build import build_env_or_fail, build_policy, match_pattern, ref_is_joint
 from testbed.rollout.episode import run_episode
 from testbed.rollout.team import PolicyTeam
+from testbed.rollout.workers import clear_activity, report_activity
 from testbed.scenario.document import Scenario
 from testbed.tournament.schedule import Game, resolve_sides
 
@@ -93,6 +94,10 @@ class GuardedPolicy:
         if timer:
             previous = signal.signal(signal.SIGALRM, _raise_timeout)
             signal.setitimer(signal.ITIMER_REAL, self.move_timeout)
+        report_activity(
+            {"entrant": self.entrant, "agent": self.agent, "what": f"{self.agent} {what}"},
+            self.move_timeout,
+        )
         started = time.perf_counter()
         try:
             result = call(*args)
@@ -101,11 +106,16 @@ class GuardedPolicy:
                 self.entrant,
                 f"{self.agent} exceeded the per-move limit of {self.move_timeout:g} s in {what}",
             ) from None
+        except SystemExit as exc:
+            raise Forfeit(
+                self.entrant, f"{self.agent} called sys.exit({exc.code}) in {what}"
+            ) from None
         except Exception as exc:
             raise Forfeit(
                 self.entrant, f"{self.agent} raised in {what}: {type(exc).__name__}: {exc}"
             ) from None
         finally:
+            clear_activity()
             if timer:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
@@ -127,6 +137,15 @@ class GuardedPolicy:
         if problem is not None:
             raise Forfeit(self.entrant, f"{self.agent}: {problem}")
         return action
+
+
+def forfeit_result(game: Game, entrant: str, reason: str, seconds: float = 0.0) -> GameResult:
+    """A game `entrant` lost by fault: it scores 0, every other entrant 1."""
+    scores = [0.0 if e == entrant else 1.0 for e in game.entrants]
+    return GameResult(
+        game.index, game.round, game.group, list(game.entrants), game.seed, scores, {}, 0,
+        entrant, reason, seconds,
+    )  # fmt: skip
 
 
 def _raise_timeout(signum: int, frame: Any) -> None:
@@ -215,27 +234,16 @@ class GameRunner:
             ) from exc
         seconds = time.perf_counter() - started
         if forfeit is not None:
-            scores = [0.0 if e == forfeit.entrant else 1.0 for e in game.entrants]
-            returns, length = {}, 0
-        else:
-            returns = {a: r.ret for a, r in record.agents.items()}
-            length = record.length
-            scores = [0.0] * len(self.sides)
-            for agent, ret in returns.items():
-                scores[self.side_of[agent]] += ret
+            return forfeit_result(game, forfeit.entrant, forfeit.reason, seconds)
+        returns = {a: r.ret for a, r in record.agents.items()}
+        scores = [0.0] * len(self.sides)
+        for agent, ret in returns.items():
+            scores[self.side_of[agent]] += ret
+        entrants = list(game.entrants)
         return GameResult(
-            game.index,
-            game.round,
-            game.group,
-            list(game.entrants),
-            game.seed,
-            scores,
-            returns,
-            length,
-            forfeit.entrant if forfeit else None,
-            forfeit.reason if forfeit else None,
-            seconds,
-        )
+            game.index, game.round, game.group, entrants, game.seed, scores, returns,
+            record.length, None, None, seconds,
+        )  # fmt: skip
 
     def close(self) -> None:
         try:

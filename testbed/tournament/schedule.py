@@ -8,6 +8,7 @@ schedule; the schedule depends only on the stage, so a resumed run plays the sam
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,22 +67,28 @@ def _rotations(group: tuple[str, ...]) -> list[tuple[str, ...]]:
 
 
 def make_schedule(
-    stage: Any, n_sides: int, root_seed: int, stream: str, *, where: str | None = None
+    stage: Any,
+    n_sides: int,
+    root_seed: int,
+    stream: str,
+    *,
+    where: Callable[[str], str | None] = lambda field: None,
 ) -> list[Game]:
-    """All games of a round-robin, gauntlet or free-for-all, in rating order."""
+    """All games of a round-robin, gauntlet or free-for-all, in rating order; `where(field)`
+    places an error in the scenario file."""
     names = list(stage.entrants)
     if stage.format == "free_for_all":
         if len(names) < n_sides:
             raise BadInput(
                 f"free-for-all on {n_sides} sides needs at least {n_sides} entrants, "
                 f"got {len(names)}",
-                where=where,
+                where=where("entrants"),
             )
         groups = list(itertools.combinations(names, n_sides))
     elif n_sides != 2:
         raise BadInput(
             f"format {stage.format!r} pairs two sides, but this env has {n_sides}",
-            where=where,
+            where=where("format"),
             hint="use `format: free_for_all`, or group the agents into two `sides`",
         )
     elif stage.format == "gauntlet":

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
-from testbed.scenario.models import AgentRef, EntrantRef, Loc, StageModel, Strict
+from testbed.scenario.models import (
+    AgentRef,
+    Count,
+    EntrantRef,
+    Loc,
+    NonNegativeCount,
+    Number,
+    PositiveNumber,
+    StageModel,
+    Strict,
+)
 
 
 class RatingOptions(Strict):
     """How ratings are computed from the games."""
 
-    bootstrap: NonNegativeInt = 1000
+    bootstrap: NonNegativeCount = 1000
     """Bootstrap replicates of the Bradley–Terry fit (0 = no intervals)."""
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    elo_k: PositiveFloat = 32.0
+    confidence: Number = Field(default=0.95, gt=0.5, lt=1)
+    elo_k: PositiveNumber = 32.0
 
 
 class TournamentStage(StageModel):
@@ -32,9 +42,9 @@ class TournamentStage(StageModel):
     """`game`: every game is rated (side returns compared). `match`: the games of one pairing
     and seed (all seat rotations) are summed first, duplicate-bridge style, for asymmetric
     sides such as predators vs prey."""
-    rounds: PositiveInt = 10
+    rounds: Count = 10
     """Fresh chance seeds per pairing; each round plays every seat rotation on that seed."""
-    move_timeout: PositiveFloat | None = None
+    move_timeout: PositiveNumber | None = None
     """Seconds an entrant may take for one move before it forfeits the game."""
     leaderboard: str | None = None
     """Leaderboard name in the database; default `<scenario name>/<stage name>`."""

@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from testbed.context import StageContext, StageResult
-from testbed.errors import BadInput
+from testbed.errors import BadInput, RunFailed
+from testbed.report.format import slug
+from testbed.report.output import write_json
 from testbed.rollout.executor import Executor
+from testbed.rollout.workers import WorkerDied
 from testbed.scenario.document import Scenario
 from testbed.tournament.bradley_terry import bradley_terry
-from testbed.tournament.play import GameResult, GameRunner
+from testbed.tournament.play import GameResult, GameRunner, forfeit_result
 from testbed.tournament.ratings import MatchResult, cross_play, elo, openskill_ratings
-from testbed.tournament.schedule import make_schedule
+from testbed.tournament.schedule import Game, make_schedule
 from testbed.tournament.store import DEFAULT_DB, LeaderboardStore
 
 GameHook = Callable[[GameResult, int, int], None]
@@ -100,6 +103,25 @@ def fingerprint(scenario: Scenario, index: int) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def check_tournament(scenario: Scenario, index: int) -> tuple[dict[str, list[str]], list[Game]]:
+    """Build every entrant for every side it can play and the schedule, playing nothing:
+    bad input fails here. Returns the sides and the games."""
+    preflight = GameRunner(scenario, index)
+    try:
+        preflight.check_entrants()
+        sides = preflight.sides
+    finally:
+        preflight.close()
+    games = make_schedule(
+        scenario.stages[index],
+        len(sides),
+        scenario.stage_seed(index),
+        scenario.seed_stream(index),
+        where=lambda field: scenario.where("stages", index, field),
+    )
+    return sides, games
+
+
 def run_tournament(
     scenario: Scenario,
     index: int,
@@ -109,22 +131,17 @@ def run_tournament(
     db: str | Path | None = None,
     on_schedule: Callable[[int, int], None] | None = None,
     on_game: GameHook | None = None,
+    record: Path | None = None,
+    resuming_folder: bool = False,
 ) -> TournamentResult:
-    """Play (or finish) the stage's tournament; return its result."""
+    """Play (or finish) the stage's tournament; return its result.
+
+    `record` is a file of the run folder naming the tournament's run in the database; when a
+    run folder is resumed (`resuming_folder`), the run it names is finished (even a finished
+    one: nothing is replayed). Otherwise `resume` finds the newest unfinished run of the same
+    tournament in the database."""
     stage = scenario.stages[index]
-    preflight = GameRunner(scenario, index)
-    try:
-        preflight.check_entrants()
-        sides = preflight.sides
-    finally:
-        preflight.close()
-    games = make_schedule(
-        stage,
-        len(sides),
-        scenario.stage_seed(index),
-        scenario.seed_stream(index),
-        where=scenario.where("stages", index),
-    )
+    sides, games = check_tournament(scenario, index)
     board = leaderboard_name(scenario, index)
     store = LeaderboardStore(db_path(scenario, index, db))
     try:
@@ -134,13 +151,15 @@ def run_tournament(
             where=scenario.where("stages", index, "entrants"),
         )
         key = fingerprint(scenario, index)
-        run_id = store.resumable_run(board, key) if resume else None
-        if resume and run_id is None:
-            raise BadInput(
-                f"nothing to resume: leaderboard {board!r} in {str(store.path)!r} has no "
-                "unfinished run of this tournament (same stage and seed)",
-                hint="run without --resume to start it",
-            )
+        run_id = _recorded_run(record, store.path) if resuming_folder else None
+        if run_id is None and resume:
+            run_id = store.resumable_run(board, key)
+            if run_id is None and not resuming_folder:
+                raise BadInput(
+                    f"nothing to resume: leaderboard {board!r} in {str(store.path)!r} has no "
+                    "unfinished run of this tournament (same stage and seed)",
+                    hint="run without --resume to start it",
+                )
         if run_id is None:
             run_id = store.begin_run(
                 leaderboard=board,
@@ -151,12 +170,18 @@ def run_tournament(
                 scoring=stage.scoring,
                 games_total=len(games),
             )
+        if record is not None:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            write_json(record, {"run_id": run_id, "leaderboard": board, "db": str(store.path)})
         done = {g.index: g for g in store.games(run_id=run_id)}
         todo = [g for g in games if g.index not in done]
         if on_schedule is not None:
             on_schedule(len(games), len(done))
         results = dict(done)
-        for _, result in executor.imap_tasks(GameRunner, (scenario, index), [(g,) for g in todo]):
+        for position, outcome in executor.imap_tasks(
+            GameRunner, (scenario, index), [(g,) for g in todo]
+        ):
+            result = _game_result(todo[position], outcome)
             store.record(run_id, board, result)
             results[result.index] = result
             if on_game is not None:
@@ -186,6 +211,29 @@ def run_tournament(
     )
 
 
+def _recorded_run(record: Path | None, db: Path) -> str | None:
+    """The run id a run folder recorded for this tournament, if it used this database."""
+    if record is None or not record.is_file():
+        return None
+    data = json.loads(record.read_text(encoding="utf-8"))
+    same_db = Path(data.get("db", "")).resolve() == Path(db).resolve()
+    return data.get("run_id") if same_db else None
+
+
+def _game_result(game: Game, outcome: GameResult | WorkerDied) -> GameResult:
+    """A played game, or the forfeit of the entrant whose move killed its worker process."""
+    if not isinstance(outcome, WorkerDied):
+        return outcome
+    entrant = (outcome.activity or {}).get("entrant")
+    if entrant is None:
+        raise RunFailed(
+            f"game {game.index} ({' vs '.join(game.entrants)}, seed {game.seed}): "
+            f"{outcome.reason}, twice, while no entrant was moving (the env?)"
+        )
+    what = outcome.activity.get("what", "a move") if outcome.activity else "a move"
+    return forfeit_result(game, entrant, f"{outcome.reason}, during {what}")
+
+
 def run_tournament_stage(context: StageContext) -> TournamentResult:
     """The table's entry: `run_tournament` with a progress bar of games, forfeits, last game."""
     forfeits = 0
@@ -202,6 +250,7 @@ def run_tournament_stage(context: StageContext) -> TournamentResult:
         context.progress.update(completed=done, status=status)
 
     assert context.executor is not None
+    out = context.options.out_dir
     return run_tournament(
         context.scenario,
         context.index,
@@ -210,6 +259,8 @@ def run_tournament_stage(context: StageContext) -> TournamentResult:
         db=context.options.db,
         on_schedule=on_schedule,
         on_game=on_game,
+        record=out / slug(context.name) / "tournament.json" if out is not None else None,
+        resuming_folder=context.resume is not None,
     )
 
 

@@ -46,9 +46,24 @@ class Curve:
     """The evaluations of one training run: rows in memory, in `curve.csv` (appended to when
     a run resumes), and on TensorBoard when asked for."""
 
-    def __init__(self, folder: Path, *, append: bool = False, tensorboard: bool = False):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        append: bool = False,
+        tensorboard: bool = False,
+        until: int | None = None,
+    ):
+        """`until`: keep the rows of an existing curve.csv up to this step (a run continued
+        in its own folder), drop later ones."""
         self.rows: list[dict[str, Any]] = []
-        self.log = CurveLog(folder / "curve.csv", append=append)
+        path = folder / "curve.csv"
+        if append and until is not None and path.is_file():
+            self.rows = [r for r in _read_rows(path) if r["step"] <= until]
+            path.unlink()
+        self.log = CurveLog(path, append=append)
+        for row in self.rows:
+            self.log.write(row)
         self.writer = _tensorboard(folder / "tensorboard") if tensorboard else None
         self.started = time.perf_counter()
 
@@ -99,6 +114,17 @@ class Curve:
         self.log.close()
         if self.writer is not None:
             self.writer.close()
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    def number(text: str) -> Any:
+        if text == "":
+            return None
+        value = float(text)
+        return int(value) if value.is_integer() and "." not in text else value
+
+    with path.open(newline="", encoding="utf-8") as file:
+        return [{k: number(v) for k, v in row.items()} for row in csv.DictReader(file)]
 
 
 def _mean(values: list[float]) -> float | None:

@@ -57,6 +57,12 @@ def run_self_play(
     return run.rate(db)
 
 
+def check_self_play(scenario: Scenario, index: int) -> None:
+    """Build the env, the learner, the evaluation opponent and the fixed entrants, training
+    nothing: bad input fails here."""
+    _SelfPlayRun(scenario, index, Path("unused"), None).close()
+
+
 class _SelfPlayRun:
     """One self-play run: the engine, its snapshots on disk, the curve, the leaderboard."""
 
@@ -71,7 +77,6 @@ class _SelfPlayRun:
         self.name = scenario.stage_name(index)
         self.seed = stream_seed(scenario.stage_seed(index), scenario.seed_stream(index), 0)
         self.folder = out_dir / slug(self.name)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.run_name = out_dir.resolve().name
         if len(scenario.stages) > 1:
             self.run_name = f"{self.run_name}/{slug(self.name)}"
@@ -184,8 +189,13 @@ class _SelfPlayRun:
             pool = f"pool {len(self.engine.pool.entries)}"
             self.on_progress(state.step, " · ".join(filter(None, [self.curve.status(), pool])))
 
+    def close(self) -> None:
+        self.env.close()
+        self.eval_env.close()
+
     def train(self) -> None:
         stage = self.stage
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.curve = Curve(self.folder)
         try:
             self.engine.run(
@@ -201,7 +211,7 @@ class _SelfPlayRun:
             for agent in self.agents:
                 target = self.folder / "checkpoints" / "final" / agent
                 self.save(target, agent_name=agent)
-                self.final[agent] = str(target)
+                self.final[agent] = str(target.resolve())  # later stages may run elsewhere
         except TestbedError:
             raise
         except Exception as exc:
@@ -212,8 +222,7 @@ class _SelfPlayRun:
             ) from exc
         finally:
             self.curve.close()
-            self.env.close()
-            self.eval_env.close()
+            self.close()
         title = f"self-play {self.name} · {stage.env.id}"
         curve_plot(self.curve.rows, self.folder / "curve.png", title)
         self.training_seconds = self.curve.elapsed

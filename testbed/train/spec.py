@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
-from testbed.scenario.models import AgentRef, EntrantRef, Loc, Strict, TeamStage
+from testbed.scenario.models import AgentRef, Count, EntrantRef, Loc, Number, Strict, TeamStage
 
 
 class SelfPlayOptions(Strict):
@@ -14,13 +14,13 @@ class SelfPlayOptions(Strict):
     pool of frozen snapshots of itself, seats alternating each episode; every snapshot is saved
     as a checkpoint and, after training, rated against `entrants` in a leaderboard tournament."""
 
-    snapshot_every: PositiveInt
+    snapshot_every: Count
     """Freeze a snapshot every this many env steps (plies); it joins the opponent pool and is
     saved under `<run>/<stage>/snapshots/step-N/` (step 0 and the final step are saved too)."""
-    pool_size: PositiveInt = 10
+    pool_size: Count = 10
     """Snapshots in the opponent pool: the newest this many (older ones stay on disk and in
     the leaderboard)."""
-    latest_prob: float = Field(default=0.8, ge=0, le=1)
+    latest_prob: Number = Field(default=0.8, ge=0, le=1)
     """Chance of facing the newest snapshot; otherwise an older pooled one, uniformly
     (OpenAI Five: 0.8)."""
     opponent_policy: Literal["explore", "act"] = "explore"
@@ -37,7 +37,7 @@ class SelfPlayOptions(Strict):
     db: str | None = None
     """SQLite file of the leaderboard; default `runs/leaderboard.sqlite` (the CLI's --db
     overrides)."""
-    rounds: PositiveInt = 10
+    rounds: Count = 10
     """Rounds of the leaderboard tournament (each plays every pairing in both seat orders)."""
 
 
@@ -47,12 +47,12 @@ class TrainStage(TeamStage):
     trains_agents: ClassVar[bool] = True
 
     kind: Literal["train"]
-    steps: PositiveInt
+    steps: Count
     """Training budget in env steps."""
-    eval_every: PositiveInt | None = None
+    eval_every: Count | None = None
     """Evaluate on held-out seeds every this many steps (default: steps / 10)."""
-    eval_episodes: PositiveInt = 10
-    checkpoint_every: PositiveInt | None = None
+    eval_episodes: Count = 10
+    checkpoint_every: Count | None = None
     """Save checkpoints every this many steps (default: at each evaluation)."""
     resume_from: str | None = None
     """A checkpoint folder of an earlier run (holding one folder per learner) to continue."""

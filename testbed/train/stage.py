@@ -26,7 +26,7 @@ from testbed.train.checkpoints import SavedUnit, resume_units, saved_units, scen
 from testbed.train.curves import Curve, curve_plot
 from testbed.train.loop import evaluate, train
 from testbed.train.result import TrainResult
-from testbed.train.selfplay_stage import run_self_play
+from testbed.train.selfplay_stage import check_self_play, run_self_play
 from testbed.train.state import EpisodeStats, TrainState, learns
 
 ProgressHook = Callable[[int, str], None]
@@ -39,8 +39,10 @@ def run_train(
     on_progress: ProgressHook | None = None,
     *,
     db: Any = None,
+    continue_from: Path | None = None,
 ) -> TrainResult:
-    """Train the stage's learners; return the stage result (curve, checkpoints, final eval)."""
+    """Train the stage's learners; return the stage result (curve, checkpoints, final eval).
+    `continue_from` is a checkpoint folder of this stage in this run folder (`--resume`)."""
     stage = scenario.stages[index]
     if stage.self_play is not None:
         return run_self_play(scenario, index, out_dir, on_progress, db=db)
@@ -50,11 +52,20 @@ def run_train(
             f"train stage {name!r} needs a run folder for its checkpoints",
             hint="pass --out (the CLI always has one), or `out=` to testbed.run",
         )
-    return _TrainRun(scenario, index, Path(out_dir) / slug(name), on_progress).run()
+    return _TrainRun(scenario, index, Path(out_dir) / slug(name), on_progress, continue_from).run()
 
 
 def run_train_stage(context: StageContext) -> TrainResult:
-    """The table's entry: `run_train` with a progress bar over env steps."""
+    """The table's entry: `run_train` with a progress bar over env steps. Resuming a run
+    folder, a finished stage is read back and an unfinished one continues from its newest
+    checkpoint (a self-play stage starts again)."""
+    continue_from = None
+    if context.resume is not None:
+        finished = context.resume.finished(context.name)
+        if finished is not None:
+            return TrainResult.from_dict(finished)  # type: ignore[return-value]
+        if context.stage.self_play is None:
+            continue_from = newest_checkpoint(context.resume.folder / slug(context.name))
     context.progress.start(f"train {context.name}", total=context.stage.steps)
 
     def on_progress(step: int, status: str) -> None:
@@ -62,15 +73,39 @@ def run_train_stage(context: StageContext) -> TrainResult:
 
     return run_train(
         context.scenario, context.index, context.options.out_dir, on_progress,
-        db=context.options.db,
+        db=context.options.db, continue_from=continue_from,
     )  # fmt: skip
+
+
+def check_train(scenario: Scenario, index: int) -> None:
+    """Build the stage's envs and learners (and load `resume_from`), training nothing: bad
+    input fails here."""
+    if scenario.stages[index].self_play is not None:
+        check_self_play(scenario, index)
+        return
+    _TrainRun(scenario, index, Path("unused"), None).close()
+
+
+def newest_checkpoint(folder: Path) -> Path | None:
+    """The `checkpoints/step-N` folder of a train stage with the largest N, if any."""
+    steps = [
+        (int(path.name.removeprefix("step-")), path)
+        for path in (folder / "checkpoints").glob("step-*")
+        if path.name.removeprefix("step-").isdigit()
+    ]
+    return max(steps)[1] if steps else None
 
 
 class _TrainRun:
     """One run of a train stage: its env, learners, curve and checkpoints."""
 
     def __init__(
-        self, scenario: Scenario, index: int, folder: Path, on_progress: ProgressHook | None
+        self,
+        scenario: Scenario,
+        index: int,
+        folder: Path,
+        on_progress: ProgressHook | None,
+        continue_from: Path | None = None,
     ):
         from testbed.agents.common.nets import deterministic_torch  # torch: imported when used
 
@@ -79,7 +114,6 @@ class _TrainRun:
         self.name = scenario.stage_name(index)
         self.on_progress = on_progress
         self.seed = stream_seed(scenario.stage_seed(index), scenario.seed_stream(index), 0)
-        folder.mkdir(parents=True, exist_ok=True)
         deterministic_torch(self.seed)
         self.env = build_env_or_fail(scenario, index)
         self.eval_env = build_env_or_fail(scenario, index)
@@ -98,12 +132,11 @@ class _TrainRun:
             scenario, stage.agents, self.policies, self.learners, seats, self.env
         )
         self.state = TrainState()
-        if stage.resume_from is not None:
+        self.continued = continue_from is not None or stage.resume_from is not None
+        if self.continued:
+            start = continue_from or scenario_path(scenario, stage.resume_from)
             step, episodes = resume_units(
-                scenario_path(scenario, stage.resume_from),
-                self.units,
-                stage.steps,
-                where=self._where("resume_from"),
+                start, self.units, stage.steps, where=self._where("resume_from")
             )
             self.state = TrainState(step=step, episodes=episodes)
         self.recent: deque[EpisodeStats] = deque(maxlen=20)
@@ -130,7 +163,7 @@ class _TrainRun:
                     "seed": self.seed,
                 },
             )
-            paths[key] = str(target)
+            paths[key] = str(target.resolve())  # later stages resolve it from their own folder
         return paths
 
     def on_step(self, state: TrainState) -> None:
@@ -155,10 +188,18 @@ class _TrainRun:
         if self.on_progress is not None and (state.step % 100 == 0 or state.step == stage.steps):
             self.on_progress(state.step, self.curve.status())
 
+    def close(self) -> None:
+        self.env.close()
+        self.eval_env.close()
+
     def run(self) -> TrainResult:
         stage = self.stage
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.curve = Curve(
-            self.folder, append=stage.resume_from is not None, tensorboard=stage.tensorboard
+            self.folder,
+            append=self.continued,
+            tensorboard=stage.tensorboard,
+            until=self.state.step if self.continued else None,
         )
         try:
             train(
@@ -172,6 +213,10 @@ class _TrainRun:
                 on_episode=lambda stats, _: self.recent.append(stats),
             )
             final = self.checkpoint("final")
+        except KeyboardInterrupt:  # stopped (SIGTERM, Ctrl-C): keep what was learned to resume
+            if self.state.step > 0:
+                self.checkpoint(f"step-{self.state.step}")
+            raise
         except TestbedError:
             raise
         except Exception as exc:
@@ -182,8 +227,7 @@ class _TrainRun:
             ) from exc
         finally:
             self.curve.close()
-            self.env.close()
-            self.eval_env.close()
+            self.close()
         curve_plot(
             self.curve.rows, self.folder / "curve.png", f"train {self.name} · {stage.env.id}"
         )

@@ -49,3 +49,39 @@ class Hanging(_Faulty):
 class Illegal(_Faulty):
     def fault(self, mask: Any) -> Any:
         return np.int64(np.flatnonzero(np.asarray(mask) == 0)[0])
+
+
+class KillsItself(_Faulty):
+    """A native crash, as far as the harness can tell: the process dies by SIGKILL."""
+
+    def fault(self, mask: Any) -> Any:
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Exits(_Faulty):
+    def fault(self, mask: Any) -> Any:
+        import sys
+
+        sys.exit(0)
+
+
+class Hungry(_Faulty):
+    """Allocates memory without bound (touching it, so it is resident)."""
+
+    def fault(self, mask: Any) -> Any:
+        hoard = []
+        while True:
+            hoard.append(np.ones(2**24, dtype=np.uint8))  # 16 MB at a time
+
+
+class Stuck(_Faulty):
+    """Hangs where the per-move timer cannot reach it (SIGALRM blocked, as C code may do)."""
+
+    def fault(self, mask: Any) -> Any:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(600)

@@ -121,7 +121,7 @@ def test_train_stage_saves_a_group_and_later_stages_use_it(write_yaml, tmp_path)
         kind: tournament
         env: {{id: classic/rps_v2, params: {{max_cycles: 10}}}}
         entrants:
-          trained: {{checkpoint: "{folder}"}}
+          trained: {{id: "{JOINT}:TinyJoint", checkpoint: "{folder}"}}
           rock: noop
         rounds: 2
         leaderboard: joint-ladder
@@ -131,8 +131,9 @@ def test_train_stage_saves_a_group_and_later_stages_use_it(write_yaml, tmp_path)
         # the group was trained as player_0 only; a non-team entrant fills both seats
         run(load_scenario(write_yaml(tournament)), tmp_path / "t0", show=False)
     team = tournament.replace(
-        f'trained: {{checkpoint: "{folder}"}}',
-        f'trained: {{agents: {{"player_0": {{checkpoint: "{folder}"}}, "player_1": noop}}}}',
+        f'trained: {{id: "{JOINT}:TinyJoint", checkpoint: "{folder}"}}',
+        f'trained: {{agents: {{"player_0": {{id: "{JOINT}:TinyJoint", checkpoint: "{folder}"}}, '
+        '"player_1": noop}}',
     )
     stage = run(load_scenario(write_yaml(team)), tmp_path / "t1", show=False).stages[0]
     assert len(stage["games"]) == 4 and stage["forfeits"] == []

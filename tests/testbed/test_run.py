@@ -100,6 +100,7 @@ def test_reusing_a_run_directory_is_refused(write_yaml, tmp_path):
 def test_a_failure_while_building_is_recorded_as_failed(write_yaml, tmp_path):
     (tmp_path / "broken.py").write_text(
         "class Broken:\n    def __init__(self, o, a, c):\n        raise RuntimeError('nope')\n"
+        "    def reset(self, seed=None): ...\n    def act(self, obs, mask=None): ...\n"
     )
     path = write_yaml(SPREAD.replace('"*": random', '"*": broken.py:Broken'))
     with pytest.raises(RunFailed, match="RuntimeError: nope"):

@@ -105,7 +105,7 @@ def test_checkpoint_for_other_spaces_is_refused(write_yaml, tmp_path) -> None:
         kind: evaluate
         env: {{id: classic/rps_v2, params: {{num_actions: 5}}}}
         agents:
-          player_0: {{checkpoint: "{saved}"}}
+          player_0: {{id: "{TINY}:TinyLearner", checkpoint: "{saved}"}}
           player_1: noop
         episodes: 1
     """,
