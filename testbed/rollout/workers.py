@@ -1,12 +1,15 @@
 """Worker processes that outlive their tasks' faults, and never outlive their parent.
 
 `WorkerPool` runs tasks in `size` spawned processes, each building its runner (an env and
-agents) once. Unlike `concurrent.futures.ProcessPoolExecutor`, where one dead worker breaks
-the whole pool, a worker that dies (a native crash, `os.kill(os.getpid(), 9)`, `sys.exit`,
-the memory limit, a move that will not stop) fails only the task it was running: that task's
-outcome is a `WorkerDied` naming the reason and what the task was doing, and a fresh worker
-takes the dead one's place. A task whose worker died while it reported no activity is retried
-once on a fresh worker (the cause may lie outside the task, e.g. a kill from outside).
+agents) once and running the tasks sent to it in order, `DEPTH` of them queued so that it
+never waits for the parent between tasks. Unlike `concurrent.futures.ProcessPoolExecutor`,
+where one dead worker breaks the whole pool, a worker that dies (a native crash,
+`os.kill(os.getpid(), 9)`, `sys.exit`, the memory limit, a move that will not stop) fails only
+the task it was running (the first of its queue without an answer): that task's outcome is a
+`WorkerDied` naming the reason and what the task was doing, the tasks queued behind it go to
+other workers, and a fresh worker takes the dead one's place. A task whose worker died while
+it reported no activity is retried once on a fresh worker (the cause may lie outside the
+task, e.g. a kill from outside).
 
 - **Memory**: the parent reads each busy worker's resident memory (Linux /proc) every
   `POLL_SECONDS` and stops a worker above `memory_limit_mb`.
@@ -27,6 +30,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing import connection
@@ -36,6 +40,7 @@ from testbed.errors import RunFailed
 
 POLL_SECONDS = 0.2
 GRACE_SECONDS = 5.0
+DEPTH = 2  # tasks queued per worker
 ACTIVITY_BYTES = 1024
 
 
@@ -163,7 +168,7 @@ class _Worker:
         )
         self.process.start()
         child.close()
-        self.task: tuple[int, tuple, int] | None = None  # (position, task, attempt)
+        self.queue: deque[tuple[int, tuple, int]] = deque()  # (position, task, attempt), in order
         self.checked = 0.0  # when its memory and activity were last looked at
 
     def activity(self) -> dict[str, Any] | None:
@@ -249,7 +254,7 @@ class WorkerPool:
         try:
             while True:
                 self._dispatch(todo, retries)
-                busy = [w for w in self.workers if w.task is not None]
+                busy = [w for w in self.workers if w.queue]
                 if not busy:
                     return
                 ready = connection.wait(
@@ -264,16 +269,18 @@ class WorkerPool:
             self.close()
 
     def _dispatch(self, todo: Iterator, retries: list) -> None:
-        """Give every idle worker a task, starting workers up to `size` while tasks remain."""
+        """Fill every worker's queue, starting workers up to `size` while tasks remain."""
         while True:
-            idle = next((w for w in self.workers if w.task is None), None)
-            if idle is None and len(self.workers) >= self.size:
+            worker = min(self.workers, key=lambda w: len(w.queue), default=None)
+            if len(self.workers) < self.size and (worker is None or worker.queue):
+                worker = None  # start another worker before queueing a second task
+            elif worker is None or len(worker.queue) >= DEPTH:
                 return
             item = retries.pop(0) if retries else next(todo, None)
             if item is None:
                 return
-            worker = idle or self._spawn()
-            worker.task = item
+            worker = worker or self._spawn()
+            worker.queue.append(item)
             worker.conn.send((item[0], item[1]))
 
     def _check(self, worker: _Worker, ready: list) -> tuple[str, Any] | None:
@@ -307,9 +314,7 @@ class WorkerPool:
     def _settle(
         self, worker: _Worker, outcome: tuple[str, Any], retries: list
     ) -> Iterator[tuple[int, Any]]:
-        assert worker.task is not None
-        position, task, attempt = worker.task
-        worker.task = None
+        position, task, attempt = worker.queue.popleft()
         kind, value = outcome
         if kind == "message":
             status, _, payload = value
@@ -319,6 +324,7 @@ class WorkerPool:
             raise payload  # "error" (the task raised) or "fatal" (the runner did not build)
         self.workers.remove(worker)
         worker.stop(wait=0)
+        retries.extend(worker.queue)  # queued behind the dead task, never started
         if value.activity is None and attempt == 0:
             retries.append((position, task, 1))  # not the task's own doing, maybe: once more
             return
@@ -327,5 +333,5 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every worker (those busy at once); wait for none longer than a second."""
         for worker in self.workers:
-            worker.stop(wait=0 if worker.task is not None else 1.0)
+            worker.stop(wait=0 if worker.queue else 1.0)
         self.workers = []
