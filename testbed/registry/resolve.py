@@ -266,21 +266,24 @@ def check_env_params(
     *,
     name: str,
     where_of: Callable[[str], str | None],
-) -> None:
-    """Every parameter the factory does not accept, or whose value does not fit its type
-    annotation (`N: "three"`, `N: -3` under `Annotated[int, Ge(1)]`, `true` for an int), as
-    one BadInput. Values are checked, not converted: the factory gets what the file says."""
+) -> dict[str, Any]:
+    """`params` as the factory's annotations read them (YAML's `3e-4` is a number), or one
+    BadInput with every parameter the factory does not accept or whose value does not fit
+    its annotation (`N: "three"`, `N: -3` under `Annotated[int, Ge(1)]`, `true` for an int)."""
     hints = _param_hints(factory)
-    problems = []
+    problems, checked = [], {}
     for key, value in params.items():
         try:
             check_env_param(factory, key, name=name, where=where_of(key))
+            checked[key] = value
             if key in hints:
-                _check_value(hints[key], value, f"env {name!r} parameter {key!r}", where_of(key))
+                label = f"env {name!r} parameter {key!r}"
+                checked[key] = checked_value(hints[key], value, label, where_of(key))
         except BadInput as exc:
             problems.append(exc)
     if problems:
         raise BadInput.combine(problems)
+    return checked
 
 
 def _param_hints(factory: Callable) -> dict[str, Any]:
@@ -293,21 +296,21 @@ def _param_hints(factory: Callable) -> dict[str, Any]:
         return {}
 
 
-def _check_value(hint: Any, value: Any, label: str, where: str | None) -> None:
+def checked_value(hint: Any, value: Any, label: str, where: str | None) -> Any:
+    """`value` validated against a type hint (pydantic's conversions, e.g. a numeric string
+    or a list for a tuple), except that a boolean is never a number."""
     from pydantic import TypeAdapter, ValidationError
 
     try:
-        TypeAdapter(hint).validate_python(value, strict=True)
-    except ValidationError as exc:
-        if isinstance(value, list):  # a YAML list where a tuple or sequence is meant
-            try:
-                TypeAdapter(hint).validate_python(value)
-                return
-            except ValidationError:
-                pass
-        raise BadInput(f"{label}: {exc.errors()[0]['msg']} (got {value!r})", where=where) from None
+        adapter = TypeAdapter(hint)
     except Exception:  # a type pydantic cannot check: the factory will say
-        return
+        return value
+    try:
+        if isinstance(value, bool):
+            return adapter.validate_python(value, strict=True)
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise BadInput(f"{label}: {exc.errors()[0]['msg']} (got {value!r})", where=where) from None
 
 
 def make_env(
@@ -319,7 +322,7 @@ def make_env(
 ) -> Any:
     """Build the PettingZoo env registered as `name` (or a `module:attr` reference)."""
     factory = env_factory(name, where=where, base_dir=base_dir)
-    check_env_params(
+    params = check_env_params(
         factory, params, name=name, where_of=lambda key: f"{where}.params.{key}" if where else None
     )
     try:
@@ -349,6 +352,11 @@ def agent_config(
             )
     from pydantic import TypeAdapter, ValidationError
 
+    hints = typing.get_type_hints(config_cls, include_extras=True)
+    for key, value in params.items():
+        if isinstance(value, bool) and key in hints:  # `true` is not a count, nor a rate
+            where_key = f"{where}.{key}" if where else None
+            checked_value(hints[key], value, f"agent {name!r} parameter {key!r}", where_key)
     try:
         return TypeAdapter(config_cls).validate_python(dict(params))
     except ValidationError as exc:

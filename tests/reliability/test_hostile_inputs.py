@@ -55,6 +55,16 @@ def test_booleans_and_text_are_not_counts(cli, write_yaml, field, needle):
     assert result.code == 2 and needle in result.text
 
 
+def test_agent_parameters_are_not_booleans_either(cli, write_yaml):
+    text = HEAD.replace('{"*": random}', '{"*": {id: ppo, params: {rollout_steps: true}}}')
+    result = cli("validate", write_yaml(text))
+    assert result.code == 2
+    assert "agents.*.params.rollout_steps: agent 'ppo' parameter 'rollout_steps'" in result.text
+    # YAML reads 3e-4 as text; it is a number to the agent, as to PyTorch users
+    fine = HEAD.replace('{"*": random}', '{"*": {id: ppo, params: {learning_rate: 3e-4}}}')
+    assert cli("validate", write_yaml(fine, "fine.yaml")).code == 0
+
+
 def test_every_error_of_a_file_is_shown_at_once(cli, write_yaml):
     text = (
         "stages:\n"
@@ -96,7 +106,7 @@ def test_a_module_that_exits_at_import_is_bad_input(cli, write_yaml, tmp_path):
 @pytest.mark.parametrize(
     ("params", "key", "message"),
     [
-        ("{N: three}", "N", "Input should be a valid integer (got 'three')"),
+        ("{N: three}", "N", "unable to parse string as an integer (got 'three')"),
         ("{N: -3}", "N", "Input should be greater than or equal to 1 (got -3)"),
         ("{max_cycles: 0}", "max_cycles", "Input should be greater than or equal to 1 (got 0)"),
         ("{N: true}", "N", "Input should be a valid integer (got True)"),
