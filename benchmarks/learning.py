@@ -5,7 +5,8 @@
 
 For every spec in `benchmarks/learning_specs.py` (or those named by --algo) and seeds
 0..n-1: seeds torch (deterministic CPU), builds the learner through the registry, trains it
-with the harness's own loop (`testbed.train.loop.train`) for the stated budget, evaluates the
+with the harness's own loops for the stated budget (`testbed.train.loop.train` for one env,
+`testbed.train.vector_loop.train_vectorized` over the spec's `num_envs` copies), evaluates the
 evaluation policy (`act`) every `eval_every` steps on held-out seeds, and finally on
 `final_episodes` held-out episodes. Writes benchmarks/results/learning/<algo>.json (curve,
 final return per seed, wall time) and the table benchmarks/results/learning.md: final return
@@ -33,7 +34,9 @@ from learning_specs import SPECS, LearningSpec  # noqa: E402
 from testbed.agents.common.nets import deterministic_torch  # noqa: E402
 from testbed.evaluate.stats import summarize  # noqa: E402
 from testbed.registry import make_agent, make_env  # noqa: E402
+from testbed.rollout.vector_subproc import make_vec_env  # noqa: E402
 from testbed.train.loop import evaluate, train  # noqa: E402
+from testbed.train.vector_loop import train_vectorized  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -49,8 +52,11 @@ def run_seed(name: str, spec: LearningSpec, seed: int, steps: int) -> dict[str, 
     curve: list[dict[str, float]] = []
     started = time.perf_counter()
 
+    evaluated = [0]  # evaluations so far (a vector step may pass a multiple of eval_every)
+
     def on_step(state: Any) -> None:
-        if state.step % spec.eval_every == 0:
+        if state.step // spec.eval_every > evaluated[0]:
+            evaluated[0] = state.step // spec.eval_every
             ret, cost = evaluate(eval_env, {agent: learner}, seed, spec.eval_episodes)
             curve.append(
                 {
@@ -62,7 +68,12 @@ def run_seed(name: str, spec: LearningSpec, seed: int, steps: int) -> dict[str, 
             )
             print(f"  {name} seed {seed} step {state.step:>7}: return {ret:9.2f}", flush=True)
 
-    train(env, {agent: learner}, steps, seed, on_step=on_step)
+    if spec.num_envs == 1:
+        train(env, {agent: learner}, steps, seed, on_step=on_step)
+    else:
+        copies = make_vec_env(spec.env, spec.num_envs, **spec.env_params)
+        train_vectorized(copies, {agent: learner}, steps, seed, on_step=on_step)
+        copies.close()
     seconds = time.perf_counter() - started
     final, _ = evaluate(eval_env, {agent: learner}, seed + 10_000, spec.final_episodes)
     env.close()
@@ -83,6 +94,7 @@ def run_algo(name: str, seeds: int, steps: int | None) -> dict[str, Any]:
         "env": spec.env,
         "params": spec.params,
         "steps": budget,
+        "num_envs": spec.num_envs,
         "smoke": steps is not None and steps != spec.steps,
         "seeds": seeds,
         "final_mean": mean,
@@ -102,9 +114,9 @@ def run_algo(name: str, seeds: int, steps: int | None) -> dict[str, Any]:
 
 def write_table() -> str:
     rows = [
-        "| algorithm | env | steps | final return (mean, 95% CI) | target | met | s/seed | "
-        "published reference |",
-        "|---|---|---|---|---|---|---|---|",
+        "| algorithm | env | steps | envs | final return (mean, 95% CI) | target | met | s/seed "
+        "| published reference |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in SPECS:
         path = RESULTS / "learning" / f"{name}.json"
@@ -114,7 +126,8 @@ def write_table() -> str:
         low, high = r["final_ci"]
         smoke = " (smoke)" if r.get("smoke") else ""
         rows.append(
-            f"| {name} | {r['env']} | {r['steps']:,}{smoke} | {r['final_mean']:.1f} "
+            f"| {name} | {r['env']} | {r['steps']:,}{smoke} | {r.get('num_envs', 1)} "
+            f"| {r['final_mean']:.1f} "
             f"[{low:.1f}, {high:.1f}] (n={r['seeds']}) | {r['target']:g} | "
             f"{'yes' if r['met_target'] else '**no**'} | {r['seconds_mean']:.0f} | "
             f"{r['reference']} |"

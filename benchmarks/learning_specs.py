@@ -32,6 +32,8 @@ class LearningSpec:
     eval_episodes: int = 10
     final_episodes: int = 20
     """Held-out episodes of the final evaluation."""
+    num_envs: int = 1
+    """Env copies trained on together (vectorized training when more than one)."""
 
 
 SPECS: dict[str, LearningSpec] = {

@@ -52,6 +52,22 @@ class Learner(Policy, Protocol):
 
 
 @runtime_checkable
+class BatchLearner(Learner, Protocol):
+    """A Learner that also acts and learns on N copies of its env at once (vectorized
+    training, testbed/rollout/vector.py). Per vector step the loop calls `explore_batch` (one
+    forward pass for all copies), then `observe_batch` with a `TransitionBatch` (one row per
+    copy: arrays with the copy axis first), then `update()`. A joint learner's batched methods
+    take and return {agent: array} mappings. The single-transition methods stay: turn-based
+    (AEC) games and self-play train through them."""
+
+    def explore_batch(self, observations: Any, action_masks: Any = None) -> Any:
+        """Actions (N, ...) for observations (N, ...) and masks (N, n) or None."""
+
+    def observe_batch(self, batch: Any) -> None:
+        """Record N transitions, one per copy (a `TransitionBatch`)."""
+
+
+@runtime_checkable
 class Team(Protocol):
     def reset(self, seed: int | None = None) -> None: ...
 

@@ -1,6 +1,8 @@
 """A uniform replay buffer of fixed capacity over flat numpy arrays.
 
-Sampling uses torch's global RNG, so a seeded training run replays the same minibatches.
+Rows are added one at a time (`add`) or N at a time (`add_batch`, one row per env copy, the
+same contents as N `add` calls in row order). Sampling uses torch's global RNG, so a seeded
+training run replays the same minibatches.
 """
 
 from __future__ import annotations
@@ -58,6 +60,37 @@ class ReplayBuffer:
             self.next_masks[i] = True if next_mask is None else np.asarray(next_mask, bool)
         self._next = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+
+    def slots(self, n: int) -> tuple[np.ndarray, int]:
+        """Where `add_batch` of n rows writes: (buffer indices, first row kept). Rows beyond
+        the capacity overwrite each other exactly as n single `add` calls would, so only
+        the last `capacity` rows are written."""
+        first = max(0, n - self.capacity)
+        return (self._next + first + np.arange(n - first)) % self.capacity, first
+
+    def add_batch(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        costs: np.ndarray,
+        next_obs: np.ndarray,
+        dones: np.ndarray,
+        next_masks: np.ndarray | None = None,
+    ) -> None:
+        """`add` of N rows at once (arrays with the row axis first), in row order."""
+        n = len(rewards)
+        index, first = self.slots(n)
+        self.obs[index] = obs[first:]
+        self.actions[index] = actions[first:]
+        self.rewards[index] = rewards[first:]
+        self.costs[index] = costs[first:]
+        self.next_obs[index] = next_obs[first:]
+        self.dones[index] = np.asarray(dones[first:], np.float32)
+        if self.next_masks is not None:
+            self.next_masks[index] = True if next_masks is None else next_masks[first:]
+        self._next = (self._next + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         """A uniform minibatch as tensors (actions keep their dtype: int64 or float32)."""

@@ -12,6 +12,7 @@ termination does not. `gae` works for any per-step signal (rewards, or costs wit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,10 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from testbed.agents.common.nets import mlp
+from testbed.agents.common.spaces import inner_space, to_vector
+from testbed.rollout.vector import TransitionBatch
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def standardize(x: torch.Tensor) -> torch.Tensor:
@@ -49,56 +54,81 @@ def value_loss(
 
 
 class RolloutBuffer:
-    """Steps of one env in order; `batch()` stacks them into tensors (the dict a composer such
-    as PPO-Lagrangian reads: `batch["cost"]` holds each step's cost)."""
+    """Steps of N env copies in time order (N = 1 for one env). `add` takes one step of every
+    copy (arrays with the copy axis first); `batch()` lays each copy's steps end to end
+    (copy 0's steps in order, then copy 1's, ...) and marks each copy's last step an `end`,
+    so a single-env recursion such as GAE runs over it unchanged and never crosses copies.
+    `capacity` counts transitions over all copies (each copy fills capacity / N steps, at
+    least one), or with `per_copy` steps of each copy (an n-step return's n)."""
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, *, per_copy: bool = False):
         self.capacity = capacity
+        self.per_copy = per_copy
         self.steps: list[dict[str, Any]] = []
+        self.copies: int | None = None
 
     def __len__(self) -> int:
         return len(self.steps)
 
     @property
     def full(self) -> bool:
-        return len(self.steps) >= self.capacity
+        if self.copies is None:
+            return False
+        length = self.capacity if self.per_copy else max(1, self.capacity // self.copies)
+        return len(self.steps) >= length
 
     def add(self, **step: Any) -> None:
-        """One step as named fields (PPO: obs, action, log_prob, value, reward, cost,
-        next_obs, terminated, action_mask); `truncated` (time limit) is folded into `end`."""
-        truncated = step.pop("truncated")
-        step["end"] = bool(step["terminated"] or truncated)
+        """One step of every copy as named fields, each an array (N, ...) (PPO: obs, action,
+        log_prob, value, reward, cost, next_obs, terminated, action_mask); `truncated` (time
+        limit) is folded into `end`. A step of another number of copies starts over (the
+        harness's last vector step may cover fewer copies)."""
+        truncated = np.asarray(step.pop("truncated"), bool)
+        if truncated.ndim == 0:  # one step of one env, without the copy axis
+            step = {k: _one_copy(v) for k, v in step.items()}
+            truncated = truncated[None]
+        step["end"] = np.asarray(step["terminated"], bool) | truncated
+        copies = len(step["end"])
+        if copies != self.copies:
+            self.steps, self.copies = [], copies
         self.steps.append(step)
 
     def cut(self) -> None:
-        """Mark the last step an episode end (its episode was abandoned, e.g. by a training
-        budget, and the next step starts another); GAE then bootstraps it with V(next_obs)."""
+        """Mark the last step of every copy an episode end (its episode was abandoned, e.g.
+        by a training budget); GAE then bootstraps it with V(next_obs)."""
         if self.steps:
-            self.steps[-1]["end"] = True
+            self.steps[-1]["end"] = np.ones_like(self.steps[-1]["end"])
 
     def batch(self) -> dict[str, torch.Tensor]:
-        """Each stored field stacked into a tensor; the last step always counts as an `end`
-        (the rollout stops there); `action_mask` only when some step had a mask."""
+        """Each stored field as one tensor of N * T rows, copy by copy; `action_mask` only
+        when some step had a mask."""
         out: dict[str, torch.Tensor] = {}
         for name in self.steps[0]:
             if name == "action_mask":
                 continue
             values = [s[name] for s in self.steps]
             if isinstance(values[0], torch.Tensor):
-                out[name] = torch.stack(values)
+                stacked = torch.stack(values)
             else:
-                out[name] = torch.as_tensor(np.asarray(values, dtype=np.float32))
-        out["end"][-1] = 1.0
+                stacked = torch.as_tensor(np.asarray(values, dtype=np.float32))
+            out[name] = stacked.transpose(0, 1).reshape(-1, *stacked.shape[2:])  # copy-major
+        out["end"].view(self.copies or 1, -1)[:, -1] = 1.0
         masks = [s.get("action_mask") for s in self.steps]
         if any(m is not None for m in masks):
-            width = next(len(m) for m in masks if m is not None)
-            out["action_mask"] = torch.as_tensor(
-                np.stack([np.ones(width, bool) if m is None else m for m in masks])
-            )
+            width = next(m.shape[-1] for m in masks if m is not None)
+            full = [np.ones((self.copies or 1, width), bool) if m is None else m for m in masks]
+            out["action_mask"] = torch.as_tensor(np.stack(full)).transpose(0, 1).reshape(-1, width)
         return out
 
     def clear(self) -> None:
         self.steps = []
+
+
+def _one_copy(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        return value.unsqueeze(0)
+    return np.asarray(value)[None]
 
 
 def gae(
@@ -110,13 +140,16 @@ def gae(
     gamma: float,
     lam: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(advantages, returns = advantages + values) by the GAE(lambda) recursion above."""
-    deltas = rewards + gamma * (1.0 - terminated) * next_values - values
-    advantages = torch.zeros_like(rewards)
-    running = torch.zeros(())
-    for t in reversed(range(len(rewards))):
-        running = deltas[t] + gamma * lam * (1.0 - ends[t]) * running
-        advantages[t] = running
+    """(advantages, returns = advantages + values) by the GAE(lambda) recursion above (the
+    recursion runs on Python floats: a tensor operation per step costs ~15x more)."""
+    deltas = (rewards + gamma * (1.0 - terminated) * next_values - values).tolist()
+    carry = (gamma * lam * (1.0 - ends)).tolist()
+    out = [0.0] * len(deltas)
+    running = 0.0
+    for t in range(len(deltas) - 1, -1, -1):
+        running = deltas[t] + carry[t] * running
+        out[t] = running
+    advantages = torch.tensor(out, dtype=rewards.dtype)
     return advantages, advantages + values
 
 
@@ -174,6 +207,28 @@ class Actor(nn.Module):
             return Categorical(logits=out)
         return Independent(Normal(out, self.log_std.exp().expand_as(out)), 1)
 
+    def log_prob_entropy(
+        self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(a|s) and the entropy of pi(.|s) for a batch, computed directly (what
+        `distribution(obs, mask)` gives, without building a Distribution per minibatch)."""
+        out = self.net(obs)
+        if self.discrete:
+            if mask is not None:
+                out = out.masked_fill(~mask, float("-inf"))
+            log_pi = torch.log_softmax(out, -1)
+            log_prob = log_pi.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+            probs = log_pi.exp()
+            if mask is not None:  # masked actions: log pi = -inf, and 0 * -inf is nan
+                log_pi = log_pi.masked_fill(~mask, 0.0)
+            entropy = -(probs * log_pi).sum(-1)
+            return log_prob, entropy
+        log_std = self.log_std.expand_as(out)
+        z = (actions - out) / log_std.exp()
+        log_prob = (-0.5 * z * z - log_std - _HALF_LOG_2PI).sum(-1)
+        entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1)
+        return log_prob, entropy
+
     def mode(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The evaluation action: argmax over legal actions, or the Gaussian mean."""
         out = self.net(obs)
@@ -189,17 +244,97 @@ class Actor(nn.Module):
             return np.int64(self.start + int(action))
         return np.clip(action.numpy().astype(np.float32), self.low, self.high)
 
+    def to_env_batch(self, actions: torch.Tensor) -> np.ndarray:
+        """`to_env` of a batch of network actions, one row per copy."""
+        if self.discrete:
+            return (actions.numpy() + self.start).astype(np.int64)
+        return np.clip(actions.numpy().astype(np.float32), self.low, self.high)
+
     def from_env(self, action: Any) -> torch.Tensor:
         """An env action as the network sees it (the inverse of `to_env` up to clipping)."""
         if self.discrete:
             return torch.tensor(int(action) - self.start)
         return torch.as_tensor(np.asarray(action, np.float32))
 
+    def from_env_batch(self, actions: np.ndarray) -> torch.Tensor:
+        """`from_env` of a batch of env actions, one row per copy."""
+        if self.discrete:
+            return torch.as_tensor(np.asarray(actions, np.int64).reshape(-1) - self.start)
+        return torch.as_tensor(np.asarray(actions, np.float32))
+
 
 def mask_tensor(mask: np.ndarray | None) -> torch.Tensor | None:
+    """A legal-action mask (n,) or a batch of them (N, n) as a bool tensor."""
     if mask is None:
         return None
     legal = torch.as_tensor(np.asarray(mask, dtype=bool))
-    if not legal.any():
+    if not legal.any(-1).all():
         raise ValueError("action mask allows no action")
     return legal
+
+
+def vectors(space: spaces.Space, observations: Any) -> np.ndarray:
+    """A batch of observations (the copy axis first) as flat float32 rows."""
+    if isinstance(inner_space(space), spaces.Box) and isinstance(observations, np.ndarray):
+        return observations.astype(np.float32, copy=False).reshape(len(observations), -1)
+    return np.stack([to_vector(space, o) for o in observations])
+
+
+def one_row(transition: dict[str, Any]) -> TransitionBatch:
+    """A single-env transition dict as a batch of one row."""
+    mask, next_mask = transition.get("action_mask"), transition.get("next_action_mask")
+    return TransitionBatch(
+        obs=[transition["obs"]],
+        action=np.asarray([transition["action"]]),
+        reward=np.asarray([transition["reward"]], np.float32),
+        cost=np.asarray([transition.get("cost", 0.0)], np.float32),
+        next_obs=[transition["next_obs"]],
+        terminated=np.asarray([transition["terminated"]], bool),
+        truncated=np.asarray([transition["truncated"]], bool),
+        action_mask=None if mask is None else np.asarray(mask, bool)[None],
+        next_action_mask=None if next_mask is None else np.asarray(next_mask, bool)[None],
+    )
+
+
+def same_batch(a: Any, b: Any) -> bool:
+    """The same observations: one object, equal arrays, or lists of the same objects."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.shape == b.shape and np.array_equal(a, b)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return all(x is y for x, y in zip(a, b, strict=True))
+    return False
+
+
+class EpisodeCosts:
+    """Each env copy's running episode cost and length, and the finished episodes' (cost,
+    length) in the order they finished (safe learners measure J_C from them)."""
+
+    def __init__(self) -> None:
+        self.cost = np.zeros(0)
+        self.length = np.zeros(0, int)
+        self.finished: list[tuple[float, int]] = []
+
+    def add(self, costs: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Count one step of every copy; return each copy's cost before this step."""
+        costs = np.asarray(costs, np.float64)
+        if self.cost.shape != costs.shape:
+            self.cost, self.length = np.zeros(costs.shape), np.zeros(costs.shape, int)
+        before = self.cost.copy()
+        self.cost += costs
+        self.length += 1
+        for c in np.flatnonzero(ends):
+            self.finished.append((float(self.cost[c]), int(self.length[c])))
+            self.cost[c], self.length[c] = 0.0, 0
+        return before
+
+    def abandon(self) -> None:
+        """The running episodes were abandoned (not finished): forget them."""
+        self.cost[:] = 0.0
+        self.length[:] = 0
+
+    def take(self) -> list[tuple[float, int]]:
+        """The finished episodes since the last take."""
+        finished, self.finished = self.finished, []
+        return finished

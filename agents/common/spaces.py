@@ -34,6 +34,27 @@ def to_vector(space: spaces.Space, observation: Any) -> np.ndarray:
     return np.asarray(spaces.flatten(inner, observation), dtype=np.float32)
 
 
+def to_vectors(space: spaces.Space, observations: Any) -> np.ndarray:
+    """`to_vector` of N observations stacked on axis 0: an (N, obs_dim) float32 array.
+
+    Box rows are flattened, Discrete rows one-hot encoded without a Python loop; other spaces
+    go row by row through `to_vector`. A masked dict of stacked arrays is read through its
+    "observation" entry."""
+    if isinstance(observations, dict) and "observation" in observations:
+        observations = observations["observation"]
+    inner = inner_space(space)
+    if isinstance(inner, spaces.Box):
+        rows = np.asarray(observations, dtype=np.float32)
+        return rows.reshape(rows.shape[0], int(np.prod(inner.shape)))
+    if isinstance(inner, spaces.Discrete):
+        index = np.asarray(observations, dtype=np.int64).reshape(-1) - int(inner.start)
+        one_hot = np.zeros((index.size, int(inner.n)), np.float32)
+        one_hot[np.arange(index.size), index] = 1.0
+        return one_hot
+    rows = [to_vector(space, o) for o in observations]
+    return np.array(rows, np.float32).reshape(len(rows), obs_dim(space))
+
+
 def require_discrete(space: spaces.Space, algorithm: str) -> int:
     """The number of actions of a Discrete space; a clear error for any other space."""
     if not isinstance(space, spaces.Discrete):

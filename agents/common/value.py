@@ -1,5 +1,7 @@
-"""Pieces the value-based learners share: the epsilon schedule, epsilon-greedy action choice,
-n-step return accumulation and a replay buffer that keeps each row's bootstrap discount.
+"""Pieces the value-based learners share: the epsilon schedule, epsilon-greedy action choice
+(one observation, or N stacked ones from N env copies), n-step return accumulation (one
+accumulator per copy), a replay buffer that keeps each row's bootstrap discount, and the
+update schedule counted in env steps.
 
 All randomness comes from torch's global RNG, so a seeded run explores the same way.
 """
@@ -56,6 +58,41 @@ def epsilon_greedy(
     if ties.size == 1:
         return int(ties[0])
     return int(ties[int(torch.randint(ties.size, (1,)))])
+
+
+def linear_epsilons(start: float, end: float, decay_steps: int, step: int, n: int) -> np.ndarray:
+    """`linear_epsilon` of env steps step, step + 1, ..., step + n - 1 (row i of a vector step
+    that starts at env step `step` is env step step + i)."""
+    return np.array([linear_epsilon(start, end, decay_steps, step + i) for i in range(n)])
+
+
+def epsilon_greedy_batch(
+    values: Callable[[], np.ndarray],
+    n_actions: int,
+    epsilons: np.ndarray,
+    masks: np.ndarray | None,
+) -> np.ndarray:
+    """`epsilon_greedy` for N rows at once: row i explores with probability epsilons[i] (a
+    uniform legal action), else takes its legal argmax of `values()` (N, n_actions), ties
+    broken uniformly. `values` runs once for all rows, and only when some row is greedy.
+    Returns 0-based int64 actions (N,)."""
+    n = len(epsilons)
+    legal = (
+        np.ones((n, n_actions), bool)
+        if masks is None
+        else np.asarray(masks, bool).reshape(n, n_actions)
+    )
+    if not legal.any(axis=1).all():
+        raise ValueError("action mask allows no action")
+    draws = torch.rand(n, n_actions + 1).numpy()
+    explore = draws[:, 0] < np.asarray(epsilons)
+    scores = draws[:, 1:]  # argmax of uniform scores over a set: a uniform member of it
+    candidates = legal
+    if not explore.all():
+        q = np.where(legal, np.asarray(values(), np.float64).reshape(n, n_actions), -np.inf)
+        best = legal & (q == q.max(axis=1, keepdims=True))
+        candidates = np.where(explore[:, None], legal, best)
+    return np.where(candidates, scores, -1.0).argmax(axis=1).astype(np.int64)
 
 
 def masked_values(values: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
@@ -138,6 +175,21 @@ class DiscountedReplayBuffer(ReplayBuffer):
             row["next_action_mask"],
         )
 
+    def add_discounted_batch(self, rows: dict[str, np.ndarray]) -> None:
+        """`add_discounted` of N rows given as arrays with the row axis first."""
+        n = len(rows["reward"])
+        index, first = self.slots(n)
+        self.discounts[index] = rows["discount"][first:]
+        self.add_batch(
+            rows["obs"],
+            rows["action"],
+            rows["reward"],
+            np.zeros(n, np.float32),
+            rows["next_obs"],
+            rows["done"],
+            rows["next_action_mask"],
+        )
+
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         index = torch.randint(self.size, (batch_size,)).numpy()
         return {
@@ -186,3 +238,83 @@ def scheduled_gradient_steps(
         losses.append(loss)
         q_means.append(q_mean)
     return {"loss": float(np.mean(losses)), "q_mean": float(np.mean(q_means))}
+
+
+def replay_steps(observation_space: Any, batch: Any, action_start: int) -> dict[str, np.ndarray]:
+    """A `TransitionBatch` (N rows) as n-step accumulator steps in arrays: flat obs and
+    next_obs (N, dim), 0-based int64 actions, rewards, done (= terminated), truncated and the
+    next masks (N, n) or None."""
+    from testbed.agents.common.spaces import to_vectors
+
+    n = len(batch)
+    return {
+        "obs": to_vectors(observation_space, batch.obs),
+        "action": np.asarray(batch.action, np.int64).reshape(n) - action_start,
+        "reward": np.asarray(batch.reward, np.float32).reshape(n),
+        "next_obs": to_vectors(observation_space, batch.next_obs),
+        "done": np.asarray(batch.terminated, bool).reshape(n),
+        "truncated": np.asarray(batch.truncated, bool).reshape(n),
+        "next_action_mask": (
+            None if batch.next_action_mask is None else np.asarray(batch.next_action_mask, bool)
+        ),
+    }
+
+
+class PerCopyNStep:
+    """One `NStepAccumulator` per env copy (created as copies appear), so an n-step return
+    never mixes copies: row c of every batch is copy c's next step."""
+
+    def __init__(self, n: int, gamma: float):
+        if n < 1:
+            raise ValueError(f"n_step must be >= 1, got {n}")
+        self.n, self.gamma = n, gamma
+        self.copies: list[NStepAccumulator] = []
+
+    def store(self, buffer: DiscountedReplayBuffer, steps: dict[str, np.ndarray]) -> None:
+        """Push row c of `steps` (from `replay_steps`) to copy c's accumulator and add the
+        completed n-step rows to `buffer`. With n = 1 every row is complete (R = r, discount
+        gamma): one vectorised write."""
+        rows = len(steps["reward"])
+        if self.n == 1:
+            buffer.add_discounted_batch({**steps, "discount": np.full(rows, self.gamma)})
+            return
+        while len(self.copies) < rows:
+            self.copies.append(NStepAccumulator(self.n, self.gamma))
+        masks = steps["next_action_mask"]
+        for c in range(rows):
+            step = {  # Python scalars: the n-step sums round as in the single-step path
+                "obs": steps["obs"][c],
+                "action": int(steps["action"][c]),
+                "reward": float(steps["reward"][c]),
+                "next_obs": steps["next_obs"][c],
+                "done": bool(steps["done"][c]),
+                "truncated": bool(steps["truncated"][c]),
+                "next_action_mask": None if masks is None else masks[c],
+            }
+            for row in self.copies[c].push(step):
+                buffer.add_discounted(row)
+
+
+def catch_up(
+    config: Any,
+    done: int,
+    steps: int,
+    buffer: ReplayBuffer,
+    target_update: Callable[[], None],
+    gradient_step: Callable[[dict[str, torch.Tensor]], tuple[float, float]],
+) -> dict[str, float] | None:
+    """Run the updates due at env steps done + 1, ..., steps, in order, as single-step training
+    runs them after each step t: the target update when t % target_update_interval == 0, then
+    `scheduled_gradient_steps` at t. One observed step (done = steps - 1) is the single-step
+    schedule; a vector step of N copies catches up N env steps. Mean loss and Q over all
+    gradient steps run, or None."""
+    runs = []
+    for t in range(done + 1, steps + 1):
+        if t % config.target_update_interval == 0:
+            target_update()
+        stats = scheduled_gradient_steps(config, t, buffer, gradient_step)
+        if stats is not None:
+            runs.append(stats)
+    if not runs:
+        return None
+    return {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}

@@ -35,13 +35,16 @@ from torch import nn
 from testbed.agents.common.continuous import (
     ActionScaler,
     QCritic,
+    due_updates,
     frozen,
     replay_for,
     store,
+    store_batch,
     uniform_unit_action,
+    warmup_or,
 )
 from testbed.agents.common.nets import as_tensor, mlp, soft_update
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -55,7 +58,8 @@ class SACConfig:
     buffer_size: int = 1_000_000
     """Replay capacity in transitions."""
     learning_starts: int = 100
-    """Env steps of uniform random actions before the first update."""
+    """Env steps of uniform random actions before the first update (env steps = transitions
+    observed over all env copies: row i of a vector step starting at step t is step t + i)."""
     batch_size: int = 256
     """Minibatch size."""
     tau: float = 0.005
@@ -63,7 +67,8 @@ class SACConfig:
     gamma: float = 0.99
     """Discount factor."""
     train_freq: int = 1
-    """Update every this many env steps."""
+    """Update every this many env steps; a vector step of N copies is N env steps, so
+    `update()` then runs the updates due at all N (N / train_freq of them)."""
     gradient_steps: int = 1
     """Minibatches per update."""
     alpha: float = 1.0
@@ -126,6 +131,7 @@ class SAC:
         self.buffer = replay_for(observation_space, n_act, c.buffer_size)
         self.steps = 0
         self.updates = 0
+        self._updated = 0  # env steps whose scheduled updates have run
 
     @property
     def alpha(self) -> float:
@@ -152,17 +158,42 @@ class SAC:
         action, _ = self.actor.sample(self._obs(observation))
         return self.scaler.to_env(action.numpy())
 
+    @torch.no_grad()
+    def explore_batch(
+        self, observations: Any, action_masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Actions (N, d) for N stacked observations: one actor forward and one sample of
+        pi per row, uniform rows while before `learning_starts`."""
+        obs = torch.from_numpy(to_vectors(self.observation_space, observations))
+        n = len(obs)
+        unit = warmup_or(
+            lambda: self.actor.sample(obs)[0],
+            n,
+            self.scaler.dim,
+            self.steps,
+            self.config.learning_starts,
+        )
+        return self.scaler.to_env_batch(unit.numpy())
+
     # -- learning -------------------------------------------------------------------------
     def observe(self, transition: dict[str, Any]) -> None:
         store(self.buffer, self.observation_space, self.scaler, transition)
         self.steps += 1
 
+    def observe_batch(self, batch: Any) -> None:
+        """Record one transition per copy (a `TransitionBatch`) in one replay write."""
+        store_batch(self.buffer, self.observation_space, self.scaler, batch)
+        self.steps += len(batch)
+
     def update(self) -> dict[str, float]:
+        """`gradient_steps` minibatch steps for every update step (t >= learning_starts,
+        t % train_freq == 0) among the env steps t observed since the last call; the last
+        step's metrics, or {}."""
         c = self.config
-        if self.steps < c.learning_starts or self.steps % c.train_freq != 0:
-            return {}
+        due = due_updates(self._updated, self.steps, c.learning_starts, c.train_freq)
+        self._updated = self.steps
         metrics: dict[str, float] = {}
-        for _ in range(c.gradient_steps):
+        for _ in range(due * c.gradient_steps):
             metrics = self._gradient_step(self.buffer.sample(c.batch_size))
         return metrics
 
@@ -232,5 +263,5 @@ class SAC:
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
-        self.steps = int(state["steps"])
+        self.steps = self._updated = int(state["steps"])
         self.updates = int(state["updates"])

@@ -37,13 +37,16 @@ from testbed.agents.common.continuous import (
     ExplorationNoise,
     QCritic,
     deterministic_actor,
+    due_updates,
     frozen,
     replay_for,
     store,
+    store_batch,
     uniform_unit_action,
+    warmup_or,
 )
 from testbed.agents.common.nets import as_tensor, soft_update
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class TD3Config:
     buffer_size: int = 1_000_000
     """Replay capacity in transitions."""
     learning_starts: int = 100
-    """Env steps of uniform random actions before the first update."""
+    """Env steps of uniform random actions before the first update (env steps = transitions
+    observed over all env copies: row i of a vector step starting at step t is step t + i)."""
     batch_size: int = 256
     """Minibatch size."""
     tau: float = 0.005
@@ -63,7 +67,8 @@ class TD3Config:
     gamma: float = 0.99
     """Discount factor."""
     train_freq: int = 1
-    """Update every this many env steps."""
+    """Update every this many env steps; a vector step of N copies is N env steps, so
+    `update()` then runs the updates due at all N (N / train_freq of them)."""
     gradient_steps: int = 1
     """Critic minibatches per update."""
     policy_delay: int = 2
@@ -111,6 +116,7 @@ class TD3:
         self.buffer = replay_for(observation_space, n_act, c.buffer_size)
         self.steps = 0
         self.updates = 0
+        self._updated = 0  # env steps whose scheduled updates have run
         self.last_actor_loss = 0.0
 
     # -- acting ---------------------------------------------------------------------------
@@ -132,17 +138,44 @@ class TD3:
         unit = (self._mu(observation) + self.noise()).clamp(-1.0, 1.0)
         return self.scaler.to_env(unit.numpy())
 
+    @torch.no_grad()
+    def explore_batch(
+        self, observations: Any, action_masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Actions (N, d) for N stacked observations: one actor forward, noise per row (one
+        OU process per copy), uniform rows while before `learning_starts`."""
+        obs = torch.from_numpy(to_vectors(self.observation_space, observations))
+        n = len(obs)
+        unit = warmup_or(
+            lambda: (self.actor(obs) + self.noise.batch(n)).clamp(-1.0, 1.0),
+            n,
+            self.scaler.dim,
+            self.steps,
+            self.config.learning_starts,
+        )
+        return self.scaler.to_env_batch(unit.numpy())
+
     # -- learning -------------------------------------------------------------------------
     def observe(self, transition: dict[str, Any]) -> None:
         store(self.buffer, self.observation_space, self.scaler, transition)
         self.steps += 1
 
+    def observe_batch(self, batch: Any) -> None:
+        """Record one transition per copy (a `TransitionBatch`); restart the OU noise of the
+        copies whose episode ended."""
+        store_batch(self.buffer, self.observation_space, self.scaler, batch)
+        self.steps += len(batch)
+        self.noise.reset_rows(np.asarray(batch.terminated) | np.asarray(batch.truncated))
+
     def update(self) -> dict[str, float]:
+        """`gradient_steps` minibatch steps for every update step (t >= learning_starts,
+        t % train_freq == 0) among the env steps t observed since the last call; the last
+        step's metrics, or {}."""
         c = self.config
-        if self.steps < c.learning_starts or self.steps % c.train_freq != 0:
-            return {}
+        due = due_updates(self._updated, self.steps, c.learning_starts, c.train_freq)
+        self._updated = self.steps
         metrics: dict[str, float] = {}
-        for _ in range(c.gradient_steps):
+        for _ in range(due * c.gradient_steps):
             metrics = self._gradient_step(self.buffer.sample(c.batch_size))
         return metrics
 
@@ -193,6 +226,7 @@ class TD3:
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "noise_state": self.noise.state.clone(),
+            "noise_states": self.noise.states.clone(),
             "steps": self.steps,
             "updates": self.updates,
             "last_actor_loss": self.last_actor_loss,
@@ -204,6 +238,8 @@ class TD3:
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.noise.state = state["noise_state"].clone()
-        self.steps = int(state["steps"])
+        if "noise_states" in state:  # absent from checkpoints saved before batched training
+            self.noise.states = state["noise_states"].clone()
+        self.steps = self._updated = int(state["steps"])
         self.updates = int(state["updates"])
         self.last_actor_loss = float(state["last_actor_loss"])

@@ -55,9 +55,17 @@ from torch import nn
 
 from testbed.agents.common.group_rollout import ValueNorm, concat_batches, fit_critic
 from testbed.agents.common.joint_spaces import PaddedSpaces
-from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, standardize
+from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.rollout import (
+    Actor,
+    RolloutBuffer,
+    gae,
+    one_row,
+    same_batch,
+    standardize,
+)
 from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.marl.mappo_inputs import GroupInputs
 from testbed.agents.policy_gradient.ppo import policy_loss
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -111,6 +119,9 @@ class MAPPOConfig:
 class MAPPO:
     """Parameter-shared (or per-agent) PPO with a centralised critic for a group of agents."""
 
+    default_num_envs = 16
+    """Env copies a train stage steps by default (the paper ran 128 on MPE)."""
+
     Config = MAPPOConfig
     joint = True
 
@@ -141,6 +152,9 @@ class MAPPO:
             for g in groups
         ]  # fmt: skip
         self.head_of = {a: h for h, view in enumerate(self.views) for a in view.agents}
+        self.inputs = GroupInputs(
+            self.views, observation_spaces, self.obs_dims, c.centralized_value, c.share_parameters
+        )
         for view in self.views:
             if not view.discrete and len(view.action_space.shape) != 1:
                 raise ValueError(f"{algorithm} needs Discrete or 1-D Box actions")
@@ -156,12 +170,10 @@ class MAPPO:
             self.actors.append(actor)
             self.critics.append(mlp(critic_dim, 1, c.hidden, activation, out_gain=1.0))
         self.actor_optimizers = [
-            torch.optim.Adam(a.parameters(), lr=c.learning_rate, eps=c.adam_eps)
-            for a in self.actors
+            adam(a.parameters(), c.learning_rate, c.adam_eps) for a in self.actors
         ]
         self.critic_optimizers = [
-            torch.optim.Adam(v.parameters(), lr=c.critic_learning_rate, eps=c.adam_eps)
-            for v in self.critics
+            adam(v.parameters(), c.critic_learning_rate, c.adam_eps) for v in self.critics
         ]
         self.value_norms = [ValueNorm(c.value_normalization) for _ in self.views]
         self.buffers = {a: RolloutBuffer(c.rollout_steps) for a in self.agents}
@@ -177,47 +189,13 @@ class MAPPO:
     def actor_input(self, agent: str, observation: Any) -> np.ndarray:
         """The actor's input for `agent`: its flat observation, zero-padded to the group's
         largest and followed by the one-hot agent indicator when parameters are shared."""
-        return self.views[self.head_of[agent]].observation(agent, observation)
+        return self.inputs.actor(agent, [observation])[0]
 
     def critic_inputs(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """The critic's input for every agent in `observations` (the others count as absent:
         zeros in the global state)."""
-        if not self.config.centralized_value:
-            return {a: self.actor_input(a, o) for a, o in observations.items()}
-        state = np.concatenate([
-            to_vector(self.observation_spaces[a], observations[a]) if a in observations
-            else np.zeros(self.obs_dims[a], np.float32)
-            for a in self.agents
-        ])  # fmt: skip
-        if not self.config.share_parameters:
-            return {a: state for a in observations}
-        out = {}
-        for a in observations:
-            indicator = np.zeros(len(self.agents), np.float32)
-            indicator[self.index[a]] = 1.0
-            out[a] = np.concatenate([state, indicator])
-        return out
-
-    def _dim_mask(self, head: int, agents: list[str]) -> torch.Tensor | None:
-        """Box actions padded to a shared width: 1 for each agent's real dims, 0 for padding
-        (None when nothing is padded)."""
-        view = self.views[head]
-        if view.discrete:
-            return None
-        width = int(view.action_space.shape[0])
-        if all(view.act_dims[a] == width for a in view.agents):
-            return None
-        dims = [view.act_dims[a] for a in agents]
-        return torch.as_tensor(np.array([[1.0] * d + [0.0] * (width - d) for d in dims],
-                                        np.float32))  # fmt: skip
-
-    def _masks(self, head: int, agents: list[str], masks: Mapping[str, Any]):
-        rows = [self.views[head].action_mask(a, masks.get(a)) for a in agents]
-        if all(m is None for m in rows):
-            return None, rows
-        width = next(len(m) for m in rows if m is not None)
-        filled = [np.ones(width, bool) if m is None else m for m in rows]
-        return torch.as_tensor(np.stack(filled)), rows
+        batch = self.inputs.critic({a: [o] for a, o in observations.items()})
+        return {a: rows[0] for a, rows in batch.items()}
 
     def _log_prob_entropy(
         self, head: int, x: torch.Tensor, actions: torch.Tensor, masks: torch.Tensor | None,
@@ -228,12 +206,6 @@ class MAPPO:
             return dist.log_prob(actions), dist.entropy()
         base = dist.base_dist  # padded Box dims do not count
         return (base.log_prob(actions) * dim_mask).sum(-1), (base.entropy() * dim_mask).sum(-1)
-
-    def _by_head(self, agents: list[str]) -> list[tuple[int, list[str]]]:
-        heads: dict[int, list[str]] = {}
-        for a in agents:
-            heads.setdefault(self.head_of[a], []).append(a)
-        return list(heads.items())
 
     # -- acting -----------------------------------------------------------------------------
 
@@ -246,43 +218,47 @@ class MAPPO:
         self, observations: Mapping[str, Any], action_masks: Mapping[str, np.ndarray | None]
     ) -> dict[str, Any]:
         agents = [a for a in self.agents if a in observations]
+        masks = {a: None if action_masks.get(a) is None else np.asarray(action_masks[a])[None]
+                 for a in agents}  # fmt: skip
         out: dict[str, Any] = {}
         with torch.no_grad():
-            for head, members in self._by_head(agents):
+            for head, members in self.inputs.by_head(agents):
                 view, actor = self.views[head], self.actors[head]
-                x = torch.as_tensor(np.stack([view.observation(a, observations[a])
-                                              for a in members]))  # fmt: skip
-                masks, _ = self._masks(head, members, action_masks)
+                x = torch.as_tensor(
+                    np.concatenate([self.inputs.actor(a, [observations[a]]) for a in members])
+                )
+                legal, _ = self.inputs.masks(head, members, masks, 1)
                 if not self.config.stochastic_eval:
-                    actions = actor.mode(x, masks)
+                    actions = actor.mode(x, legal)
                 elif view.discrete:
-                    probs = actor.distribution(x, masks).probs
+                    probs = actor.distribution(x, legal).probs
                     actions = torch.multinomial(probs, 1, generator=self._generator).squeeze(-1)
                 else:
                     dist = actor.distribution(x).base_dist
                     noise = torch.randn(dist.loc.shape, generator=self._generator)
                     actions = dist.loc + dist.scale * noise
-                for a, action in zip(members, actions.numpy(), strict=True):
-                    out[a] = view.to_env_action(a, action)
+                for k, a in enumerate(members):
+                    out[a] = self.inputs.to_env(a, actions.numpy()[k : k + 1])[0]
         return out
 
     def _evaluate(
         self, observations: Mapping[str, Any], masks: Mapping[str, np.ndarray | None],
         actions: Mapping[str, Any] | None = None,
     ) -> dict[str, tuple]:  # fmt: skip
-        """Per agent: (actor input, critic input, network action, log-prob, value, raw value,
-        mask); samples the actions when `actions` is None."""
+        """Per agent, for N copies: (actor inputs, critic inputs, network actions, log-probs,
+        values, raw values, masks); samples the actions when `actions` is None."""
         agents = [a for a in self.agents if a in observations]
-        critic_in = self.critic_inputs({a: observations[a] for a in agents})
+        n = len(observations[agents[0]])
+        critic_in = self.inputs.critic({a: observations[a] for a in agents})
         out: dict[str, tuple] = {}
-        for head, members in self._by_head(agents):
+        for head, members in self.inputs.by_head(agents):
             view = self.views[head]
-            xs = np.stack([view.observation(a, observations[a]) for a in members])
+            xs = np.concatenate([self.inputs.actor(a, observations[a]) for a in members])
             x = torch.from_numpy(xs)
-            legal, rows = self._masks(head, members, masks)
+            legal, rows = self.inputs.masks(head, members, masks, n)
             if actions is not None:
                 net_actions = torch.as_tensor(
-                    np.stack([view.from_env_action(a, actions[a]) for a in members])
+                    np.concatenate([self.inputs.from_env(a, actions[a]) for a in members])
                 )
             if view.discrete:  # the Categorical by hand: a distribution object costs ~0.2 ms
                 logits = self.actors[head].net(x)
@@ -295,26 +271,35 @@ class MAPPO:
             else:
                 if actions is None:
                     net_actions = self.actors[head].distribution(x).sample()
+                dims = self.inputs.dim_mask(head, members)
                 log_probs, _ = self._log_prob_entropy(
-                    head, x, net_actions, None, self._dim_mask(head, members)
-                )
-            s = np.stack([critic_in[a] for a in members])
+                    head, x, net_actions, None,
+                    None if dims is None else dims.repeat_interleave(n, dim=0),
+                )  # fmt: skip
+            s = np.concatenate([critic_in[a] for a in members])
             raw = self.critics[head](torch.from_numpy(s)).squeeze(-1)
             values = self.value_norms[head].denormalize(raw)
             for k, a in enumerate(members):
-                out[a] = (xs[k], s[k], net_actions[k], log_probs[k], float(values[k]),
-                          float(raw[k]), rows[k])  # fmt: skip
+                rows_k = slice(k * n, (k + 1) * n)
+                out[a] = (xs[rows_k], s[rows_k], net_actions[rows_k], log_probs[rows_k],
+                          values[rows_k].numpy(), raw[rows_k].numpy(), rows[a])  # fmt: skip
         return out
 
     def explore(
         self, observations: Mapping[str, Any], action_masks: Mapping[str, np.ndarray | None]
     ) -> dict[str, Any]:
+        batch = {a: [o] for a, o in observations.items()}
+        masks = {a: None if action_masks.get(a) is None else np.asarray(action_masks[a])[None]
+                 for a in observations}  # fmt: skip
+        return {a: actions[0] for a, actions in self.explore_batch(batch, masks).items()}
+
+    def explore_batch(
+        self, observations: Mapping[str, Any], action_masks: Mapping[str, Any]
+    ) -> dict[str, np.ndarray]:
+        """Sampled actions of every agent for N env copies ({agent: (N, ...)})."""
         with torch.no_grad():
             evaluated = self._evaluate(observations, action_masks)
-        actions = {
-            a: self.views[self.head_of[a]].to_env_action(a, e[2].numpy())
-            for a, e in evaluated.items()
-        }
+        actions = {a: self.inputs.to_env(a, e[2].numpy()) for a, e in evaluated.items()}
         self._pending = {a: (observations[a], actions[a], e) for a, e in evaluated.items()}
         return actions
 
@@ -332,47 +317,57 @@ class MAPPO:
         return False
 
     def observe(self, transitions: Mapping[str, Mapping[str, Any]]) -> None:
+        """One step of one env ({agent: transition} of the group's live agents)."""
         if not transitions:
             return
         if self.breaks_episode(transitions):
             for buffer in self.buffers.values():
                 buffer.cut()
-        agents = [a for a in self.agents if a in transitions]
+        self._expected = {
+            a: to_vector(self.observation_spaces[a], t["next_obs"])
+            for a, t in transitions.items()
+            if not (t["terminated"] or t["truncated"])
+        }
+        self.observe_batch({a: one_row(t) for a, t in transitions.items()})
+
+    def observe_batch(self, batches: Mapping[str, Any]) -> None:
+        """One step of every env copy ({agent: TransitionBatch} of the group's agents)."""
+        agents = [a for a in self.agents if a in batches]
+        if not agents:
+            return
         pending, self._pending = self._pending, {}
         cached = all(
-            a in pending and pending[a][0] is transitions[a]["obs"]
-            and np.array_equal(pending[a][1], transitions[a]["action"])
+            a in pending and same_batch(pending[a][0], batches[a].obs)
+            and np.array_equal(pending[a][1], batches[a].action)
             for a in agents
         )  # fmt: skip
         if cached:
             evaluated = {a: pending[a][2] for a in agents}
-        else:  # e.g. the executed action was not the one `explore` returned
+        else:  # e.g. the executed actions were not the ones `explore` returned
             with torch.no_grad():
                 evaluated = self._evaluate(
-                    {a: transitions[a]["obs"] for a in agents},
-                    {a: transitions[a].get("action_mask") for a in agents},
-                    {a: transitions[a]["action"] for a in agents},
+                    {a: batches[a].obs for a in agents},
+                    {a: batches[a].action_mask for a in agents},
+                    {a: batches[a].action for a in agents},
                 )
-        # s' of this step: the next observations of the agents that did not terminate
-        continuing = {a: transitions[a]["next_obs"] for a in agents
-                      if not transitions[a]["terminated"]}  # fmt: skip
-        next_inputs = self.critic_inputs(continuing)
-        self._expected = {}
+        # s' of this step: each copy's next observations of the agents that did not terminate
+        next_inputs = self.inputs.critic(
+            {a: batches[a].next_obs for a in agents},
+            absent={a: batches[a].terminated for a in agents},
+        )
+        n = len(batches[agents[0]])
         for a in agents:
-            t = transitions[a]
+            b = batches[a]
             x, s, action, log_prob, value, raw, legal = evaluated[a]
-            terminated, truncated = bool(t["terminated"]), bool(t["truncated"])
-            if not (terminated or truncated):
-                self._expected[a] = to_vector(self.observation_spaces[a], t["next_obs"])
             self.buffers[a].add(
-                obs=x, state=s, next_state=next_inputs.get(a, np.zeros_like(s)),  # V(s') unused
-                action=action, log_prob=log_prob, value=value, value_raw=raw,   # if terminated
-                reward=float(t["reward"]), cost=float(t.get("cost", 0.0)),
-                agent=self.index[a], terminated=terminated, truncated=truncated,
-                action_mask=legal,
+                obs=x, state=s, next_state=next_inputs[a], action=action, log_prob=log_prob,
+                value=value, value_raw=raw, reward=np.asarray(b.reward, np.float32),
+                cost=np.asarray(b.cost, np.float32), agent=np.full(n, self.index[a]),
+                terminated=np.asarray(b.terminated, bool),
+                truncated=np.asarray(b.truncated, bool), action_mask=legal,
             )  # fmt: skip
-        self.collected += 1
-        self.steps += 1
+        self.collected += n
+        self.steps += n
 
     def take_rollout(self) -> list[dict[str, torch.Tensor]] | None:
         """One batch per head (its agents' trajectories one after another, each ending with
@@ -432,7 +427,7 @@ class MAPPO:
         norm = self.value_norms[head]
         norm.update(returns)
         masks = batch.get("action_mask")
-        dim_mask = self._dim_mask(head, self.agents)
+        dim_mask = self.inputs.dim_mask(head, self.agents)
         if dim_mask is not None:
             dim_mask = dim_mask[batch["agent_index"]]
         actor, critic = self.actors[head], self.critics[head]

@@ -32,8 +32,17 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import Actor, RolloutBuffer, gae, mask_tensor, standardize
+from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.rollout import (
+    Actor,
+    RolloutBuffer,
+    gae,
+    mask_tensor,
+    one_row,
+    same_batch,
+    standardize,
+    vectors,
+)
 from testbed.agents.common.spaces import obs_dim, to_vector
 
 
@@ -44,7 +53,8 @@ class A2CConfig:
     learning_rate: float = 7e-4
     """Optimizer step size."""
     rollout_steps: int = 5
-    """Env steps per update (n of the n-step return)."""
+    """Env steps of each env copy per update (n of the n-step return): an update learns from
+    N x rollout_steps transitions with N copies."""
     gamma: float = 0.99
     """Discount factor."""
     gae_lambda: float = 1.0
@@ -68,6 +78,9 @@ class A2CConfig:
 class A2C:
     """A2C for one agent with a Discrete or 1-D Box action space."""
 
+    default_num_envs = 8
+    """Env copies a train stage steps by default (Mnih et al. 2016 ran 16)."""
+
     Config = A2CConfig
 
     def __init__(
@@ -89,8 +102,8 @@ class A2C:
                 self.parameters, lr=c.learning_rate, alpha=0.99, eps=1e-5
             )
         else:
-            self.optimizer = torch.optim.Adam(self.parameters, lr=c.learning_rate)
-        self.buffer = RolloutBuffer(c.rollout_steps)
+            self.optimizer = adam(self.parameters, c.learning_rate)
+        self.buffer = RolloutBuffer(c.rollout_steps, per_copy=True)
         self.steps = 0
         self.updates = 0
         self._pending: tuple | None = None
@@ -105,40 +118,51 @@ class A2C:
             return self.actor.to_env(self.actor.mode(x, mask_tensor(action_mask)))
 
     def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
-        x = torch.from_numpy(to_vector(self.observation_space, observation))
+        masks = None if action_mask is None else np.asarray(action_mask, bool)[None]
+        return self.explore_batch([observation], masks)[0]
+
+    def explore_batch(self, observations: Any, action_masks: np.ndarray | None = None) -> Any:
+        """Sampled actions for a batch of observations (one row per env copy)."""
+        x = torch.from_numpy(vectors(self.observation_space, observations))
         with torch.no_grad():
-            action = self.actor.distribution(x, mask_tensor(action_mask)).sample()
-        env_action = self.actor.to_env(action)
-        self._pending = (observation, env_action, action)
-        return env_action
+            action = self.actor.distribution(x, mask_tensor(action_masks)).sample()
+        env_actions = self.actor.to_env_batch(action)
+        self._pending = (observations, env_actions, action)
+        return env_actions
 
     def observe(self, transition: dict[str, Any]) -> None:
-        pending, self._pending = self._pending, None
-        if (
-            pending is not None
-            and pending[0] is transition["obs"]
-            and np.array_equal(pending[1], transition["action"])
-        ):
-            action = pending[2]  # the unclipped sample
-        else:
-            action = self.actor.from_env(transition["action"])
-        mask = transition.get("action_mask")
+        """One transition of one env; an episode abandoned in between is cut."""
         obs = to_vector(self.observation_space, transition["obs"])
-        next_obs = to_vector(self.observation_space, transition["next_obs"])
         if self._expected_obs is not None and not np.array_equal(obs, self._expected_obs):
             self.buffer.cut()  # the last episode was abandoned (e.g. a training budget ended)
         end = bool(transition["terminated"] or transition["truncated"])
-        self._expected_obs = None if end else next_obs
+        self._expected_obs = (
+            None if end else to_vector(self.observation_space, transition["next_obs"])
+        )
+        self.observe_batch(one_row(transition))
+
+    def observe_batch(self, batch: Any) -> None:
+        """One step of every env copy (a `TransitionBatch`)."""
+        pending, self._pending = self._pending, None
+        if (
+            pending is not None
+            and same_batch(pending[0], batch.obs)
+            and np.array_equal(pending[1], batch.action)
+        ):
+            action = pending[2]  # the unclipped samples
+        else:
+            action = self.actor.from_env_batch(batch.action)
+        mask = batch.action_mask
         self.buffer.add(
-            obs=obs,
+            obs=vectors(self.observation_space, batch.obs),
             action=action,
-            reward=float(transition["reward"]),
-            next_obs=next_obs,
-            terminated=bool(transition["terminated"]),
-            truncated=bool(transition["truncated"]),
+            reward=np.asarray(batch.reward, np.float32),
+            next_obs=vectors(self.observation_space, batch.next_obs),
+            terminated=np.asarray(batch.terminated, bool),
+            truncated=np.asarray(batch.truncated, bool),
             action_mask=None if mask is None else np.asarray(mask, bool),
         )
-        self.steps += 1
+        self.steps += len(batch)
 
     def update(self) -> dict[str, float]:
         if not self.buffer.full:

@@ -45,15 +45,18 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.nets import mlp
+from testbed.agents.common.nets import adam, mlp
 from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.common.rollout import (
     Actor,
     RolloutBuffer,
     gae,
     mask_tensor,
+    one_row,
+    same_batch,
     standardize,
     value_loss,
+    vectors,
 )
 from testbed.agents.common.spaces import obs_dim, to_vector
 
@@ -104,6 +107,9 @@ class PPOConfig:
     """Adam epsilon (1e-5 as in the baselines code)."""
 
 
+_STATS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+
+
 def policy_loss(
     log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, clip: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -121,6 +127,9 @@ class ActsWithPPO:
     """For learners built around a `PPO` in `self.ppo` (PPO-Lagrangian, CPO, CVaR-PPO): acting is
     PPO's (`explore` samples, `act` is the argmax / Gaussian mean); they change only learning."""
 
+    default_num_envs = 8
+    """Env copies a train stage steps by default (its `num_envs`)."""
+
     ppo: PPO
 
     def reset(self, seed: int | None = None) -> None:
@@ -132,9 +141,26 @@ class ActsWithPPO:
     def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
         return self.ppo.explore(observation, action_mask)
 
+    def explore_batch(self, observations: Any, action_masks: np.ndarray | None = None) -> Any:
+        return self.ppo.explore_batch(observations, action_masks)
+
+    def _abandoned(self, transition: dict[str, Any]) -> bool:
+        """Whether a single-env transition starts after an abandoned episode (not the
+        observation the last one reached); remembers where this one leads."""
+        raw = to_vector(self.ppo.observation_space, transition["obs"])
+        expected = getattr(self, "_expected_obs", None)
+        ended = transition["terminated"] or transition["truncated"]
+        self._expected_obs = (
+            None if ended else to_vector(self.ppo.observation_space, transition["next_obs"])
+        )
+        return expected is not None and not np.array_equal(raw, expected)
+
 
 class PPO:
     """PPO for one agent with a Discrete or 1-D Box action space."""
+
+    default_num_envs = 8
+    """Env copies a train stage steps by default (its `num_envs`)."""
 
     Config = PPOConfig
 
@@ -150,10 +176,10 @@ class PPO:
         self.actor = Actor(dim, action_space, c.hidden, c.log_std_init, "PPO")
         self.critic = mlp(dim, 1, c.hidden, out_gain=1.0)
         self.parameters = [*self.actor.parameters(), *self.critic.parameters()]
-        self.optimizer = torch.optim.Adam(self.parameters, lr=c.learning_rate, eps=c.adam_eps)
+        self.optimizer = adam(self.parameters, c.learning_rate, c.adam_eps)
         self.obs_norm = RunningNormalizer(dim) if c.normalize_observations else None
         self.return_norm = RunningNormalizer(1) if c.scale_rewards else None
-        self.discounted_return = 0.0
+        self.discounted_return = np.zeros(1)  # per env copy
         self.buffer = RolloutBuffer(c.rollout_steps)
         self.steps = 0
         self.updates = 0
@@ -162,8 +188,12 @@ class PPO:
 
     # -- acting -------------------------------------------------------------------------------
 
-    def _vector(self, observation: Any, update_stats: bool = False) -> np.ndarray:
+    def _vector(self, observation: Any) -> np.ndarray:
         raw = to_vector(self.observation_space, observation)
+        return raw if self.obs_norm is None else self.obs_norm(raw)
+
+    def _vectors(self, observations: Any, update_stats: bool = False) -> np.ndarray:
+        raw = vectors(self.observation_space, observations)
         if self.obs_norm is None:
             return raw
         if update_stats:
@@ -179,71 +209,88 @@ class PPO:
             return self.actor.to_env(self.actor.mode(x, mask_tensor(action_mask)))
 
     def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
-        x = self._vector(observation, update_stats=True)
+        masks = None if action_mask is None else np.asarray(action_mask, bool)[None]
+        return self.explore_batch([observation], masks)[0]
+
+    def explore_batch(self, observations: Any, action_masks: np.ndarray | None = None) -> Any:
+        """Sampled actions for a batch of observations (one row per env copy)."""
+        x = self._vectors(observations, update_stats=True)
         with torch.no_grad():
             obs = torch.from_numpy(x)
-            dist = self.actor.distribution(obs, mask_tensor(action_mask))
+            dist = self.actor.distribution(obs, mask_tensor(action_masks))
             action = dist.sample()
             log_prob = dist.log_prob(action)
-            value = self.critic(obs)[0]
-        env_action = self.actor.to_env(action)
-        self._pending = (observation, env_action, x, action, log_prob, value)
-        return env_action
+            value = self.critic(obs)[:, 0]
+        env_actions = self.actor.to_env_batch(action)
+        self._pending = (observations, env_actions, x, action, log_prob, value)
+        return env_actions
 
     # -- learning -----------------------------------------------------------------------------
 
-    def _evaluate_step(self, transition: dict[str, Any]) -> tuple:
-        """(obs vector, network action, log-prob, value) of a transition; cached from `explore`
-        when it produced this action for this observation, else recomputed."""
+    def _evaluate_batch(self, batch: Any) -> tuple:
+        """(obs vectors, network actions, log-probs, values) of a batch of transitions; cached
+        from `explore_batch` when it produced these actions for these observations."""
         pending, self._pending = self._pending, None
         if (
             pending is not None
-            and pending[0] is transition["obs"]
-            and np.array_equal(pending[1], transition["action"])
+            and len(pending[1]) == len(batch.action)
+            and same_batch(pending[0], batch.obs)
+            and np.array_equal(pending[1], batch.action)
         ):
             return pending[2:]
-        x = self._vector(transition["obs"])
-        action = self.actor.from_env(transition["action"])
+        x = self._vectors(batch.obs)
+        action = self.actor.from_env_batch(batch.action)
         with torch.no_grad():
             obs = torch.from_numpy(x)
-            dist = self.actor.distribution(obs, mask_tensor(transition.get("action_mask")))
-            return x, action, dist.log_prob(action), self.critic(obs)[0]
+            dist = self.actor.distribution(obs, mask_tensor(batch.action_mask))
+            return x, action, dist.log_prob(action), self.critic(obs)[:, 0]
 
-    def _scaled_reward(self, reward: float, end: bool) -> float:
+    def _scaled_rewards(self, rewards: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Rewards divided by the running std of each copy's discounted return (clipped)."""
+        rewards = np.asarray(rewards, np.float32)
         if self.return_norm is None:
-            return reward
-        self.discounted_return = self.discounted_return * self.config.gamma + reward
-        self.return_norm.update(np.array([self.discounted_return]))
-        if end:
-            self.discounted_return = 0.0
-        scaled = reward / float(np.sqrt(self.return_norm.var[0] + 1e-8))
-        return float(np.clip(scaled, -10.0, 10.0))
+            return rewards
+        if np.shape(self.discounted_return) != rewards.shape:
+            self.discounted_return = np.zeros(rewards.shape)
+        self.discounted_return = self.discounted_return * self.config.gamma + rewards
+        self.return_norm.update(self.discounted_return.reshape(-1, 1))
+        self.discounted_return = np.where(ends, 0.0, self.discounted_return)
+        scaled = rewards / float(np.sqrt(self.return_norm.var[0] + 1e-8))
+        return np.clip(scaled, -10.0, 10.0).astype(np.float32)
 
     def observe(self, transition: dict[str, Any]) -> None:
-        x, action, log_prob, value = self._evaluate_step(transition)
+        """One transition of one env (turn-based games, self-play); an episode abandoned in
+        between (the next observation is not the one this transition reached) is cut."""
         terminated, truncated = bool(transition["terminated"]), bool(transition["truncated"])
-        mask = transition.get("action_mask")
         raw = to_vector(self.observation_space, transition["obs"])
         if self._expected_obs is not None and not np.array_equal(raw, self._expected_obs):
-            self.buffer.cut()  # the last episode was abandoned (e.g. a training budget ended)
-            self.discounted_return = 0.0
+            self.buffer.cut()
+            self.discounted_return = np.zeros_like(np.asarray(self.discounted_return))
         self._expected_obs = (
             None if terminated or truncated
             else to_vector(self.observation_space, transition["next_obs"])
         )  # fmt: skip
+        self.observe_batch(one_row(transition))
+
+    def observe_batch(self, batch: Any) -> None:
+        """One step of every env copy (a `TransitionBatch`: arrays with the copy axis first)."""
+        x, action, log_prob, value = self._evaluate_batch(batch)
+        terminated = np.asarray(batch.terminated, bool)
+        truncated = np.asarray(batch.truncated, bool)
+        mask = batch.action_mask
         self.buffer.add(
             obs=x,
             action=action,
             log_prob=log_prob,
             value=value,
-            reward=self._scaled_reward(float(transition["reward"]), terminated or truncated),
-            cost=float(transition.get("cost", 0.0)),
-            next_obs=self._vector(transition["next_obs"]),
+            reward=self._scaled_rewards(batch.reward, terminated | truncated),
+            cost=np.asarray(batch.cost, np.float32),
+            next_obs=self._vectors(batch.next_obs),
             terminated=terminated,
             truncated=truncated,
             action_mask=None if mask is None else np.asarray(mask, bool),
         )
-        self.steps += 1
+        self.steps += len(terminated)
 
     def take_rollout(self) -> dict[str, torch.Tensor] | None:
         """The full rollout as stacked tensors (emptying the buffer), or None if not full."""
@@ -288,41 +335,41 @@ class PPO:
         clip = c.clip_range * (frac if c.anneal_clip_range else 1.0)
         masks = batch.get("action_mask")
         n = len(returns)
-        stats: dict[str, list[float]] = {}
+        steps: list[torch.Tensor] = []  # per minibatch: the _STATS values, read once at the end
         for _ in range(c.epochs):
-            epoch_kl = []
+            epoch: list[torch.Tensor] = []
             for idx in torch.randperm(n).split(c.minibatch_size):
-                dist = self.actor.distribution(
-                    batch["obs"][idx], None if masks is None else masks[idx]
+                obs = batch["obs"][idx]
+                log_prob, entropy = self.actor.log_prob_entropy(
+                    obs, batch["action"][idx], None if masks is None else masks[idx]
                 )
                 adv = advantages[idx]
                 if c.normalize_advantage and len(idx) > 1:
                     adv = standardize(adv)
                 pg_loss, kl, clip_fraction = policy_loss(
-                    dist.log_prob(batch["action"][idx]), batch["log_prob"][idx], adv, clip
+                    log_prob, batch["log_prob"][idx], adv, clip
                 )
                 v_loss = value_loss(
-                    self.critic(batch["obs"][idx]).squeeze(-1), batch["value"][idx],
+                    self.critic(obs).squeeze(-1), batch["value"][idx],
                     returns[idx], clip if c.clip_value_loss else None,
                 )  # fmt: skip
-                entropy = dist.entropy().mean()
+                entropy = entropy.mean()
                 loss = pg_loss + c.value_coef * v_loss - c.entropy_coef * entropy
                 self.optimizer.zero_grad()
                 loss.backward()
                 if c.max_grad_norm > 0:
                     nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
                 self.optimizer.step()
-                epoch_kl.append(float(kl))
-                for key, value in (
-                    ("loss", loss), ("policy_loss", pg_loss), ("value_loss", v_loss),
-                    ("entropy", entropy), ("approx_kl", kl), ("clip_fraction", clip_fraction),
-                ):  # fmt: skip
-                    stats.setdefault(key, []).append(float(value.detach()))
-            if c.target_kl > 0 and np.mean(epoch_kl) > c.target_kl:
+                epoch.append(
+                    torch.stack([loss, pg_loss, v_loss, entropy, kl, clip_fraction]).detach()
+                )
+            steps += epoch
+            if c.target_kl > 0 and float(torch.stack(epoch)[:, 4].mean()) > c.target_kl:
                 break
         self.updates += 1
         explained = 1.0 - float(torch.var(returns - batch["value"]) / (torch.var(returns) + 1e-8))
-        metrics = {key: float(np.mean(values)) for key, values in stats.items()}
+        means = torch.stack(steps).double().mean(0).tolist()
+        metrics = dict(zip(_STATS, means, strict=True))
         metrics.update(explained_variance=explained, learning_rate=lr, updates=self.updates)
         return metrics
 
@@ -335,7 +382,7 @@ class PPO:
             "optimizer": self.optimizer.state_dict(),
             "steps": self.steps,
             "updates": self.updates,
-            "discounted_return": self.discounted_return,
+            "discounted_return": torch.as_tensor(np.asarray(self.discounted_return, np.float64)),
         }
         if self.obs_norm is not None:
             state["obs_norm"] = self.obs_norm.state_dict()
@@ -349,7 +396,7 @@ class PPO:
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps = int(state["steps"])
         self.updates = int(state["updates"])
-        self.discounted_return = float(state["discounted_return"])
+        self.discounted_return = np.asarray(state["discounted_return"], np.float64).reshape(-1)
         if self.obs_norm is not None:
             self.obs_norm.load_state_dict(state["obs_norm"])
         if self.return_norm is not None:

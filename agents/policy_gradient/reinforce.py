@@ -29,8 +29,16 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import Actor, discounted_returns, mask_tensor, standardize
+from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.rollout import (
+    Actor,
+    discounted_returns,
+    mask_tensor,
+    one_row,
+    same_batch,
+    standardize,
+    vectors,
+)
 from testbed.agents.common.spaces import obs_dim, to_vector
 
 
@@ -61,6 +69,9 @@ class ReinforceConfig:
 class Reinforce:
     """REINFORCE for one agent with a Discrete or 1-D Box action space."""
 
+    default_num_envs = 8
+    """Env copies a train stage steps by default (its `num_envs`)."""
+
     Config = ReinforceConfig
 
     def __init__(
@@ -79,8 +90,8 @@ class Reinforce:
         self.parameters = list(self.actor.parameters())
         if self.critic is not None:
             self.parameters += list(self.critic.parameters())
-        self.optimizer = torch.optim.Adam(self.parameters, lr=c.learning_rate)
-        self.episode: list[tuple[np.ndarray, torch.Tensor, np.ndarray | None, float]] = []
+        self.optimizer = adam(self.parameters, c.learning_rate)
+        self.episodes: list[list[tuple]] = []  # per env copy: (obs, action, mask, reward) steps
         self.finished: list[tuple[list, np.ndarray]] = []  # (steps, returns) per episode
         self.steps = 0
         self.updates = 0
@@ -97,41 +108,65 @@ class Reinforce:
             return self.actor.to_env(self.actor.mode(x, mask_tensor(action_mask)))
 
     def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> Any:
-        x = torch.from_numpy(to_vector(self.observation_space, observation))
+        masks = None if action_mask is None else np.asarray(action_mask, bool)[None]
+        return self.explore_batch([observation], masks)[0]
+
+    def explore_batch(self, observations: Any, action_masks: np.ndarray | None = None) -> Any:
+        """Sampled actions for a batch of observations (one row per env copy)."""
+        x = torch.from_numpy(vectors(self.observation_space, observations))
         with torch.no_grad():
-            action = self.actor.distribution(x, mask_tensor(action_mask)).sample()
-        env_action = self.actor.to_env(action)
-        self._pending = (observation, env_action, action)
-        return env_action
+            action = self.actor.distribution(x, mask_tensor(action_masks)).sample()
+        env_actions = self.actor.to_env_batch(action)
+        self._pending = (observations, env_actions, action)
+        return env_actions
+
+    @property
+    def episode(self) -> list:
+        """The unfinished episode of the first (or only) env copy."""
+        return self.episodes[0] if self.episodes else []
 
     def observe(self, transition: dict[str, Any]) -> None:
+        """One transition of one env; an episode abandoned in between is dropped."""
+        x = to_vector(self.observation_space, transition["obs"])
+        if self.episode and not np.array_equal(x, self._expected_obs):
+            self.episodes = []  # the last episode was abandoned (e.g. a training budget ended)
+        self._expected_obs = to_vector(self.observation_space, transition["next_obs"])
+        self.observe_batch(one_row(transition))
+
+    def observe_batch(self, batch: Any) -> None:
+        """One step of every env copy; each copy's finished episode gets its returns."""
         pending, self._pending = self._pending, None
         if (
             pending is not None
-            and pending[0] is transition["obs"]
-            and np.array_equal(pending[1], transition["action"])
+            and same_batch(pending[0], batch.obs)
+            and np.array_equal(pending[1], batch.action)
         ):
-            action = pending[2]  # the unclipped sample
+            actions = pending[2]  # the unclipped samples
         else:
-            action = self.actor.from_env(transition["action"])
-        mask = transition.get("action_mask")
-        x = to_vector(self.observation_space, transition["obs"])
-        if self.episode and not np.array_equal(x, self._expected_obs):
-            self.episode = []  # the last episode was abandoned (e.g. a training budget ended)
-        self._expected_obs = to_vector(self.observation_space, transition["next_obs"])
-        mask = None if mask is None else np.asarray(mask, bool)
-        self.episode.append((x, action, mask, float(transition["reward"])))
-        self.steps += 1
-        if transition["terminated"] or transition["truncated"]:
-            bootstrap = 0.0
-            if transition["truncated"] and not transition["terminated"] and self.critic:
-                next_x = to_vector(self.observation_space, transition["next_obs"])
-                with torch.no_grad():
-                    bootstrap = float(self.critic(torch.from_numpy(next_x))[0])
-            rewards = [step[3] for step in self.episode]
-            returns = discounted_returns(rewards, self.config.gamma, bootstrap)
-            self.finished.append((self.episode, returns))
-            self.episode = []
+            actions = self.actor.from_env_batch(batch.action)
+        x = vectors(self.observation_space, batch.obs)
+        if len(self.episodes) != len(x):
+            self.episodes = [[] for _ in range(len(x))]
+        masks = None if batch.action_mask is None else np.asarray(batch.action_mask, bool)
+        for c in range(len(x)):
+            mask = None if masks is None else masks[c]
+            self.episodes[c].append((x[c], actions[c], mask, float(batch.reward[c])))
+            if batch.terminated[c] or batch.truncated[c]:
+                self._finish(c, batch)
+        self.steps += len(x)
+
+    def _finish(self, c: int, batch: Any) -> None:
+        """Returns of copy c's episode (bootstrapped with V(s') when cut by a time limit)."""
+        bootstrap = 0.0
+        if batch.truncated[c] and not batch.terminated[c] and self.critic:
+            next_x = vectors(self.observation_space, batch.next_obs[c : c + 1])
+            with torch.no_grad():
+                bootstrap = float(self.critic(torch.from_numpy(next_x))[0, 0])
+        rewards = [step[3] for step in self.episodes[c]]
+        self.finished.append(
+            (self.episodes[c], discounted_returns(rewards, self.config.gamma, bootstrap))
+        )
+        self.episodes[c] = []
 
     def update(self) -> dict[str, float]:
         c = self.config
@@ -193,4 +228,4 @@ class Reinforce:
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps = int(state["steps"])
         self.updates = int(state["updates"])
-        self.episode, self.finished = [], []
+        self.episodes, self.finished = [], []

@@ -68,9 +68,9 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae, standardize
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.rollout import EpisodeCosts, gae, standardize
+from testbed.agents.common.spaces import obs_dim
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 
 EPS = 1e-8
@@ -236,42 +236,42 @@ class CPO(ActsWithPPO):
         self.actor = self.ppo.actor
         self.critic = self.ppo.critic
         self.cost_critic = mlp(obs_dim(observation_space), 1, c.hidden, out_gain=1.0)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
-        self.cost_optimizer = torch.optim.Adam(self.cost_critic.parameters(), lr=c.critic_lr)
+        self.critic_optimizer = adam(self.critic.parameters(), c.critic_lr)
+        self.cost_optimizer = adam(self.cost_critic.parameters(), c.critic_lr)
         self.observation_space = observation_space
         self.updates = 0
         self.measured_cost = math.nan  # last measured mean episode cost J_C
         self.measured_length = math.nan  # and mean episode length T
-        self._episode_cost = 0.0
-        self._episode_length = 0
-        self._finished: list[tuple[float, int]] = []
+        self.episodes = EpisodeCosts()
         self._expected_obs: np.ndarray | None = None
 
     # -- learning -----------------------------------------------------------------------------
 
     def observe(self, transition: dict[str, Any]) -> None:
-        raw = to_vector(self.observation_space, transition["obs"])
-        if self._expected_obs is not None and not np.array_equal(raw, self._expected_obs):
-            self._episode_cost, self._episode_length = 0.0, 0  # the last episode was abandoned
-        self._episode_cost += float(transition.get("cost", 0.0))
-        self._episode_length += 1
-        if transition["terminated"] or transition["truncated"]:
-            self._finished.append((self._episode_cost, self._episode_length))
-            self._episode_cost, self._episode_length = 0.0, 0
-            self._expected_obs = None
-        else:
-            self._expected_obs = to_vector(self.observation_space, transition["next_obs"])
+        """One transition of one env (turn-based games, self-play)."""
+        if self._abandoned(transition):
+            self.episodes.abandon()  # the last episode was abandoned
+        ended = transition["terminated"] or transition["truncated"]
+        self.episodes.add(np.array([transition.get("cost", 0.0)]), np.array([ended]))
         self.ppo.observe(transition)
+
+    def observe_batch(self, batch: Any) -> None:
+        """One step of every env copy."""
+        self.episodes.add(batch.cost, np.asarray(batch.terminated) | np.asarray(batch.truncated))
+        self.ppo.observe_batch(batch)
 
     def _measure_episodes(self) -> tuple[float, float]:
         """(J_C, T) from the episodes that finished in this rollout; else the last measured;
         before any episode finished, the running one (its cost so far bounds J_C below)."""
-        if self._finished:
-            self.measured_cost = float(np.mean([cost for cost, _ in self._finished]))
-            self.measured_length = float(np.mean([length for _, length in self._finished]))
-            self._finished = []
+        finished = self.episodes.take()
+        if finished:
+            self.measured_cost = float(np.mean([cost for cost, _ in finished]))
+            self.measured_length = float(np.mean([length for _, length in finished]))
         if math.isnan(self.measured_cost):
-            return self._episode_cost, float(max(self._episode_length, 1))
+            running = self.episodes
+            cost = float(running.cost.mean()) if running.cost.size else 0.0
+            length = float(running.length.mean()) if running.length.size else 1.0
+            return cost, max(length, 1.0)
         return self.measured_cost, self.measured_length
 
     def update(self) -> dict[str, float]:
@@ -454,5 +454,4 @@ class CPO(ActsWithPPO):
         self.updates = int(state["updates"])
         self.measured_cost = float(state["measured_cost"])
         self.measured_length = float(state["measured_length"])
-        self._episode_cost, self._episode_length, self._finished = 0.0, 0, []
-        self._expected_obs = None
+        self.episodes, self._expected_obs = EpisodeCosts(), None

@@ -62,9 +62,9 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae, standardize, value_loss
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.rollout import EpisodeCosts, gae, standardize, value_loss
+from testbed.agents.common.spaces import obs_dim
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 from testbed.agents.safe.cpo import check_action_space
 from testbed.agents.safe.lagrange import Lagrange, LagrangeConfig
@@ -116,35 +116,40 @@ class CVaRPPO(ActsWithPPO):
         ppo_fields["normalize_advantage"] = False  # the combined advantage is normalised here
         self.ppo = PPO(observation_space, action_space, PPOConfig(**ppo_fields))
         self.tail_critic = mlp(obs_dim(observation_space) + 1, 1, c.hidden, out_gain=1.0)
-        self.tail_optimizer = torch.optim.Adam(
-            self.tail_critic.parameters(), lr=c.learning_rate, eps=c.adam_eps
-        )
+        self.tail_optimizer = adam(self.tail_critic.parameters(), c.learning_rate, c.adam_eps)
         self.lagrange = Lagrange.from_config(c)
         self.observation_space = observation_space
         self.cost_scale = max(float(c.cost_limit), 1.0)
         self.var = 0.0  # nu, the VaR_alpha estimate the tail signals are measured from
         self.window: list[float] = []  # recent finished episode costs
         self._new_episodes = 0
-        self._episode_cost = 0.0
-        self._cost_before: list[float] = []  # C_{<t} of each step of the current rollout
+        self.episodes = EpisodeCosts()
+        self._cost_before: list[np.ndarray] = []  # C_{<t} of each copy, step by step
         self._expected_obs: np.ndarray | None = None
 
     # -- learning -----------------------------------------------------------------------------
 
     def observe(self, transition: dict[str, Any]) -> None:
-        raw = to_vector(self.observation_space, transition["obs"])
-        if self._expected_obs is not None and not np.array_equal(raw, self._expected_obs):
-            self._episode_cost = 0.0  # the last episode was abandoned: not a finished episode
-        self._cost_before.append(self._episode_cost)
-        self._episode_cost += float(transition.get("cost", 0.0))
-        if transition["terminated"] or transition["truncated"]:
-            self.window = [*self.window, self._episode_cost][-self.config.risk_window :]
-            self._new_episodes += 1
-            self._episode_cost = 0.0
-            self._expected_obs = None
-        else:
-            self._expected_obs = to_vector(self.observation_space, transition["next_obs"])
+        """One transition of one env (turn-based games, self-play)."""
+        if self._abandoned(transition):
+            self.episodes.abandon()  # the last episode was abandoned: not a finished episode
+        ended = transition["terminated"] or transition["truncated"]
+        self._record(np.array([transition.get("cost", 0.0)]), np.array([ended]))
         self.ppo.observe(transition)
+
+    def observe_batch(self, batch: Any) -> None:
+        """One step of every env copy."""
+        self._record(batch.cost, np.asarray(batch.terminated) | np.asarray(batch.truncated))
+        self.ppo.observe_batch(batch)
+
+    def _record(self, costs: np.ndarray, ends: np.ndarray) -> None:
+        """C_{<t} of each copy's step (for the tail critic) and the finished episodes."""
+        if self._cost_before and len(self._cost_before[-1]) != len(costs):
+            self._cost_before = []  # the number of copies changed: so did PPO's rollout
+        self._cost_before.append(self.episodes.add(costs, ends))
+        for cost, _ in self.episodes.take():
+            self.window = [*self.window, cost][-self.config.risk_window :]
+            self._new_episodes += 1
 
     def _tail_inputs(self, obs: torch.Tensor, cost_so_far: torch.Tensor) -> torch.Tensor:
         return torch.cat([obs, ((cost_so_far - self.var) / self.cost_scale)[:, None]], dim=1)
@@ -154,7 +159,8 @@ class CVaRPPO(ActsWithPPO):
         if batch is None:
             return {}
         c = self.config
-        cost_before = torch.tensor(self._cost_before, dtype=torch.float32)
+        # (steps, copies) -> copy by copy, the order of PPO's rollout rows
+        cost_before = torch.tensor(np.stack(self._cost_before).T.reshape(-1), dtype=torch.float32)
         self._cost_before = []
         metrics: dict[str, float] = {}
         if self._new_episodes:  # no finished episode since the last update: nu, lambda stay
@@ -222,5 +228,5 @@ class CVaRPPO(ActsWithPPO):
         self.lagrange.load_state_dict(state["lagrange"])
         self.var = float(state["var"])
         self.window = [float(x) for x in state["window"]]
-        self._new_episodes, self._episode_cost, self._cost_before = 0, 0.0, []
+        self._new_episodes, self.episodes, self._cost_before = 0, EpisodeCosts(), []
         self._expected_obs = None

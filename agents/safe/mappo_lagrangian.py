@@ -48,7 +48,7 @@ import torch
 from gymnasium import spaces
 
 from testbed.agents.common.group_rollout import ValueNorm, fit_critic
-from testbed.agents.common.nets import mlp
+from testbed.agents.common.nets import adam, mlp
 from testbed.agents.common.rollout import gae, standardize
 from testbed.agents.marl.mappo import ACTIVATIONS, MAPPO, MAPPOConfig
 from testbed.agents.safe.lagrange import Lagrange, LagrangeConfig
@@ -77,6 +77,9 @@ class MAPPOLagrangianConfig(MAPPOConfig, LagrangeConfig):
 class MAPPOLagrangian:
     """MAPPO whose actors climb (A_R - lambda A_C) / (1 + lambda); lambda enforces the budget."""
 
+    default_num_envs = 16
+    """Env copies a train stage steps by default (as MAPPO)."""
+
     Config = MAPPOLagrangianConfig
     joint = True
 
@@ -103,15 +106,14 @@ class MAPPOLagrangian:
             mlp(dim, 1, c.hidden, activation, out_gain=1.0) for dim in self.mappo.critic_dims
         ]
         self.cost_optimizers = [
-            torch.optim.Adam(v.parameters(), lr=c.critic_learning_rate, eps=c.adam_eps)
-            for v in self.cost_critics
+            adam(v.parameters(), c.critic_learning_rate, c.adam_eps) for v in self.cost_critics
         ]
         self.cost_norms = [ValueNorm(c.value_normalization) for _ in self.cost_critics]
         self.lagranges = [
             Lagrange.from_config(c)
             for _ in range(1 if c.constraint == "team" else len(self.agents))
         ]
-        self._episode_costs = {a: 0.0 for a in self.agents}
+        self._episode_costs = {a: np.zeros(1) for a in self.agents}  # per env copy
         self._finished: list[list[float]] = [[] for _ in self.lagranges]
 
     @property
@@ -134,24 +136,48 @@ class MAPPOLagrangian:
     ) -> dict[str, Any]:
         return self.mappo.explore(observations, action_masks)
 
+    def explore_batch(
+        self, observations: Mapping[str, Any], action_masks: Mapping[str, Any]
+    ) -> dict[str, np.ndarray]:
+        return self.mappo.explore_batch(observations, action_masks)
+
     # -- learning -----------------------------------------------------------------------------
 
     def observe(self, transitions: Mapping[str, Mapping[str, Any]]) -> None:
+        """One step of one env ({agent: transition} of the group's live agents)."""
         if not transitions:
             return
         if self.mappo.breaks_episode(transitions):  # the last episode was abandoned
-            self._episode_costs = {a: 0.0 for a in self.agents}
-        for agent, t in transitions.items():
-            self._episode_costs[agent] += float(t.get("cost", 0.0))
-        if all(t["terminated"] or t["truncated"] for t in transitions.values()):
-            # no group agent is left live: the episode is over
+            self._episode_costs = {a: np.zeros(1) for a in self.agents}
+        self._count(
+            {a: np.array([t.get("cost", 0.0)]) for a, t in transitions.items()},
+            np.array([all(t["terminated"] or t["truncated"] for t in transitions.values())]),
+        )
+        self.mappo.observe(transitions)
+
+    def observe_batch(self, batches: Mapping[str, Any]) -> None:
+        """One step of every env copy ({agent: TransitionBatch})."""
+        ends = np.logical_and.reduce(
+            [np.asarray(b.terminated) | np.asarray(b.truncated) for b in batches.values()]
+        )  # a copy's episode is over when no group agent is left live
+        self._count({a: np.asarray(b.cost, np.float64) for a, b in batches.items()}, ends)
+        self.mappo.observe_batch(batches)
+
+    def _count(self, costs: Mapping[str, np.ndarray], ends: np.ndarray) -> None:
+        """Add each copy's step costs; finish the episodes of the copies in `ends`."""
+        n = len(ends)
+        if any(len(v) != n for v in self._episode_costs.values()):
+            self._episode_costs = {a: np.zeros(n) for a in self.agents}
+        for agent, cost in costs.items():
+            self._episode_costs[agent] = self._episode_costs[agent] + cost
+        for c in np.flatnonzero(ends):
             if self.config.constraint == "team":
-                self._finished[0].append(sum(self._episode_costs.values()))
+                self._finished[0].append(float(sum(v[c] for v in self._episode_costs.values())))
             else:
                 for i, agent in enumerate(self.agents):
-                    self._finished[i].append(self._episode_costs[agent])
-            self._episode_costs = {a: 0.0 for a in self.agents}
-        self.mappo.observe(transitions)
+                    self._finished[i].append(float(self._episode_costs[agent][c]))
+            for agent in self.agents:
+                self._episode_costs[agent][c] = 0.0
 
     def update(self) -> dict[str, float]:
         batches = self.mappo.take_rollout()
@@ -240,5 +266,5 @@ class MAPPOLagrangian:
                 raise ValueError(f"{key}: {len(state[key])} saved, {len(objects)} expected")
             for obj, saved in zip(objects, state[key], strict=True):
                 obj.load_state_dict(saved)
-        self._episode_costs = {a: 0.0 for a in self.agents}
+        self._episode_costs = {a: np.zeros(1) for a in self.agents}
         self._finished = [[] for _ in self.lagranges]

@@ -37,9 +37,9 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.nets import mlp
-from testbed.agents.common.rollout import gae, standardize, value_loss
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.rollout import EpisodeCosts, gae, standardize, value_loss
+from testbed.agents.common.spaces import obs_dim
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 from testbed.agents.safe.lagrange import Lagrange, LagrangeConfig
 
@@ -66,29 +66,26 @@ class PPOLagrangian(ActsWithPPO):
         ppo_fields["normalize_advantage"] = False  # the combined advantage is normalised here
         self.ppo = PPO(observation_space, action_space, PPOConfig(**ppo_fields))
         self.cost_critic = mlp(obs_dim(observation_space), 1, c.hidden, out_gain=1.0)
-        self.cost_optimizer = torch.optim.Adam(
-            self.cost_critic.parameters(), lr=c.learning_rate, eps=c.adam_eps
-        )
+        self.cost_optimizer = adam(self.cost_critic.parameters(), c.learning_rate, c.adam_eps)
         self.lagrange = Lagrange.from_config(c)
         self.observation_space = observation_space
-        self._episode_cost = 0.0
-        self._finished_costs: list[float] = []
+        self.episodes = EpisodeCosts()
         self._expected_obs: np.ndarray | None = None
 
     # -- learning -----------------------------------------------------------------------------
 
     def observe(self, transition: dict[str, Any]) -> None:
-        raw = to_vector(self.observation_space, transition["obs"])
-        if self._expected_obs is not None and not np.array_equal(raw, self._expected_obs):
-            self._episode_cost = 0.0  # the last episode was abandoned: not a finished episode
-        self._episode_cost += float(transition.get("cost", 0.0))
-        if transition["terminated"] or transition["truncated"]:
-            self._finished_costs.append(self._episode_cost)
-            self._episode_cost = 0.0
-            self._expected_obs = None
-        else:
-            self._expected_obs = to_vector(self.observation_space, transition["next_obs"])
+        """One transition of one env (turn-based games, self-play)."""
+        if self._abandoned(transition):
+            self.episodes.abandon()  # the last episode was abandoned: not a finished episode
+        ended = transition["terminated"] or transition["truncated"]
+        self.episodes.add(np.array([transition.get("cost", 0.0)]), np.array([ended]))
         self.ppo.observe(transition)
+
+    def observe_batch(self, batch: Any) -> None:
+        """One step of every env copy."""
+        self.episodes.add(batch.cost, np.asarray(batch.terminated) | np.asarray(batch.truncated))
+        self.ppo.observe_batch(batch)
 
     def update(self) -> dict[str, float]:
         batch = self.ppo.take_rollout()
@@ -96,11 +93,11 @@ class PPOLagrangian(ActsWithPPO):
             return {}
         c = self.config
         metrics: dict[str, float] = {}
-        if self._finished_costs:  # no finished episode in this rollout: lambda stays
-            episode_cost = float(np.mean(self._finished_costs))
+        finished = self.episodes.take()
+        if finished:  # no finished episode in this rollout: lambda stays
+            episode_cost = float(np.mean([cost for cost, _ in finished]))
             self.lagrange.update(episode_cost)
             metrics["episode_cost"] = episode_cost
-            self._finished_costs = []
         lam = self.lagrange.value
 
         reward_adv, reward_returns = self.ppo.advantages(batch)
@@ -152,4 +149,4 @@ class PPOLagrangian(ActsWithPPO):
         self.cost_critic.load_state_dict(state["cost_critic"])
         self.cost_optimizer.load_state_dict(state["cost_optimizer"])
         self.lagrange.load_state_dict(state["lagrange"])
-        self._episode_cost, self._finished_costs, self._expected_obs = 0.0, [], None
+        self.episodes, self._expected_obs = EpisodeCosts(), None

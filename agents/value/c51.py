@@ -17,7 +17,9 @@ batch 128, hard target copy every 500 steps, train every 10 steps after 10k, eps
 1 -> 0.05 over 250k steps.
 
 `explore` is epsilon-greedy on Q (torch's global RNG); `act` is greedy on Q (first legal
-argmax).
+argmax). Vectorized training (N env copies) works as in DQN: `explore_batch` is one forward
+pass, `observe_batch` keeps one n-step accumulator per copy, and `update()` runs the updates
+due at all N env steps just observed (schedules count env steps over all copies).
 """
 
 from __future__ import annotations
@@ -32,16 +34,20 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp, soft_update
-from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector
+from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector, to_vectors
 from testbed.agents.common.value import (
     DiscountedReplayBuffer,
     NStepAccumulator,
+    PerCopyNStep,
+    catch_up,
     epsilon_greedy,
+    epsilon_greedy_batch,
     greedy,
     linear_epsilon,
+    linear_epsilons,
     masked_values,
     replay_step,
-    scheduled_gradient_steps,
+    replay_steps,
 )
 
 
@@ -68,13 +74,15 @@ class C51Config:
     gamma: float = 0.99
     """Discount factor."""
     learning_starts: int = 10_000
-    """Env steps of pure collection before the first gradient step."""
+    """Env steps (transitions observed, over all env copies) of pure collection before the
+    first gradient step."""
     train_freq: int = 10
-    """Do `gradient_steps` gradient steps every this many env steps."""
+    """Do `gradient_steps` gradient steps every this many env steps; a vector step of N copies
+    is N env steps, so `update()` then runs those due at all N (N / train_freq rounds)."""
     gradient_steps: int = 1
     """Gradient steps per training round."""
     target_update_interval: int = 500
-    """Update the target network every this many env steps."""
+    """Update the target network every this many env steps (all copies counted)."""
     tau: float = 1.0
     """Target update rate: 1 = hard copy, < 1 = Polyak averaging."""
     epsilon_start: float = 1.0
@@ -82,7 +90,8 @@ class C51Config:
     epsilon_end: float = 0.05
     """Final exploration rate."""
     epsilon_decay_steps: int = 250_000
-    """Env steps over which epsilon falls linearly from start to end."""
+    """Env steps over which epsilon falls linearly from start to end (row i of a vector step
+    starting at env step t explores with epsilon(t + i))."""
     n_step: int = 1
     """Length of the bootstrapped return."""
     max_grad_norm: float = 0.0
@@ -117,8 +126,10 @@ class C51:
         )
         self.buffer = DiscountedReplayBuffer(cfg.buffer_size, self.obs_dim, self.n_actions)
         self.n_step = NStepAccumulator(cfg.n_step, cfg.gamma)
+        self.copy_n_step = PerCopyNStep(cfg.n_step, cfg.gamma)  # batched training
         self.steps = 0
         self.updates = 0
+        self._updated = 0  # env steps whose scheduled updates have run
 
     # -- distributions --------------------------------------------------------------------
     def _log_probs(self, net: nn.Module, obs: torch.Tensor) -> torch.Tensor:
@@ -131,6 +142,11 @@ class C51:
         obs = torch.from_numpy(to_vector(self.observation_space, observation))
         probs = self._log_probs(self.net, obs).exp()[0]
         return (probs * self.atoms).sum(-1).numpy()
+
+    @torch.no_grad()
+    def _q_batch(self, obs: torch.Tensor) -> np.ndarray:
+        """Q(s, .) = sum_i z_i p_i(s, .) for N stacked flat observations: (N, actions)."""
+        return (self._log_probs(self.net, obs).exp() * self.atoms).sum(-1).numpy()
 
     @property
     def epsilon(self) -> float:
@@ -152,6 +168,20 @@ class C51:
         )
         return np.int64(self.action_start + action)
 
+    def explore_batch(
+        self, observations: Any, action_masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Epsilon-greedy actions (N,) for N stacked observations: one forward pass."""
+        cfg = self.config
+        obs = torch.from_numpy(to_vectors(self.observation_space, observations))
+        epsilons = linear_epsilons(
+            cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps, self.steps, len(obs)
+        )
+        actions = epsilon_greedy_batch(
+            lambda: self._q_batch(obs), self.n_actions, epsilons, action_masks
+        )
+        return self.action_start + actions
+
     # -- learning -------------------------------------------------------------------------
     def observe(self, transition: dict[str, Any]) -> None:
         self.steps += 1
@@ -159,11 +189,26 @@ class C51:
         for row in self.n_step.push(step):
             self.buffer.add_discounted(row)
 
+    def observe_batch(self, batch: Any) -> None:
+        """Record one transition per copy (a `TransitionBatch`); n-step returns per copy."""
+        self.steps += len(batch)
+        self.copy_n_step.store(
+            self.buffer, replay_steps(self.observation_space, batch, self.action_start)
+        )
+
     def update(self) -> dict[str, float]:
+        """The target updates and gradient steps due at the env steps observed since the last
+        call (one after `observe`, N after `observe_batch`); mean metrics, or {}."""
         cfg = self.config
-        if self.steps % cfg.target_update_interval == 0:
-            soft_update(self.target, self.net, cfg.tau)
-        stats = scheduled_gradient_steps(cfg, self.steps, self.buffer, self._gradient_step)
+        stats = catch_up(
+            cfg,
+            self._updated,
+            self.steps,
+            self.buffer,
+            lambda: soft_update(self.target, self.net, cfg.tau),
+            self._gradient_step,
+        )
+        self._updated = self.steps
         return {} if stats is None else {**stats, "epsilon": self.epsilon}
 
     @torch.no_grad()
@@ -217,5 +262,5 @@ class C51:
         self.net.load_state_dict(state["net"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.steps = int(state["steps"])
+        self.steps = self._updated = int(state["steps"])
         self.updates = int(state["updates"])

@@ -21,6 +21,12 @@ Stable-Baselines3. The benchmark uses the rl-baselines3-zoo CartPole-v1 set inst
 benchmarks/learning_specs.py).
 
 `explore` is epsilon-greedy (torch's global RNG); `act` is greedy (first legal argmax).
+
+Vectorized training (N env copies): `explore_batch` runs one forward pass for the N stacked
+observations (row i explores with the epsilon of env step steps + i); `observe_batch` writes
+the N transitions to replay (one n-step accumulator per copy); `update()` then runs every
+target update and gradient step due at the N env steps just observed. All schedules count
+env steps = transitions observed over all copies, so N copies learn per env step as one does.
 """
 
 from __future__ import annotations
@@ -36,16 +42,20 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import mlp, soft_update
-from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector
+from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector, to_vectors
 from testbed.agents.common.value import (
     DiscountedReplayBuffer,
     NStepAccumulator,
+    PerCopyNStep,
+    catch_up,
     epsilon_greedy,
+    epsilon_greedy_batch,
     greedy,
     linear_epsilon,
+    linear_epsilons,
     masked_values,
     replay_step,
-    scheduled_gradient_steps,
+    replay_steps,
 )
 
 
@@ -66,13 +76,15 @@ class DQNConfig:
     gamma: float = 0.99
     """Discount factor."""
     learning_starts: int = 10_000
-    """Env steps of pure collection before the first gradient step."""
+    """Env steps (transitions observed, over all env copies) of pure collection before the
+    first gradient step."""
     train_freq: int = 10
-    """Do `gradient_steps` gradient steps every this many env steps."""
+    """Do `gradient_steps` gradient steps every this many env steps; a vector step of N copies
+    is N env steps, so `update()` then runs those due at all N (N / train_freq rounds)."""
     gradient_steps: int = 1
     """Gradient steps per training round."""
     target_update_interval: int = 500
-    """Update the target network every this many env steps."""
+    """Update the target network every this many env steps (all copies counted)."""
     tau: float = 1.0
     """Target update rate: 1 = hard copy, < 1 = Polyak averaging."""
     epsilon_start: float = 1.0
@@ -80,7 +92,8 @@ class DQNConfig:
     epsilon_end: float = 0.05
     """Final exploration rate."""
     epsilon_decay_steps: int = 250_000
-    """Env steps over which epsilon falls linearly from start to end."""
+    """Env steps over which epsilon falls linearly from start to end (row i of a vector step
+    starting at env step t explores with epsilon(t + i))."""
     double: bool = False
     """Double DQN target (online argmax, target value)."""
     dueling: bool = False
@@ -142,8 +155,10 @@ class DQN:
         )
         self.buffer = DiscountedReplayBuffer(cfg.buffer_size, self.obs_dim, self.n_actions)
         self.n_step = NStepAccumulator(cfg.n_step, cfg.gamma)
+        self.copy_n_step = PerCopyNStep(cfg.n_step, cfg.gamma)  # batched training
         self.steps = 0
         self.updates = 0
+        self._updated = 0  # env steps whose scheduled updates have run
 
     # -- acting ---------------------------------------------------------------------------
     def _vector(self, observation: Any) -> np.ndarray:
@@ -152,6 +167,10 @@ class DQN:
     @torch.no_grad()
     def _q_values(self, observation: Any) -> np.ndarray:
         return self.q(torch.from_numpy(self._vector(observation))).numpy()
+
+    @torch.no_grad()
+    def _q_batch(self, obs: torch.Tensor) -> np.ndarray:
+        return self.q(obs).numpy()
 
     @property
     def epsilon(self) -> float:
@@ -172,6 +191,20 @@ class DQN:
         )
         return np.int64(self.action_start + action)
 
+    def explore_batch(
+        self, observations: Any, action_masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Epsilon-greedy actions (N,) for N stacked observations: one forward pass."""
+        cfg = self.config
+        obs = torch.from_numpy(to_vectors(self.observation_space, observations))
+        epsilons = linear_epsilons(
+            cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps, self.steps, len(obs)
+        )
+        actions = epsilon_greedy_batch(
+            lambda: self._q_batch(obs), self.n_actions, epsilons, action_masks
+        )
+        return self.action_start + actions
+
     # -- learning -------------------------------------------------------------------------
     def observe(self, transition: dict[str, Any]) -> None:
         self.steps += 1
@@ -179,11 +212,26 @@ class DQN:
         for row in self.n_step.push(step):
             self.buffer.add_discounted(row)
 
+    def observe_batch(self, batch: Any) -> None:
+        """Record one transition per copy (a `TransitionBatch`); n-step returns per copy."""
+        self.steps += len(batch)
+        self.copy_n_step.store(
+            self.buffer, replay_steps(self.observation_space, batch, self.action_start)
+        )
+
     def update(self) -> dict[str, float]:
+        """The target updates and gradient steps due at the env steps observed since the last
+        call (one after `observe`, N after `observe_batch`); mean metrics, or {}."""
         cfg = self.config
-        if self.steps % cfg.target_update_interval == 0:
-            soft_update(self.target, self.q, cfg.tau)
-        stats = scheduled_gradient_steps(cfg, self.steps, self.buffer, self._gradient_step)
+        stats = catch_up(
+            cfg,
+            self._updated,
+            self.steps,
+            self.buffer,
+            lambda: soft_update(self.target, self.q, cfg.tau),
+            self._gradient_step,
+        )
+        self._updated = self.steps
         return {} if stats is None else {**stats, "epsilon": self.epsilon}
 
     def _gradient_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, float]:
@@ -225,5 +273,5 @@ class DQN:
         self.q.load_state_dict(state["q"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.steps = int(state["steps"])
+        self.steps = self._updated = int(state["steps"])
         self.updates = int(state["updates"])

@@ -12,6 +12,11 @@ short paths), with epsilon decaying linearly 1 -> 0.05 over 10k steps instead of
 
 `explore` is epsilon-greedy (ties broken at random, torch's global RNG); `act` is greedy
 (first legal argmax). The Q table is a (states, actions) float64 tensor in `state_dict`.
+
+Vectorized training (N env copies): `explore_batch` reads N table rows at once (row i explores
+with the epsilon of env step steps + i); `observe_batch` queues the N transitions and
+`update()` applies their backups one after another in copy order, exactly as N single steps
+would (a vectorised scatter would let rows that share (s, a) or s' overwrite each other).
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ import torch
 from gymnasium import spaces
 
 from testbed.agents.common.spaces import require_discrete
-from testbed.agents.common.value import epsilon_greedy, greedy, linear_epsilon
+from testbed.agents.common.value import (
+    epsilon_greedy,
+    epsilon_greedy_batch,
+    greedy,
+    linear_epsilon,
+    linear_epsilons,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,8 @@ class QLearningConfig:
     epsilon_end: float = 0.05
     """Final exploration rate."""
     epsilon_decay_steps: int = 10_000
-    """Env steps over which epsilon falls linearly from start to end."""
+    """Env steps (transitions observed, over all env copies) over which epsilon falls linearly
+    from start to end; row i of a vector step starting at env step t uses epsilon(t + i)."""
     initial_value: float = 0.0
     """Initial value of every table entry (optimistic when above the achievable returns)."""
 
@@ -71,7 +83,8 @@ class QLearning:
         )
         self.q = self.table.numpy()
         self.steps = 0
-        self._pending: dict[str, Any] | None = None
+        # observed transitions awaiting their backup: (s, a, r, s', terminated, next mask)
+        self._pending: list[tuple[int, int, float, int, bool, np.ndarray | None]] = []
 
     @property
     def epsilon(self) -> float:
@@ -82,6 +95,11 @@ class QLearning:
 
     def _state(self, observation: Any) -> int:
         return int(observation) - self.obs_start
+
+    def _states(self, observations: Any) -> np.ndarray:
+        if isinstance(observations, dict) and "observation" in observations:
+            observations = observations["observation"]
+        return np.asarray(observations, np.int64).reshape(-1) - self.obs_start
 
     def reset(self, seed: int | None = None) -> None:
         """Greedy evaluation needs no randomness; exploration uses torch's global RNG."""
@@ -94,25 +112,71 @@ class QLearning:
         action = epsilon_greedy(lambda: values, self.n_actions, self.epsilon, action_mask)
         return np.int64(self.action_start + action)
 
+    def explore_batch(
+        self, observations: Any, action_masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Epsilon-greedy actions (N,) for N stacked observations (one table gather)."""
+        cfg, states = self.config, self._states(observations)
+        epsilons = linear_epsilons(
+            cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps, self.steps, len(states)
+        )
+        actions = epsilon_greedy_batch(
+            lambda: self.q[states], self.n_actions, epsilons, action_masks
+        )
+        return self.action_start + actions
+
     def observe(self, transition: dict[str, Any]) -> None:
         self.steps += 1
-        self._pending = transition
+        self._pending.append(
+            (
+                self._state(transition["obs"]),
+                int(transition["action"]) - self.action_start,
+                float(transition["reward"]),
+                self._state(transition["next_obs"]),
+                bool(transition["terminated"]),
+                transition.get("next_action_mask"),
+            )
+        )
+
+    def observe_batch(self, batch: Any) -> None:
+        """Queue one transition per copy (a `TransitionBatch`) for the next `update()`."""
+        n = len(batch)
+        self.steps += n
+        actions = np.asarray(batch.action, np.int64).reshape(n) - self.action_start
+        states, next_states = self._states(batch.obs), self._states(batch.next_obs)
+        masks = batch.next_action_mask
+        for c in range(n):
+            self._pending.append(
+                (
+                    int(states[c]),
+                    int(actions[c]),
+                    float(batch.reward[c]),
+                    int(next_states[c]),
+                    bool(batch.terminated[c]),
+                    None if masks is None else masks[c],
+                )
+            )
 
     def update(self) -> dict[str, float]:
-        """One Q-learning backup for the transition just observed."""
-        transition, self._pending = self._pending, None
-        if transition is None:
+        """One Q-learning backup per transition observed since the last call, in order; the
+        mean |TD error|."""
+        pending, self._pending = self._pending, []
+        if not pending:
             return {}
-        s = self._state(transition["obs"])
-        a = int(transition["action"]) - self.action_start
-        next_values = self.q[self._state(transition["next_obs"])]
-        mask = transition.get("next_action_mask")
+        errors = [self._backup(*transition) for transition in pending]
+        return {"td_error": float(np.mean(errors)), "epsilon": self.epsilon}
+
+    def _backup(
+        self, s: int, a: int, reward: float, s_next: int, terminated: bool, mask: Any
+    ) -> float:
+        """Q(s, a) += alpha (r + gamma (1 - terminated) max_a' Q(s', a') - Q(s, a)); |TD|."""
+        next_values = self.q[s_next]
         if mask is not None and np.any(mask):
             next_values = next_values[np.asarray(mask, dtype=bool)]
-        bootstrap = 0.0 if transition["terminated"] else self.config.gamma * next_values.max()
-        td_error = float(transition["reward"] + bootstrap - self.q[s, a])
+        bootstrap = 0.0 if terminated else self.config.gamma * next_values.max()
+        td_error = float(reward + bootstrap - self.q[s, a])
         self.q[s, a] += self.config.learning_rate * td_error
-        return {"td_error": abs(td_error), "epsilon": self.epsilon}
+        return abs(td_error)
 
     def state_dict(self) -> dict[str, Any]:
         return {"q": self.table.clone(), "steps": self.steps}

@@ -6,7 +6,7 @@ from testbed.registry.catalog_safety import SAFETY_ENVS
 from testbed.registry.specs import EnvSpec
 
 
-def _mpe(name: str, kind: str, agents: str, description: str) -> EnvSpec:
+def _mpe(name: str, kind: str, agents: str, description: str, batched: bool = False) -> EnvSpec:
     return EnvSpec(
         entry=f"testbed.envs.pettingzoo_std:{name}",
         kind=kind,
@@ -14,6 +14,7 @@ def _mpe(name: str, kind: str, agents: str, description: str) -> EnvSpec:
         agents=agents,
         actions="discrete | continuous (continuous_actions)",
         description=description,
+        vector=f"testbed.envs.mpe_batched:{name}" if batched else None,
     )
 
 
@@ -25,6 +26,7 @@ ENVS: dict[str, EnvSpec] = {
         "N (default 3)",
         "N agents cover N landmarks and avoid collisions; reward mixes the shared coverage "
         "and own collisions (local_ratio).",
+        batched=True,
     ),
     "mpe/simple_reference_v3": _mpe(
         "simple_reference_v3",
@@ -37,12 +39,14 @@ ENVS: dict[str, EnvSpec] = {
         "competitive",
         "num_good + num_adversaries (default 1 + 3)",
         "Slower predators (adversary_*) chase faster prey (agent_*) among obstacles.",
+        batched=True,
     ),
     "mpe/simple_adversary_v3": _mpe(
         "simple_adversary_v3",
         "competitive",
         "N + 1 (default 3)",
         "Good agents reach the target landmark while hiding it from one adversary.",
+        batched=True,
     ),
     "mpe/simple_push_v3": _mpe(
         "simple_push_v3",
@@ -91,6 +95,7 @@ ENVS: dict[str, EnvSpec] = {
         "num_archers + num_knights (default 2 + 2)",
         "discrete",
         "Knights and archers kill advancing zombies (vector observations by default).",
+        agents_leave=True,
     ),
     # Safety-Gymnasium and Safe Multi-Agent MuJoCo: testbed/registry/catalog_safety.py
     **SAFETY_ENVS,
@@ -102,6 +107,7 @@ ENVS: dict[str, EnvSpec] = {
         "N (default 3)",
         "discrete",
         "Grid foraging: items need item_level (default 2) agents loading together; shared reward.",
+        vector="testbed.envs.foraging_batched:foraging_batched",
     ),
     "testbed/safe_navigation_v0": EnvSpec(
         "testbed.envs.safe_navigation:parallel_env",
@@ -111,6 +117,8 @@ ENVS: dict[str, EnvSpec] = {
         "discrete | continuous (continuous_actions)",
         "Robots drive to their goals among circular hazards; hazard, collision and speed costs.",
         costs=("hazard", "collision", "speed"),
+        vector="testbed.envs.safe_navigation_batched:safe_navigation_batched",
+        agents_leave=True,
     ),
     # <<< custom envs: cooperative + constrained
     # >>> custom envs: competitive + mixed
@@ -132,6 +140,7 @@ ENVS: dict[str, EnvSpec] = {
         "Shared logistic stock; reward = own harvest; greed pays short-term, "
         "over-harvesting collapses the stock.",
         costs=("depletion",),
+        vector="testbed.envs.commons_harvest_batched:commons_harvest_batched",
     ),
     # <<< custom envs: competitive + mixed
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").

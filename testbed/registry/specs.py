@@ -22,6 +22,11 @@ class EnvSpec:
     extra: str | None = None  # pip extra that installs the env's optional dependency
     fixed: dict[str, Any] = field(default_factory=dict)
     """Parameters the entry binds (one task of a family's factory); not settable by users."""
+    vector: str | None = None
+    """`module:attr` of a native batched implementation `(num_envs, **params, max_steps)`
+    -> VecEnv (testbed/rollout/vector.py), used for vectorized training."""
+    agents_leave: bool = False
+    """Agents may leave before the episode ends (vectorized training then needs num_envs 1)."""
 
 
 @dataclass(frozen=True)

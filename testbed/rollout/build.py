@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from testbed.errors import BadInput, RunFailed, TestbedError
 from testbed.joint import is_joint, members
 from testbed.registry.checkpoint import checkpoint_agent, load_checkpoint, read_config
 from testbed.rollout.team import PolicyTeam
+from testbed.rollout.vector_subproc import make_vec_env
 from testbed.scenario.document import Scenario
 
 
@@ -41,6 +43,29 @@ def build_env_or_fail(scenario: Scenario, index: int) -> Any:
         raise RunFailed(
             f"building env {scenario.stages[index].env.id!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def build_vec_env(scenario: Scenario, index: int, num_envs: int) -> Any:
+    """`num_envs` copies of the stage's env stepped together (testbed/rollout/vector.py):
+    the env's native batched implementation when it has one and the stage adds no costs, else
+    copies of `build_env` (in this process, or in worker processes)."""
+    stage = scenario.stages[index]
+    vectorization = getattr(stage, "vectorization", "auto")
+    if stage.env.costs and vectorization == "native":
+        raise BadInput(
+            "a native batched env cannot add costs; use vectorization: sync or subprocess",
+            where=scenario.where("stages", index, "vectorization"),
+        )
+    if stage.env.costs and vectorization == "auto":
+        vectorization = "sync"
+    return make_vec_env(
+        stage.env.id,
+        num_envs,
+        vectorization=vectorization,
+        max_steps=stage.max_steps,
+        make=functools.partial(build_env, scenario, index),
+        **stage.env.params,
+    )
 
 
 def match_pattern(agents: dict[str, Any], agent_name: str) -> str | None:

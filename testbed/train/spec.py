@@ -58,6 +58,13 @@ class TrainStage(TeamStage):
     """A checkpoint folder of an earlier run (holding one folder per learner) to continue."""
     tensorboard: bool = False
     """Also log to TensorBoard (needs the `tensorboard` package)."""
+    num_envs: Count | None = None
+    """Copies of the env stepped together, the learners acting and learning on all of them
+    at once (default: the learners' own default, e.g. 8 for PPO; 1 for turn-based envs,
+    learners that cannot batch, and envs whose agents leave mid-episode)."""
+    vectorization: Literal["auto", "native", "sync", "subprocess"] = "auto"
+    """How the copies run: the env's native batched implementation when it has one (`auto`,
+    `native`), copies in this process (`sync`), or in worker processes (`subprocess`)."""
     self_play: SelfPlayOptions | None = None
     """Train one learner (every seat of `agents` names it) against snapshots of itself."""
 

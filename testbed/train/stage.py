@@ -19,7 +19,12 @@ from typing import Any
 from testbed.context import StageContext
 from testbed.errors import BadInput, RunFailed, TestbedError
 from testbed.report.format import slug
-from testbed.rollout.build import build_env_or_fail, build_seats, seat_assignment
+from testbed.rollout.build import (
+    build_env_or_fail,
+    build_seats,
+    build_vec_env,
+    seat_assignment,
+)
 from testbed.scenario.document import Scenario
 from testbed.seeding import stream_seed
 from testbed.train.checkpoints import SavedUnit, resume_units, saved_units, scenario_path
@@ -28,6 +33,7 @@ from testbed.train.loop import evaluate, train
 from testbed.train.result import TrainResult
 from testbed.train.selfplay_stage import check_self_play, run_self_play
 from testbed.train.state import EpisodeStats, TrainState, learns
+from testbed.train.vector_loop import choose_num_envs, train_vectorized
 
 ProgressHook = Callable[[int, str], None]
 
@@ -141,6 +147,8 @@ class _TrainRun:
             self.state = TrainState(step=step, episodes=episodes)
         self.recent: deque[EpisodeStats] = deque(maxlen=20)
         self.eval_seed = stream_seed(self.seed, "eval", 0)
+        self.num_envs = choose_num_envs(scenario, index, self.env, self.policies)
+        self.previous_step = self.state.step
 
     def _where(self, *loc: Any) -> str | None:
         return self.scenario.where("stages", self.index, *loc)
@@ -167,8 +175,15 @@ class _TrainRun:
         return paths
 
     def on_step(self, state: TrainState) -> None:
+        """Evaluate, checkpoint and report when the step count passes a multiple of their
+        intervals (a vector step counts all its copies' steps)."""
         stage = self.stage
-        if state.step % stage.evaluation_interval == 0 or state.step == stage.steps:
+        before, self.previous_step = self.previous_step, state.step
+
+        def passed(interval: int) -> bool:
+            return state.step // interval > before // interval
+
+        if passed(stage.evaluation_interval) or state.step == stage.steps:
             evaluation = evaluate(
                 self.eval_env, self.policies, self.eval_seed, stage.eval_episodes,
                 stage.max_steps, self.learners,
@@ -181,12 +196,28 @@ class _TrainRun:
                 [sum(e.costs.get(a, 0.0) for a in self.learners) for e in self.recent],
                 state.metrics,
             )
-        if state.step % (stage.checkpoint_every or stage.evaluation_interval) == 0 and (
-            state.step < stage.steps
-        ):
+        if passed(stage.checkpoint_every or stage.evaluation_interval) and state.step < stage.steps:
             self.checkpoint(f"step-{state.step}")
-        if self.on_progress is not None and (state.step % 100 == 0 or state.step == stage.steps):
+        if self.on_progress is not None and (passed(100) or state.step == stage.steps):
             self.on_progress(state.step, self.curve.status())
+
+    def train(self) -> None:
+        """The learners' training: on N copies at once when `num_envs` > 1."""
+        stage = self.stage
+        hooks = {"on_step": self.on_step, "on_episode": lambda s, _: self.recent.append(s)}
+        if self.num_envs == 1:
+            train(
+                self.env, self.policies, stage.steps, self.seed, state=self.state,
+                max_steps=stage.max_steps, **hooks,
+            )  # fmt: skip
+            return
+        vec_env = build_vec_env(self.scenario, self.index, self.num_envs)
+        try:
+            train_vectorized(
+                vec_env, self.policies, stage.steps, self.seed, state=self.state, **hooks
+            )
+        finally:
+            vec_env.close()
 
     def close(self) -> None:
         self.env.close()
@@ -202,16 +233,7 @@ class _TrainRun:
             until=self.state.step if self.continued else None,
         )
         try:
-            train(
-                self.env,
-                self.policies,
-                stage.steps,
-                self.seed,
-                state=self.state,
-                max_steps=stage.max_steps,
-                on_step=self.on_step,
-                on_episode=lambda stats, _: self.recent.append(stats),
-            )
+            self.train()
             final = self.checkpoint("final")
         except KeyboardInterrupt:  # stopped (SIGTERM, Ctrl-C): keep what was learned to resume
             if self.state.step > 0:

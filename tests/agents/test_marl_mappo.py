@@ -225,13 +225,13 @@ def test_box_actions_of_different_dims_share_one_actor() -> None:
         actions = group.explore(obs, {a: None for a in obs})
         for agent, action in actions.items():
             assert env.action_space(agent).contains(action), (agent, action)
-    pending = group._pending["agent_1"][2]
+    pending = group._pending["agent_1"][2]  # one env copy: rows of one
     # agent_1's log-prob counts only its one real dim
-    x = torch.as_tensor(pending[0]).unsqueeze(0)
+    x = torch.as_tensor(pending[0])
     with torch.no_grad():
         dist = group.actors[0].distribution(x).base_dist
-        expected = dist.log_prob(pending[2].unsqueeze(0))[0, 0]
-    assert float(pending[3]) == pytest.approx(float(expected), abs=1e-6)
+        expected = dist.log_prob(pending[2])[0, 0]
+    assert float(pending[3][0]) == pytest.approx(float(expected), abs=1e-6)
 
 
 # -- learning mechanics --------------------------------------------------------------------------
