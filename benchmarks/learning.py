@@ -34,7 +34,7 @@ from learning_specs import SPECS, LearningSpec  # noqa: E402
 from testbed.agents.common.nets import deterministic_torch  # noqa: E402
 from testbed.evaluate.stats import summarize  # noqa: E402
 from testbed.registry import make_agent, make_env  # noqa: E402
-from testbed.rollout.vector_subproc import make_vec_env  # noqa: E402
+from testbed.rollout.make_vec import make_vec_env  # noqa: E402
 from testbed.train.loop import evaluate, train  # noqa: E402
 from testbed.train.vector_loop import train_vectorized  # noqa: E402
 

@@ -1,7 +1,7 @@
 """MPE simple_spread: a learned team against random and the scripted heuristic.
 
     .venv/bin/python benchmarks/marl_spread.py --algo mappo [--seeds 3] [--steps N]
-                                               [--eval-episodes 50] [--rebuild]
+                                               [--eval-episodes 50] [--jobs 2] [--rebuild]
 
 `mpe/simple_spread_v3` (N=3 agents, 3 landmarks, max_cycles=25, discrete actions), built
 through `testbed.registry.make_env`. For each seed, the algorithm (a joint learner from ALGOS,
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import sys
 import time
@@ -38,7 +39,7 @@ from testbed.agents.common.nets import deterministic_torch
 from testbed.evaluate.stats import summarize
 from testbed.joint import members
 from testbed.registry import make_agent, make_env
-from testbed.rollout.vector_subproc import make_vec_env
+from testbed.rollout.make_vec import make_vec_env
 from testbed.train.loop import evaluate, train
 from testbed.train.vector_loop import train_vectorized
 
@@ -184,9 +185,27 @@ def verdict(rows: list[dict[str, Any]]) -> str:
             f"{r['method']} after {r['steps']:,} steps: team return {r['mean']:.1f} "
             f"[{low:.1f}, {high:.1f}] over {r['seeds']} seeds, " + " and ".join(parts) + "."
         )
+        if r.get("reached") and "scripted/spread_nearest" in base:
+            target = base["scripted/spread_nearest"]["mean"]
+            when = [
+                "never" if hit is None else f"at {hit[0]:,} steps ({hit[1]:.0f} min)"
+                for hit in r["reached"]
+            ]
+            sentences.append(
+                f"Its evaluations (20 episodes) first reached the scripted level ({target:.1f}) "
+                f"per seed: {', '.join(when)}."
+            )
         if ALGOS.get(r["method"], {}).get("note"):
             sentences.append(ALGOS[r["method"]]["note"])
     return " ".join(sentences)
+
+
+def first_reached(curve: list[dict[str, float]], target: float) -> list[float] | None:
+    """[step, minutes] of the first evaluation at or above `target`, or None."""
+    for point in curve:
+        if point["team_return"] >= target:
+            return [point["step"], point["seconds"] / 60]
+    return None
 
 
 def rebuild(results: dict[str, Any], episodes: int) -> dict[str, Any]:
@@ -196,6 +215,11 @@ def rebuild(results: dict[str, Any], episodes: int) -> dict[str, Any]:
         for name, entry in results["algos"].items()
     ]  # fmt: skip
     rows += [row(name, values, 0, None) for name, values in results["baselines"].items()]
+    scripted = results["baselines"].get("scripted/spread_nearest")
+    for r, entry in zip(rows, results["algos"].values(), strict=False):
+        if scripted and any(run.get("curve") for run in entry["runs"]):
+            level = sum(scripted) / len(scripted)
+            r["reached"] = [first_reached(run.get("curve", []), level) for run in entry["runs"]]
     seeds = max(len(entry["runs"]) for entry in results["algos"].values())
     wall = sum(run["seconds"] for e in results["algos"].values() for run in e["runs"])
     results.update(
@@ -219,6 +243,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None, help="default: the algo's budget")
     parser.add_argument("--eval-episodes", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
     parser.add_argument("--out", type=Path, default=RESULT)
     parser.add_argument("--rebuild", action="store_true", help="only rebuild rows and verdict")
     args = parser.parse_args()
@@ -229,10 +254,14 @@ def main() -> None:
         print(results["verdict"])
         return
     steps = args.steps or ALGOS[args.algo]["steps"]
-    runs = []
-    for seed in range(args.seeds):
-        runs.append(run_seed(args.algo, seed, steps, args.eval_episodes))
-        print(args.algo, json.dumps(runs[-1]), flush=True)
+    tasks = [(args.algo, seed, steps, args.eval_episodes) for seed in range(args.seeds)]
+    if args.jobs > 1:  # seeds in parallel processes (one torch thread each)
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            runs = pool.starmap(run_seed, tasks)
+    else:
+        runs = [run_seed(*task) for task in tasks]
+    for run in runs:
+        print(args.algo, json.dumps({k: v for k, v in run.items() if k != "curve"}), flush=True)
     baselines = {
         name: [baseline_seed(name, seed, args.eval_episodes) for seed in range(args.seeds)]
         for name in BASELINES

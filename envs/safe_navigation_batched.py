@@ -24,7 +24,7 @@ Robots leave mid-episode
     reward, its last observation); on the next step, if the copy's episode ends then (time
     limit, `max_steps`, or every other robot reached its goal too), the robot that left gets
     reward 0, cost 0, terminated False, truncated only by `max_steps`, and a final observation
-    of zeros; if the episode goes on, `step` raises the same ValueError as `SyncVecEnv` ("use
+    of zeros; if the episode goes on, `step` raises the same AgentsLeft as `SyncVecEnv` ("use
     num_envs: 1"). With one robot, or when all robots reach their goals on the same step,
     episodes end normally. So multi-robot vectorized training of this env only runs while no
     robot reaches its goal before its episode's last step.
@@ -42,7 +42,7 @@ Randomness (resets)
 
 Tested by `tests/envs/test_batched_custom_envs.py` (step by step against `SyncVecEnv` over
 several episodes per copy: discrete 5 and 9 directions, continuous, weighted costs, one and
-several robots, goals reached, the ValueError, `max_steps`).
+several robots, goals reached, the AgentsLeft error, `max_steps`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from testbed.envs.safe_navigation import ACCEL, DAMPING, DT, SafeNavigationEnv
-from testbed.rollout.vector import Batch, VecObs, VecStep, copy_seed
+from testbed.rollout.vector import AgentsLeft, Batch, VecObs, VecStep, copy_seed
 
 
 class SafeNavigationBatched:
@@ -275,7 +275,7 @@ class SafeNavigationBatched:
             stuck = absent.any(axis=1) & ~ended
             if stuck.any():
                 row = [a for a, p in zip(agents, present[np.argmax(stuck)], strict=True) if p]
-                raise ValueError(
+                raise AgentsLeft(
                     "vectorized training needs every agent to act until the episode ends; "
                     f"this env has {sorted(row)} of {self.possible_agents} (use num_envs: 1)"
                 )

@@ -30,7 +30,7 @@ import gymnasium  # noqa: E402, F401
 
 from testbed._version import __version__  # noqa: E402
 from testbed.registry import make_agent, make_env  # noqa: E402
-from testbed.rollout.vector_subproc import make_vec_env  # noqa: E402
+from testbed.rollout.make_vec import make_vec_env  # noqa: E402
 from testbed.runner import run  # noqa: E402
 from testbed.stages import load_scenario  # noqa: E402
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from testbed.agents.common.nets import mlp
-from testbed.agents.common.spaces import inner_space, to_vector
+from testbed.agents.common.spaces import to_vector
 from testbed.rollout.vector import TransitionBatch
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -77,11 +77,13 @@ class RolloutBuffer:
         length = self.capacity if self.per_copy else max(1, self.capacity // self.copies)
         return len(self.steps) >= length
 
-    def add(self, **step: Any) -> None:
+    def add(self, **step: Any) -> bool:
         """One step of every copy as named fields, each an array (N, ...) (PPO: obs, action,
         log_prob, value, reward, cost, next_obs, terminated, action_mask); `truncated` (time
-        limit) is folded into `end`. A step of another number of copies starts over (the
-        harness's last vector step may cover fewer copies)."""
+        limit) is folded into `end`. Whether the step was stored: a step of fewer copies than
+        the rollout in progress is not (the harness's last vector step, which covers only the
+        copies the budget still allows: that rollout could never complete); a step of another
+        number of copies otherwise starts a new rollout."""
         truncated = np.asarray(step.pop("truncated"), bool)
         if truncated.ndim == 0:  # one step of one env, without the copy axis
             step = {k: _one_copy(v) for k, v in step.items()}
@@ -89,8 +91,15 @@ class RolloutBuffer:
         step["end"] = np.asarray(step["terminated"], bool) | truncated
         copies = len(step["end"])
         if copies != self.copies:
+            if self.steps and copies < (self.copies or 0):
+                return False
             self.steps, self.copies = [], copies
         self.steps.append(step)
+        return True
+
+    def takes(self, copies: int) -> bool:
+        """Whether `add` would store a step of this many copies."""
+        return not (self.steps and copies < (self.copies or 0))
 
     def cut(self) -> None:
         """Mark the last step of every copy an episode end (its episode was abandoned, e.g.
@@ -273,11 +282,24 @@ def mask_tensor(mask: np.ndarray | None) -> torch.Tensor | None:
     return legal
 
 
-def vectors(space: spaces.Space, observations: Any) -> np.ndarray:
-    """A batch of observations (the copy axis first) as flat float32 rows."""
-    if isinstance(inner_space(space), spaces.Box) and isinstance(observations, np.ndarray):
-        return observations.astype(np.float32, copy=False).reshape(len(observations), -1)
-    return np.stack([to_vector(space, o) for o in observations])
+class EpisodeContinuity:
+    """Tells whether a single-env transition continues the episode of the one before: its
+    observation is the one that transition reached. When it is not, the episode before was
+    abandoned (e.g. a training budget ended it) and a learner must not chain the two."""
+
+    def __init__(self) -> None:
+        self.expected: np.ndarray | None = None  # None after an episode end
+
+    def broken(self, space: spaces.Space, transition: dict[str, Any]) -> bool:
+        """Whether `transition` does not continue the last one; remembers where it leads."""
+        expected, ended = self.expected, transition["terminated"] or transition["truncated"]
+        self.expected = None if ended else to_vector(space, transition["next_obs"])
+        return expected is not None and not np.array_equal(
+            to_vector(space, transition["obs"]), expected
+        )
+
+    def clear(self) -> None:
+        self.expected = None
 
 
 def one_row(transition: dict[str, Any]) -> TransitionBatch:

@@ -43,10 +43,14 @@ def to_vectors(space: spaces.Space, observations: Any) -> np.ndarray:
     if isinstance(observations, dict) and "observation" in observations:
         observations = observations["observation"]
     inner = inner_space(space)
-    if isinstance(inner, spaces.Box):
+    # rows that still carry their action masks (single-env observations) go one by one
+    fast = not (
+        isinstance(observations, (list, tuple)) and any(isinstance(o, dict) for o in observations)
+    )
+    if fast and isinstance(inner, spaces.Box):
         rows = np.asarray(observations, dtype=np.float32)
         return rows.reshape(rows.shape[0], int(np.prod(inner.shape)))
-    if isinstance(inner, spaces.Discrete):
+    if fast and isinstance(inner, spaces.Discrete):
         index = np.asarray(observations, dtype=np.int64).reshape(-1) - int(inner.start)
         one_hot = np.zeros((index.size, int(inner.n)), np.float32)
         one_hot[np.arange(index.size), index] = 1.0

@@ -27,7 +27,6 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
@@ -37,16 +36,12 @@ from testbed.agents.common.continuous import (
     ExplorationNoise,
     QCritic,
     deterministic_actor,
-    due_updates,
     frozen,
     replay_for,
-    store,
-    store_batch,
-    uniform_unit_action,
-    warmup_or,
 )
-from testbed.agents.common.nets import as_tensor, soft_update
-from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
+from testbed.agents.common.deterministic_actor import NoisyDeterministicActor
+from testbed.agents.common.nets import soft_update
+from testbed.agents.common.spaces import obs_dim
 
 
 @dataclass(frozen=True)
@@ -81,7 +76,7 @@ class DDPGConfig:
     """Hidden layer widths of actor and critic."""
 
 
-class DDPG:
+class DDPG(NoisyDeterministicActor):
     """Deterministic actor, one Q critic, target networks, replay; continuous Box actions."""
 
     Config = DDPGConfig
@@ -107,66 +102,6 @@ class DDPG:
         self.steps = 0
         self.updates = 0
         self._updated = 0  # env steps whose scheduled updates have run
-
-    # -- acting ---------------------------------------------------------------------------
-    def reset(self, seed: int | None = None) -> None:
-        self.noise.reset()  # act() is deterministic; the seed is not needed
-
-    @torch.no_grad()
-    def _mu(self, observation: Any) -> torch.Tensor:
-        return self.actor(as_tensor(to_vector(self.observation_space, observation)))
-
-    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.ndarray:
-        """The noise-free deterministic action mu(s), in env units."""
-        return self.scaler.to_env(self._mu(observation).numpy())
-
-    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> np.ndarray:
-        """Uniform random during warm-up, then mu(s) + noise (clipped to the bounds)."""
-        if self.steps < self.config.learning_starts:
-            return self.scaler.to_env(uniform_unit_action(self.scaler.dim).numpy())
-        unit = (self._mu(observation) + self.noise()).clamp(-1.0, 1.0)
-        return self.scaler.to_env(unit.numpy())
-
-    @torch.no_grad()
-    def explore_batch(
-        self, observations: Any, action_masks: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Actions (N, d) for N stacked observations: one actor forward, noise per row (one
-        OU process per copy), uniform rows while before `learning_starts`."""
-        obs = torch.from_numpy(to_vectors(self.observation_space, observations))
-        n = len(obs)
-        unit = warmup_or(
-            lambda: (self.actor(obs) + self.noise.batch(n)).clamp(-1.0, 1.0),
-            n,
-            self.scaler.dim,
-            self.steps,
-            self.config.learning_starts,
-        )
-        return self.scaler.to_env_batch(unit.numpy())
-
-    # -- learning -------------------------------------------------------------------------
-    def observe(self, transition: dict[str, Any]) -> None:
-        store(self.buffer, self.observation_space, self.scaler, transition)
-        self.steps += 1
-
-    def observe_batch(self, batch: Any) -> None:
-        """Record one transition per copy (a `TransitionBatch`); restart the OU noise of the
-        copies whose episode ended."""
-        store_batch(self.buffer, self.observation_space, self.scaler, batch)
-        self.steps += len(batch)
-        self.noise.reset_rows(np.asarray(batch.terminated) | np.asarray(batch.truncated))
-
-    def update(self) -> dict[str, float]:
-        """`gradient_steps` minibatch steps for every update step (t >= learning_starts,
-        t % train_freq == 0) among the env steps t observed since the last call; the last
-        step's metrics, or {}."""
-        c = self.config
-        due = due_updates(self._updated, self.steps, c.learning_starts, c.train_freq)
-        self._updated = self.steps
-        metrics: dict[str, float] = {}
-        for _ in range(due * c.gradient_steps):
-            metrics = self._gradient_step(self.buffer.sample(c.batch_size))
-        return metrics
 
     def _gradient_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         c = self.config

@@ -80,7 +80,8 @@ class MAPPOConfig:
     critic_learning_rate: float = 7e-4
     """Adam step size of the critic(s)."""
     rollout_steps: int = 3200
-    """Env steps of the group collected between updates (the paper: 128 envs x 25 steps)."""
+    """Env steps of the group collected between updates, over all env copies: an update
+    follows the vector step that reaches it (the paper: 128 envs x 25 steps)."""
     epochs: int = 10
     """Passes over each rollout."""
     minibatches: int = 1
@@ -356,6 +357,9 @@ class MAPPO:
             absent={a: batches[a].terminated for a in agents},
         )
         n = len(batches[agents[0]])
+        self.steps += n
+        if not all(self.buffers[a].takes(n) for a in agents):
+            return  # the budget's last, partial vector step (see RolloutBuffer.add)
         for a in agents:
             b = batches[a]
             x, s, action, log_prob, value, raw, legal = evaluated[a]
@@ -367,7 +371,6 @@ class MAPPO:
                 truncated=np.asarray(b.truncated, bool), action_mask=legal,
             )  # fmt: skip
         self.collected += n
-        self.steps += n
 
     def take_rollout(self) -> list[dict[str, torch.Tensor]] | None:
         """One batch per head (its agents' trajectories one after another, each ending with

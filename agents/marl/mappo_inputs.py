@@ -17,7 +17,7 @@ import torch
 from gymnasium import spaces
 
 from testbed.agents.common.joint_spaces import PaddedSpaces
-from testbed.agents.common.rollout import vectors
+from testbed.agents.common.spaces import to_vectors
 
 
 class GroupInputs:
@@ -49,7 +49,7 @@ class GroupInputs:
     def actor(self, agent: str, observations: Any) -> np.ndarray:
         """(N, head obs dim): the agent's flat observations, zero-padded, with its indicator."""
         view = self.views[self.head_of[agent]]
-        flat = vectors(self.observation_spaces[agent], observations)
+        flat = to_vectors(self.observation_spaces[agent], observations)
         out = np.zeros((len(flat), view.obs_dim), np.float32)
         out[:, : view.obs_dims[agent]] = flat
         if view.indicator:
@@ -67,7 +67,7 @@ class GroupInputs:
         parts = []
         for a in self.agents:
             if a in observations:
-                flat = vectors(self.observation_spaces[a], observations[a])
+                flat = to_vectors(self.observation_spaces[a], observations[a])
                 if absent is not None and a in absent:
                     flat = np.where(np.asarray(absent[a], bool)[:, None], 0.0, flat)
             else:

@@ -35,15 +35,15 @@ from torch import nn
 from testbed.agents.common.nets import adam, mlp
 from testbed.agents.common.rollout import (
     Actor,
+    EpisodeContinuity,
     RolloutBuffer,
     gae,
     mask_tensor,
     one_row,
     same_batch,
     standardize,
-    vectors,
 )
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class A2C:
         self.steps = 0
         self.updates = 0
         self._pending: tuple | None = None
-        self._expected_obs: np.ndarray | None = None  # None after an episode end
+        self.continuity = EpisodeContinuity()
 
     def reset(self, seed: int | None = None) -> None:
         """Nothing to reset: `act` is deterministic, `explore` uses torch's global RNG."""
@@ -123,7 +123,7 @@ class A2C:
 
     def explore_batch(self, observations: Any, action_masks: np.ndarray | None = None) -> Any:
         """Sampled actions for a batch of observations (one row per env copy)."""
-        x = torch.from_numpy(vectors(self.observation_space, observations))
+        x = torch.from_numpy(to_vectors(self.observation_space, observations))
         with torch.no_grad():
             action = self.actor.distribution(x, mask_tensor(action_masks)).sample()
         env_actions = self.actor.to_env_batch(action)
@@ -132,13 +132,8 @@ class A2C:
 
     def observe(self, transition: dict[str, Any]) -> None:
         """One transition of one env; an episode abandoned in between is cut."""
-        obs = to_vector(self.observation_space, transition["obs"])
-        if self._expected_obs is not None and not np.array_equal(obs, self._expected_obs):
+        if self.continuity.broken(self.observation_space, transition):
             self.buffer.cut()  # the last episode was abandoned (e.g. a training budget ended)
-        end = bool(transition["terminated"] or transition["truncated"])
-        self._expected_obs = (
-            None if end else to_vector(self.observation_space, transition["next_obs"])
-        )
         self.observe_batch(one_row(transition))
 
     def observe_batch(self, batch: Any) -> None:
@@ -154,10 +149,10 @@ class A2C:
             action = self.actor.from_env_batch(batch.action)
         mask = batch.action_mask
         self.buffer.add(
-            obs=vectors(self.observation_space, batch.obs),
+            obs=to_vectors(self.observation_space, batch.obs),
             action=action,
             reward=np.asarray(batch.reward, np.float32),
-            next_obs=vectors(self.observation_space, batch.next_obs),
+            next_obs=to_vectors(self.observation_space, batch.next_obs),
             terminated=np.asarray(batch.terminated, bool),
             truncated=np.asarray(batch.truncated, bool),
             action_mask=None if mask is None else np.asarray(mask, bool),
@@ -214,4 +209,4 @@ class A2C:
         self.steps = int(state["steps"])
         self.updates = int(state["updates"])
         self.buffer.clear()
-        self._expected_obs = None
+        self.continuity.clear()

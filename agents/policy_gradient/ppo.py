@@ -49,6 +49,7 @@ from testbed.agents.common.nets import adam, mlp
 from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.common.rollout import (
     Actor,
+    EpisodeContinuity,
     RolloutBuffer,
     gae,
     mask_tensor,
@@ -56,9 +57,8 @@ from testbed.agents.common.rollout import (
     same_batch,
     standardize,
     value_loss,
-    vectors,
 )
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,8 @@ class PPOConfig:
     learning_rate: float = 3e-4
     """Adam step size (start value when annealed)."""
     rollout_steps: int = 2048
-    """Env steps collected between updates."""
+    """Env steps collected between updates, over all env copies: each of N copies collects
+    rollout_steps // N steps (at least one)."""
     minibatch_size: int = 64
     """Transitions per gradient step."""
     epochs: int = 10
@@ -131,6 +132,7 @@ class ActsWithPPO:
     """Env copies a train stage steps by default (its `num_envs`)."""
 
     ppo: PPO
+    _continuity: EpisodeContinuity  # set by the learner
 
     def reset(self, seed: int | None = None) -> None:
         self.ppo.reset(seed)
@@ -147,13 +149,7 @@ class ActsWithPPO:
     def _abandoned(self, transition: dict[str, Any]) -> bool:
         """Whether a single-env transition starts after an abandoned episode (not the
         observation the last one reached); remembers where this one leads."""
-        raw = to_vector(self.ppo.observation_space, transition["obs"])
-        expected = getattr(self, "_expected_obs", None)
-        ended = transition["terminated"] or transition["truncated"]
-        self._expected_obs = (
-            None if ended else to_vector(self.ppo.observation_space, transition["next_obs"])
-        )
-        return expected is not None and not np.array_equal(raw, expected)
+        return self._continuity.broken(self.ppo.observation_space, transition)
 
 
 class PPO:
@@ -184,7 +180,7 @@ class PPO:
         self.steps = 0
         self.updates = 0
         self._pending: tuple | None = None
-        self._expected_obs: np.ndarray | None = None  # None after an episode end
+        self.continuity = EpisodeContinuity()
 
     # -- acting -------------------------------------------------------------------------------
 
@@ -193,7 +189,7 @@ class PPO:
         return raw if self.obs_norm is None else self.obs_norm(raw)
 
     def _vectors(self, observations: Any, update_stats: bool = False) -> np.ndarray:
-        raw = vectors(self.observation_space, observations)
+        raw = to_vectors(self.observation_space, observations)
         if self.obs_norm is None:
             return raw
         if update_stats:
@@ -261,15 +257,9 @@ class PPO:
     def observe(self, transition: dict[str, Any]) -> None:
         """One transition of one env (turn-based games, self-play); an episode abandoned in
         between (the next observation is not the one this transition reached) is cut."""
-        terminated, truncated = bool(transition["terminated"]), bool(transition["truncated"])
-        raw = to_vector(self.observation_space, transition["obs"])
-        if self._expected_obs is not None and not np.array_equal(raw, self._expected_obs):
+        if self.continuity.broken(self.observation_space, transition):
             self.buffer.cut()
             self.discounted_return = np.zeros_like(np.asarray(self.discounted_return))
-        self._expected_obs = (
-            None if terminated or truncated
-            else to_vector(self.observation_space, transition["next_obs"])
-        )  # fmt: skip
         self.observe_batch(one_row(transition))
 
     def observe_batch(self, batch: Any) -> None:
@@ -402,4 +392,4 @@ class PPO:
         if self.return_norm is not None:
             self.return_norm.load_state_dict(state["return_norm"])
         self.buffer.clear()
-        self._expected_obs = None
+        self.continuity.clear()

@@ -37,9 +37,8 @@ from testbed.agents.common.rollout import (
     one_row,
     same_batch,
     standardize,
-    vectors,
 )
-from testbed.agents.common.spaces import obs_dim, to_vector
+from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,8 @@ class ReinforceConfig:
     gamma: float = 0.99
     """Discount factor."""
     episodes_per_update: int = 1
-    """Finished episodes collected per gradient step."""
+    """Finished episodes collected per gradient step (with N env copies, N or more wastes
+    less: an update drops the unfinished episodes' steps so far)."""
     baseline: bool = True
     """Learn a state-value baseline b(s) and subtract it from the returns."""
     normalize_advantage: bool = True
@@ -69,8 +69,9 @@ class ReinforceConfig:
 class Reinforce:
     """REINFORCE for one agent with a Discrete or 1-D Box action space."""
 
-    default_num_envs = 8
-    """Env copies a train stage steps by default (its `num_envs`)."""
+    default_num_envs = 1
+    """Env copies a train stage steps by default (its `num_envs`): one, as each update drops
+    what the other copies' unfinished episodes collected under the old policy."""
 
     Config = ReinforceConfig
 
@@ -113,7 +114,7 @@ class Reinforce:
 
     def explore_batch(self, observations: Any, action_masks: np.ndarray | None = None) -> Any:
         """Sampled actions for a batch of observations (one row per env copy)."""
-        x = torch.from_numpy(vectors(self.observation_space, observations))
+        x = torch.from_numpy(to_vectors(self.observation_space, observations))
         with torch.no_grad():
             action = self.actor.distribution(x, mask_tensor(action_masks)).sample()
         env_actions = self.actor.to_env_batch(action)
@@ -144,7 +145,7 @@ class Reinforce:
             actions = pending[2]  # the unclipped samples
         else:
             actions = self.actor.from_env_batch(batch.action)
-        x = vectors(self.observation_space, batch.obs)
+        x = to_vectors(self.observation_space, batch.obs)
         if len(self.episodes) != len(x):
             self.episodes = [[] for _ in range(len(x))]
         masks = None if batch.action_mask is None else np.asarray(batch.action_mask, bool)
@@ -159,7 +160,7 @@ class Reinforce:
         """Returns of copy c's episode (bootstrapped with V(s') when cut by a time limit)."""
         bootstrap = 0.0
         if batch.truncated[c] and not batch.terminated[c] and self.critic:
-            next_x = vectors(self.observation_space, batch.next_obs[c : c + 1])
+            next_x = to_vectors(self.observation_space, batch.next_obs[c : c + 1])
             with torch.no_grad():
                 bootstrap = float(self.critic(torch.from_numpy(next_x))[0, 0])
         rewards = [step[3] for step in self.episodes[c]]
@@ -201,6 +202,10 @@ class Reinforce:
             nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
+        # REINFORCE is on-policy: steps of unfinished episodes (other env copies') were taken
+        # by the old policy. Later steps' reward-to-go needs only later rewards, so those
+        # episodes go on from here.
+        self.episodes = [[] for _ in self.episodes]
         return {
             "loss": float(loss.detach()),
             "policy_loss": float(policy_loss.detach()),

@@ -69,7 +69,7 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import adam, mlp
-from testbed.agents.common.rollout import EpisodeCosts, gae, standardize
+from testbed.agents.common.rollout import EpisodeContinuity, EpisodeCosts, gae, standardize
 from testbed.agents.common.spaces import obs_dim
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 
@@ -243,7 +243,7 @@ class CPO(ActsWithPPO):
         self.measured_cost = math.nan  # last measured mean episode cost J_C
         self.measured_length = math.nan  # and mean episode length T
         self.episodes = EpisodeCosts()
-        self._expected_obs: np.ndarray | None = None
+        self._continuity = EpisodeContinuity()
 
     # -- learning -----------------------------------------------------------------------------
 
@@ -454,4 +454,5 @@ class CPO(ActsWithPPO):
         self.updates = int(state["updates"])
         self.measured_cost = float(state["measured_cost"])
         self.measured_length = float(state["measured_length"])
-        self.episodes, self._expected_obs = EpisodeCosts(), None
+        self.episodes = EpisodeCosts()
+        self._continuity.clear()

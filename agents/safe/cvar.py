@@ -63,7 +63,13 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import adam, mlp
-from testbed.agents.common.rollout import EpisodeCosts, gae, standardize, value_loss
+from testbed.agents.common.rollout import (
+    EpisodeContinuity,
+    EpisodeCosts,
+    gae,
+    standardize,
+    value_loss,
+)
 from testbed.agents.common.spaces import obs_dim
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 from testbed.agents.safe.cpo import check_action_space
@@ -125,7 +131,7 @@ class CVaRPPO(ActsWithPPO):
         self._new_episodes = 0
         self.episodes = EpisodeCosts()
         self._cost_before: list[np.ndarray] = []  # C_{<t} of each copy, step by step
-        self._expected_obs: np.ndarray | None = None
+        self._continuity = EpisodeContinuity()
 
     # -- learning -----------------------------------------------------------------------------
 
@@ -145,6 +151,8 @@ class CVaRPPO(ActsWithPPO):
     def _record(self, costs: np.ndarray, ends: np.ndarray) -> None:
         """C_{<t} of each copy's step (for the tail critic) and the finished episodes."""
         if self._cost_before and len(self._cost_before[-1]) != len(costs):
+            if not self.ppo.buffer.takes(len(costs)):
+                return  # the budget's last, partial vector step: PPO does not store it either
             self._cost_before = []  # the number of copies changed: so did PPO's rollout
         self._cost_before.append(self.episodes.add(costs, ends))
         for cost, _ in self.episodes.take():
@@ -229,4 +237,4 @@ class CVaRPPO(ActsWithPPO):
         self.var = float(state["var"])
         self.window = [float(x) for x in state["window"]]
         self._new_episodes, self.episodes, self._cost_before = 0, EpisodeCosts(), []
-        self._expected_obs = None
+        self._continuity.clear()

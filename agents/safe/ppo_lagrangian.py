@@ -38,7 +38,13 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.nets import adam, mlp
-from testbed.agents.common.rollout import EpisodeCosts, gae, standardize, value_loss
+from testbed.agents.common.rollout import (
+    EpisodeContinuity,
+    EpisodeCosts,
+    gae,
+    standardize,
+    value_loss,
+)
 from testbed.agents.common.spaces import obs_dim
 from testbed.agents.policy_gradient.ppo import PPO, ActsWithPPO, PPOConfig
 from testbed.agents.safe.lagrange import Lagrange, LagrangeConfig
@@ -70,7 +76,7 @@ class PPOLagrangian(ActsWithPPO):
         self.lagrange = Lagrange.from_config(c)
         self.observation_space = observation_space
         self.episodes = EpisodeCosts()
-        self._expected_obs: np.ndarray | None = None
+        self._continuity = EpisodeContinuity()
 
     # -- learning -----------------------------------------------------------------------------
 
@@ -149,4 +155,5 @@ class PPOLagrangian(ActsWithPPO):
         self.cost_critic.load_state_dict(state["cost_critic"])
         self.cost_optimizer.load_state_dict(state["cost_optimizer"])
         self.lagrange.load_state_dict(state["lagrange"])
-        self.episodes, self._expected_obs = EpisodeCosts(), None
+        self.episodes = EpisodeCosts()
+        self._continuity.clear()

@@ -33,21 +33,14 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from testbed.agents.common.nets import mlp, soft_update
-from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector, to_vectors
+from testbed.agents.common.epsilon_replay import EpsilonGreedyReplay
+from testbed.agents.common.nets import mlp
+from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector
 from testbed.agents.common.value import (
     DiscountedReplayBuffer,
     NStepAccumulator,
     PerCopyNStep,
-    catch_up,
-    epsilon_greedy,
-    epsilon_greedy_batch,
-    greedy,
-    linear_epsilon,
-    linear_epsilons,
     masked_values,
-    replay_step,
-    replay_steps,
 )
 
 
@@ -96,9 +89,12 @@ class C51Config:
     """Length of the bootstrapped return."""
     max_grad_norm: float = 0.0
     """Clip the gradient norm to this (0 = no clipping, as in the paper)."""
+    anneal_steps: int = 0
+    """Anneal the learning rate linearly to 0 over this many env steps (0 = constant); each
+    `update()` sets the rate of the env steps observed so far."""
 
 
-class C51:
+class C51(EpsilonGreedyReplay):
     """Categorical distributional DQN for Discrete actions."""
 
     Config = C51Config
@@ -148,68 +144,8 @@ class C51:
         """Q(s, .) = sum_i z_i p_i(s, .) for N stacked flat observations: (N, actions)."""
         return (self._log_probs(self.net, obs).exp() * self.atoms).sum(-1).numpy()
 
-    @property
-    def epsilon(self) -> float:
-        cfg = self.config
-        return linear_epsilon(
-            cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps, self.steps
-        )
-
-    # -- acting ---------------------------------------------------------------------------
-    def reset(self, seed: int | None = None) -> None:
-        """Greedy evaluation needs no randomness; exploration uses torch's global RNG."""
-
-    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
-        return np.int64(self.action_start + greedy(self._q_values(observation), action_mask))
-
-    def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
-        action = epsilon_greedy(
-            lambda: self._q_values(observation), self.n_actions, self.epsilon, action_mask
-        )
-        return np.int64(self.action_start + action)
-
-    def explore_batch(
-        self, observations: Any, action_masks: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Epsilon-greedy actions (N,) for N stacked observations: one forward pass."""
-        cfg = self.config
-        obs = torch.from_numpy(to_vectors(self.observation_space, observations))
-        epsilons = linear_epsilons(
-            cfg.epsilon_start, cfg.epsilon_end, cfg.epsilon_decay_steps, self.steps, len(obs)
-        )
-        actions = epsilon_greedy_batch(
-            lambda: self._q_batch(obs), self.n_actions, epsilons, action_masks
-        )
-        return self.action_start + actions
-
-    # -- learning -------------------------------------------------------------------------
-    def observe(self, transition: dict[str, Any]) -> None:
-        self.steps += 1
-        step = replay_step(self.observation_space, transition, self.action_start)
-        for row in self.n_step.push(step):
-            self.buffer.add_discounted(row)
-
-    def observe_batch(self, batch: Any) -> None:
-        """Record one transition per copy (a `TransitionBatch`); n-step returns per copy."""
-        self.steps += len(batch)
-        self.copy_n_step.store(
-            self.buffer, replay_steps(self.observation_space, batch, self.action_start)
-        )
-
-    def update(self) -> dict[str, float]:
-        """The target updates and gradient steps due at the env steps observed since the last
-        call (one after `observe`, N after `observe_batch`); mean metrics, or {}."""
-        cfg = self.config
-        stats = catch_up(
-            cfg,
-            self._updated,
-            self.steps,
-            self.buffer,
-            lambda: soft_update(self.target, self.net, cfg.tau),
-            self._gradient_step,
-        )
-        self._updated = self.steps
-        return {} if stats is None else {**stats, "epsilon": self.epsilon}
+    def _online(self) -> nn.Module:
+        return self.net
 
     @torch.no_grad()
     def target_distribution(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -11,8 +11,8 @@ from testbed import registry
 from testbed.errors import BadInput, RunFailed, TestbedError
 from testbed.joint import is_joint, members
 from testbed.registry.checkpoint import checkpoint_agent, load_checkpoint, read_config
+from testbed.rollout.make_vec import make_vec_env
 from testbed.rollout.team import PolicyTeam
-from testbed.rollout.vector_subproc import make_vec_env
 from testbed.scenario.document import Scenario
 
 
@@ -45,12 +45,15 @@ def build_env_or_fail(scenario: Scenario, index: int) -> Any:
         ) from exc
 
 
-def build_vec_env(scenario: Scenario, index: int, num_envs: int) -> Any:
+def build_vec_env(scenario: Scenario, index: int, num_envs: int, *, check: bool = False) -> Any:
     """`num_envs` copies of the stage's env stepped together (testbed/rollout/vector.py):
     the env's native batched implementation when it has one and the stage adds no costs, else
-    copies of `build_env` (in this process, or in worker processes)."""
+    copies of `build_env` (in this process, or in worker processes; `check`: in this process,
+    to find bad input without starting any)."""
     stage = scenario.stages[index]
     vectorization = getattr(stage, "vectorization", "auto")
+    if check and vectorization == "subprocess":
+        vectorization = "sync"
     if stage.env.costs and vectorization == "native":
         raise BadInput(
             "a native batched env cannot add costs; use vectorization: sync or subprocess",
@@ -58,14 +61,30 @@ def build_vec_env(scenario: Scenario, index: int, num_envs: int) -> Any:
         )
     if stage.env.costs and vectorization == "auto":
         vectorization = "sync"
-    return make_vec_env(
-        stage.env.id,
-        num_envs,
-        vectorization=vectorization,
-        max_steps=stage.max_steps,
-        make=functools.partial(build_env, scenario, index),
-        **stage.env.params,
-    )
+    spec = registry.ENVS.get(stage.env.id)
+    if vectorization == "native" and getattr(spec, "vector", None) is None:
+        raise BadInput(
+            f"env {stage.env.id!r} has no native batched implementation",
+            where=scenario.where("stages", index, "vectorization"),
+            hint="use vectorization: sync (copies in this process) or subprocess",
+        )
+    try:
+        return make_vec_env(
+            stage.env.id,
+            num_envs,
+            vectorization=vectorization,
+            max_steps=stage.max_steps,
+            make=functools.partial(build_env, scenario, index),
+            where=scenario.where("stages", index, "env"),
+            **stage.env.params,
+        )
+    except TestbedError:
+        raise
+    except Exception as exc:
+        raise RunFailed(
+            f"building {num_envs} copies of env {stage.env.id!r} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def match_pattern(agents: dict[str, Any], agent_name: str) -> str | None:

@@ -38,6 +38,11 @@ def copy_seed(seed: int, copy: int, episode: int) -> int:
     return stream_seed(seed, f"copy/{copy}", episode)
 
 
+class AgentsLeft(ValueError):
+    """An agent left a copy before its episode ended: vector envs need every agent to act
+    until the end (train such envs on one copy)."""
+
+
 @dataclass
 class VecObs:
     """Observations of every copy: {agent: (N, *shape)}, and the legal-action masks."""
@@ -218,7 +223,7 @@ class SyncVecEnv:
     def _check_agents(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             if set(row) != set(self.possible_agents):
-                raise ValueError(
+                raise AgentsLeft(
                     "vectorized training needs every agent to act until the episode ends; "
                     f"this env has {sorted(row)} of {self.possible_agents} (use num_envs: 1)"
                 )

@@ -1,4 +1,4 @@
-"""Vector envs in worker processes, and `make_vec_env`, which picks an implementation.
+"""Vector envs in worker processes.
 
 `SubprocVecEnv` splits N copies over W worker processes, each stepping its share of copies as
 a `SyncVecEnv` (with the copies' global indices, so seeds are those of any other
@@ -9,19 +9,18 @@ than it saves. Workers die with the parent (as testbed/rollout/workers.py's).
 
 from __future__ import annotations
 
-import functools
+import builtins
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from testbed.errors import BadInput
-from testbed.rollout.vector import Batch, SyncVecEnv, VecEnv, VecObs, VecStep
+from testbed.errors import RunFailed
+from testbed.rollout.vector import Batch, SyncVecEnv, VecObs, VecStep
 from testbed.rollout.workers import _die_with_parent
-
-Vectorization = Literal["auto", "native", "sync", "subprocess"]
 
 
 def _shard_main(conn: Any, make: Callable, copies: range, max_steps: int | None, parent: int
@@ -31,20 +30,27 @@ def _shard_main(conn: Any, make: Callable, copies: range, max_steps: int | None,
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    env = SyncVecEnv(make, len(copies), max_steps, first_copy=copies.start)
+    env = None
     try:
+        env = SyncVecEnv(make, len(copies), max_steps, first_copy=copies.start)
+        conn.send(("ok", None))
         while True:
             command, payload = conn.recv()
             if command == "reset":
-                conn.send(env.reset(payload))
+                conn.send(("ok", env.reset(payload)))
             elif command == "step":
-                conn.send(env.step(payload))
+                conn.send(("ok", env.step(payload)))
             else:
                 break
     except EOFError:
         pass
+    except BaseException as exc:  # the parent raises it (by name: its class may not import)
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(("error", (type(exc).__module__, type(exc).__name__, str(exc))))
     finally:
-        env.close()
+        if env is not None:
+            env.close()
+        conn.close()
 
 
 class SubprocVecEnv:
@@ -57,6 +63,8 @@ class SubprocVecEnv:
         workers: int | None = None,
         max_steps: int | None = None,
     ):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         workers = max(1, min(num_envs, workers or os.cpu_count() or 1))
         probe = make()
         self.possible_agents = list(probe.possible_agents)
@@ -79,6 +87,11 @@ class SubprocVecEnv:
             child.close()
             self.conns.append(conn)
             self.processes.append(process)
+        try:
+            self._receive_all()  # each worker built its copies
+        except BaseException:
+            self.close()
+            raise
 
     def observation_space(self, agent: str) -> Any:
         return self._spaces[agent][0]
@@ -86,15 +99,39 @@ class SubprocVecEnv:
     def action_space(self, agent: str) -> Any:
         return self._spaces[agent][1]
 
+    def _receive_all(self) -> list[Any]:
+        """Every worker's answer; a worker's error is raised here: a built-in exception
+        (ValueError, AssertionError, ...) as its own type, any other as RunFailed."""
+        answers, failure = [], None
+        for conn, process in zip(self.conns, self.processes, strict=True):
+            try:
+                status, payload = conn.recv()
+            except (EOFError, OSError):
+                process.join(1)
+                status, payload = "error", ("", "WorkerDied", f"exit code {process.exitcode}")
+            if status == "error" and failure is None:
+                failure = payload
+            answers.append(payload)
+        if failure is None:
+            return answers
+        module, name, message = failure
+        text = f"an env worker process failed: {name}: {message}"
+        kind = getattr(builtins, name, None) if module == "builtins" else None
+        error: Exception = RunFailed(text)
+        if isinstance(kind, type) and issubclass(kind, Exception):
+            with contextlib.suppress(Exception):  # one that takes no single message stays
+                error = kind(text)
+        raise error
+
     def reset(self, seed: int) -> VecObs:
         for conn in self.conns:
             conn.send(("reset", seed))
-        return _concat_obs([conn.recv() for conn in self.conns])
+        return _concat_obs(self._receive_all())
 
     def step(self, actions: Batch) -> VecStep:
         for conn, copies in zip(self.conns, self.shards, strict=True):
             conn.send(("step", {a: v[copies.start : copies.stop] for a, v in actions.items()}))
-        parts = [conn.recv() for conn in self.conns]
+        parts = self._receive_all()
         cat = {
             name: {
                 a: np.concatenate([getattr(p, name)[a] for p in parts])
@@ -125,6 +162,9 @@ class SubprocVecEnv:
             if process.is_alive():
                 process.kill()
                 process.join(2)
+        for conn in self.conns:
+            conn.close()
+        self.conns = []
 
 
 def _concat_obs(parts: list[VecObs]) -> VecObs:
@@ -134,34 +174,3 @@ def _concat_obs(parts: list[VecObs]) -> VecObs:
         rows = [p.action_masks.get(a) for p in parts]
         masks[a] = None if rows[0] is None else np.concatenate(rows)
     return VecObs({a: np.concatenate([p.observations[a] for p in parts]) for a in agents}, masks)
-
-
-def make_vec_env(
-    env_id: str,
-    num_envs: int,
-    *,
-    vectorization: Vectorization = "auto",
-    max_steps: int | None = None,
-    make: Callable[[], Any] | None = None,
-    **params: Any,
-) -> VecEnv:
-    """`num_envs` copies of the env registered as `env_id`: its native batched implementation
-    when there is one (`EnvSpec.vector`; `auto` or `native`), else copies in this process
-    (`sync`) or in worker processes (`subprocess`). `make` builds one copy for the generic
-    implementations (default: `registry.make_env(env_id, **params)`)."""
-    from testbed import registry
-
-    spec = registry.ENVS.get(env_id)
-    native = getattr(spec, "vector", None)
-    if vectorization == "native" and native is None:
-        raise BadInput(
-            f"env {env_id!r} has no native batched implementation",
-            hint="use vectorization: sync (copies in this process) or subprocess",
-        )
-    if native is not None and vectorization in ("auto", "native"):
-        factory = registry.load_reference(native)
-        return factory(num_envs, **params, max_steps=max_steps)
-    one = make or functools.partial(registry.make_env, env_id, **params)
-    if vectorization == "subprocess":
-        return SubprocVecEnv(one, num_envs, max_steps=max_steps)
-    return SyncVecEnv(one, num_envs, max_steps)

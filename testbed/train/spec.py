@@ -88,6 +88,11 @@ class TrainStage(TeamStage):
                 )
         if self.tensorboard:
             raise ValueError("`tensorboard` does not work with `self_play` yet")
+        if (self.num_envs or 1) > 1 or self.vectorization != "auto":
+            raise ValueError(
+                "`num_envs` and `vectorization` do not work with `self_play` (its turn-based "
+                "games run one copy)"
+            )
         if len({ref.model_dump_json() for ref in self.agents.values()}) != 1:
             raise ValueError(
                 'self-play trains one learner: give it once for every seat, e.g. agents: {"*": ppo}'

@@ -25,6 +25,7 @@ from testbed.rollout.build import (
     build_vec_env,
     seat_assignment,
 )
+from testbed.rollout.vector import AgentsLeft
 from testbed.scenario.document import Scenario
 from testbed.seeding import stream_seed
 from testbed.train.checkpoints import SavedUnit, resume_units, saved_units, scenario_path
@@ -89,7 +90,12 @@ def check_train(scenario: Scenario, index: int) -> None:
     if scenario.stages[index].self_play is not None:
         check_self_play(scenario, index)
         return
-    _TrainRun(scenario, index, Path("unused"), None).close()
+    run = _TrainRun(scenario, index, Path("unused"), None)
+    try:
+        if run.num_envs > 1:  # the copies build (two, in this process, are enough to tell)
+            build_vec_env(scenario, index, 2, check=True).close()
+    finally:
+        run.close()
 
 
 def newest_checkpoint(folder: Path) -> Path | None:
@@ -216,6 +222,8 @@ class _TrainRun:
             train_vectorized(
                 vec_env, self.policies, stage.steps, self.seed, state=self.state, **hooks
             )
+        except AgentsLeft as exc:
+            raise BadInput(str(exc), where=self._where("num_envs"), hint="use num_envs: 1") from exc
         finally:
             vec_env.close()
 

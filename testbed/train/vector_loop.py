@@ -11,8 +11,10 @@ Per vector step (every copy one env step, testbed/rollout/vector.py):
    reached: the final one where the copy's episode ended), then `update()`.
 
 The budget counts env steps over all copies (a vector step is N env steps); the last vector
-step observes only the copies the budget still covers, so a run ends at exactly `total_steps`.
-Episode e of copy c is seeded `copy_seed(seed, c, e)`; learners are reset once with
+step observes only the copies the budget still covers, so a run ends at exactly `total_steps`
+(on-policy learners drop that partial step: their rollout could not complete). Episode e of
+copy c is seeded `copy_seed(seed, c, e)` (a run resumed at step k: from
+`stream_seed(seed, "resume", k)`, so it plays new episodes); learners are reset once with
 `stream_seed(seed, "member", i)`, fixed policies at every episode of their copy, so the same
 seed and N give the same curve.
 """
@@ -70,7 +72,7 @@ def choose_num_envs(scenario: Any, index: int, env: Any, policies: Mapping[str, 
     if hasattr(env, "agent_iter"):
         blockers.append("the env is turn-based (AEC)")
     spec = registry.ENVS.get(stage.env.id)
-    if spec is not None and spec.agents_leave:
+    if spec is not None and spec.agents_leave and len(env.possible_agents) > 1:
         blockers.append(f"agents of {stage.env.id!r} leave before the episode ends")
     blockers += [
         f"{type(u).__name__} does not train on several copies" for u in units
@@ -80,12 +82,21 @@ def choose_num_envs(scenario: Any, index: int, env: Any, policies: Mapping[str, 
         if asked is not None and asked > 1:
             raise BadInput(f"num_envs: {asked} cannot work: {'; '.join(blockers)}", where=where,
                            hint="use num_envs: 1")  # fmt: skip
-        return 1
-    if asked is not None:
-        return asked
-    if spec is None:  # code the scenario names: one copy unless asked
-        return 1
-    return min((int(getattr(u, "default_num_envs", 1)) for u in units), default=1)
+        chosen = 1
+    elif asked is not None:
+        chosen = asked
+    elif spec is None:  # code the scenario names: one copy unless asked
+        chosen = 1
+    else:
+        chosen = min((int(getattr(u, "default_num_envs", 1)) for u in units), default=1)
+    if chosen == 1 and stage.vectorization != "auto":
+        raise BadInput(
+            f"vectorization: {stage.vectorization} has no effect: this stage steps one copy "
+            f"of its env" + (f" ({'; '.join(blockers)})" if blockers else ""),
+            where=scenario.where("stages", index, "vectorization"),
+            hint="set num_envs: N (more than 1), or leave vectorization out",
+        )
+    return chosen
 
 
 def train_vectorized(
@@ -111,13 +122,15 @@ def train_vectorized(
     for group, names in joint:
         group.reset(stream_seed(seed, "member", order[names[0]]))
     episodes = np.zeros(n, int)  # episodes each copy started
+    # a resumed run's copies play new episodes, not those the run started with
+    root = seed if state.step == 0 else stream_seed(seed, "resume", state.step)
 
     def reset_fixed(c: int) -> None:
         for agent, per_copy in fixed.items():
-            episode_seed = copy_seed(seed, c, int(episodes[c]))
+            episode_seed = copy_seed(root, c, int(episodes[c]))
             per_copy[c].reset(stream_seed(episode_seed, "member", order[agent]))
 
-    obs = vec_env.reset(seed)
+    obs = vec_env.reset(root)
     for c in range(n):
         reset_fixed(c)
     returns = {a: np.zeros(n) for a in agents}
