@@ -69,7 +69,7 @@ ALGOS: dict[str, dict[str, Any]] = {
         "id": "mappo",
         "params": {"rollout_steps": 3200},
         "num_envs": 128,
-        "steps": 10_000_000,
+        "steps": 12_000_000,
         "eval_every": 500_000,
         "note": "mappo_vec is MAPPO with the paper's 128 copies and rollout, vectorized.",
     },

@@ -9,6 +9,9 @@
    per second of training alone (no evaluation), the same budget for each.
 2. MAPPO on simple_spread (N = 3): one env (the loop before vectorization) against 16 and 128
    copies of the native batched MPE.
+   Both also without their updates ("collecting only": acting, env steps and storing), to
+   separate what vectorization speeds up from the learners' gradient steps, which are the
+   same in every column.
 3. The batched MPE simple_spread alone at 1, 64 and 1024 copies against PettingZoo's
    parallel env (random actions, drawn beforehand).
 
@@ -40,12 +43,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PPO_PARAMS = {"rollout_steps": 2048, "minibatch_size": 64, "epochs": 10, "learning_rate": 3e-4}
 
 
-def ppo_testbed(num_envs: int, steps: int) -> float:
-    """Env steps/s of testbed's PPO on CartPole with `num_envs` copies."""
+def ppo_testbed(num_envs: int, steps: int, learn: bool = True) -> float:
+    """Env steps/s of testbed's PPO on CartPole with `num_envs` copies (`learn=False`: a
+    rollout longer than the budget, so acting and collecting only)."""
     deterministic_torch(0)
     env = make_env("gym/CartPole-v1")
+    params = PPO_PARAMS if learn else {**PPO_PARAMS, "rollout_steps": 10**9}
     learner = make_agent(
-        "ppo", env.observation_space("agent_0"), env.action_space("agent_0"), **PPO_PARAMS
+        "ppo", env.observation_space("agent_0"), env.action_space("agent_0"), **params
     )
     started = time.perf_counter()
     if num_envs == 1:
@@ -83,8 +88,9 @@ def ppo_sb3(num_envs: int, steps: int) -> float | None:
     return steps / (time.perf_counter() - started)
 
 
-def mappo(num_envs: int, steps: int) -> float:
-    """Env steps/s of MAPPO (paper defaults) on simple_spread with `num_envs` copies."""
+def mappo(num_envs: int, steps: int, learn: bool = True) -> float:
+    """Env steps/s of MAPPO (paper defaults) on simple_spread with `num_envs` copies
+    (`learn=False`: acting and collecting only)."""
     deterministic_torch(0)
     env = make_env("mpe/simple_spread_v3")
     agents = list(env.possible_agents)
@@ -92,6 +98,7 @@ def mappo(num_envs: int, steps: int) -> float:
         "mappo",
         {a: env.observation_space(a) for a in agents},
         {a: env.action_space(a) for a in agents},
+        **({} if learn else {"rollout_steps": 10**9}),
     )
     from testbed.joint import members
 
@@ -154,6 +161,8 @@ def main() -> None:
             "testbed num_envs=1": lambda: ppo_testbed(1, ppo_steps),
             "testbed num_envs=16": lambda: ppo_testbed(16, ppo_steps),
             "sb3 n_envs=16": lambda: ppo_sb3(16, ppo_steps),
+            "testbed num_envs=1, collecting only": lambda: ppo_testbed(1, ppo_steps, False),
+            "testbed num_envs=16, collecting only": lambda: ppo_testbed(16, ppo_steps, False),
         },
         args.repeats,
     )
@@ -163,6 +172,8 @@ def main() -> None:
             "one env": lambda: mappo(1, mappo_steps),
             "16 batched copies": lambda: mappo(16, mappo_steps),
             "128 batched copies": lambda: mappo(128, mappo_steps),
+            "one env, collecting only": lambda: mappo(1, mappo_steps, False),
+            "128 copies, collecting only": lambda: mappo(128, mappo_steps, False),
         },
         args.repeats,
     )
@@ -193,6 +204,12 @@ def main() -> None:
             "ppo 16 vs sb3 16 (target >= 1)": ratio(ppo, "testbed num_envs=16", "sb3 n_envs=16"),
             "mappo 16 vs 1": ratio(marl, "16 batched copies", "one env"),
             "mappo 128 vs 1 (target >= 10)": ratio(marl, "128 batched copies", "one env"),
+            "ppo collecting only, 16 vs 1": ratio(
+                ppo, "testbed num_envs=16, collecting only", "testbed num_envs=1, collecting only"
+            ),
+            "mappo collecting only, 128 vs 1": ratio(
+                marl, "128 copies, collecting only", "one env, collecting only"
+            ),
             "mpe x1024 vs pettingzoo (target >= 100)": ratio(envs, "batched x1024", "pettingzoo"),
             "mpe x1 vs pettingzoo": ratio(envs, "batched x1", "pettingzoo"),
         },

@@ -58,7 +58,9 @@ class BatchLearner(Learner, Protocol):
     forward pass for all copies), then `observe_batch` with a `TransitionBatch` (one row per
     copy: arrays with the copy axis first), then `update()`. A joint learner's batched methods
     take and return {agent: array} mappings. The single-transition methods stay: turn-based
-    (AEC) games and self-play train through them."""
+    (AEC) games and self-play train through them. An optional class attribute
+    `default_num_envs` (default 1) is the copies a train stage steps when it does not say; the
+    last vector step of a budget may cover fewer copies than the others."""
 
     def explore_batch(self, observations: Any, action_masks: Any = None) -> Any:
         """Actions (N, ...) for observations (N, ...) and masks (N, n) or None."""
