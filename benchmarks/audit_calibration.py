@@ -4,7 +4,9 @@
 
 Simulated subjects with a known per-episode law are audited many times, each audit on fresh
 episodes, with the real `testbed.audit.stats` checks (fixed N) and `SequentialAudit`
-(min 30, max 1000 episodes, geometric looks). A verdict is WRONG when it is PASS while the
+(min 30, max 1000 episodes) in both of its methods, side by side on the same true values:
+`looks` (geometric looks, Bonferroni) and `anytime` (anytime-valid tests, may stop at any
+episode; `testbed.audit.anytime`). A verdict is WRONG when it is PASS while the
 true value is >= the limit, or FAIL while it is <= the limit (at the limit both are wrong);
 for regressions only a FAIL without a true regression is wrong.
 The stated guarantee is P(wrong) <= δ = 0.05 for every true value. `mc_lower`/`mc_upper`
@@ -22,8 +24,10 @@ Subjects:
   episodes share the baseline's random draw), exact McNemar; cost differences
   d ~ N(μ_d, 5) on top of Exp(10) baseline costs, exact sign test (worse iff μ_d > 0).
 
-`--reps` audits per true value for the cheap subjects; the sound CVaR check gets reps/4, the
-bootstrap and the per-step intervention rate reps/8 (their bounds take milliseconds each).
+`--reps` audits per true value for every anytime row and the cheap subjects; the fixed and
+looks rows of the sound CVaR check get reps/4, the bootstrap and the per-step intervention
+rate reps/8 (their fixed-n bounds take milliseconds each). The summary compares the mean
+episodes to a decision of `anytime` with `looks` over the grid (target: 30 % fewer).
 Writes benchmarks/results/audit_calibration.json and prints one table per subject.
 """
 
@@ -177,11 +181,14 @@ def parameter(subject: str, truth: float) -> float:
     return beta_b_for_cvar(truth * CVAR_LIMIT) if subject.startswith("cvar") else truth
 
 
+MODES = ("fixed", "looks", "anytime")
+
+
 def simulate(task: tuple[str, str, int, float, int]) -> dict[str, object]:
     """Audit one subject `reps` times in one mode; count verdicts and episodes used."""
     subject, mode, index, truth, reps = task
     spec = SUBJECTS[subject]
-    rng = np.random.default_rng([zlib.crc32(subject.encode()), index, mode == "sequential"])
+    rng = np.random.default_rng([zlib.crc32(subject.encode()), index, MODES.index(mode)])
     param = parameter(subject, truth)
     verdicts, used = [], []
     start = time.perf_counter()
@@ -196,6 +203,7 @@ def simulate(task: tuple[str, str, int, float, int]) -> dict[str, object]:
                 confidence=CONFIDENCE,
                 min_episodes=MIN_EPISODES,
                 max_episodes=MAX_EPISODES,
+                method=mode,
             )
             audit.add(spec["make"](rng, param, MAX_EPISODES))  # stops at the deciding look
             verdicts.append(audit.verdict())
@@ -225,9 +233,9 @@ def tasks(reps: int) -> list[tuple[str, str, int, float, int]]:
     for subject, spec in SUBJECTS.items():
         # the betting bounds and the bootstrap (2000 resamples per audit) are the slow ones
         share = {"cvar_sound": 4, "cvar_bootstrap": 8, "intervention_per_step": 8}
-        count = max(1, reps // share.get(subject, 1))
-        modes = ("fixed",) if spec["constraint"] is None else ("fixed", "sequential")
+        modes = ("fixed",) if spec["constraint"] is None else MODES
         for mode in modes:
+            count = reps if mode == "anytime" else max(1, reps // share.get(subject, 1))
             for index, truth in enumerate(spec["truths"]):
                 out.append((subject, mode, index, truth, count))
     return out
@@ -238,15 +246,54 @@ def print_tables(rows: list[dict[str, object]]) -> None:
         mine = [r for r in rows if r["subject"] == subject]
         print(f"\n{subject}")
         print(
-            f"{'mode':<11}{'truth':>7}{'reps':>6}{'PASS':>7}{'FAIL':>7}{'INC':>7}"
+            f"{'mode':<9}{'truth':>7}{'reps':>6}{'PASS':>7}{'FAIL':>7}{'INC':>7}"
             f"{'wrong':>8}{'mc_up':>7}{'episodes':>10}{'p90':>6}"
         )
         for r in mine:
             print(
-                f"{r['mode']:<11}{r['truth']:>7g}{r['reps']:>6}{r['pass']:>7.3f}{r['fail']:>7.3f}"
+                f"{r['mode']:<9}{r['truth']:>7g}{r['reps']:>6}{r['pass']:>7.3f}{r['fail']:>7.3f}"
                 f"{r['inconclusive']:>7.3f}{r['wrong']:>8.4f}{r['mc_upper']:>7.3f}"
                 f"{r['mean_episodes']:>10.1f}{r['p90_episodes']:>6.0f}"
             )
+
+
+def savings(rows: list[dict[str, object]]) -> dict[str, object]:
+    """Mean (and 90th percentile) episodes to a decision, anytime vs looks, per subject and
+    over the whole grid (the mean over every true value of every sequential subject)."""
+    per: dict[str, dict[str, float]] = {}
+    both = [r for r in rows if r["mode"] in ("looks", "anytime")]
+    for subject in dict.fromkeys(r["subject"] for r in both):
+        mine = {m: [r for r in both if r["subject"] == subject and r["mode"] == m] for m in MODES}
+        looks = float(np.mean([r["mean_episodes"] for r in mine["looks"]]))
+        fast = float(np.mean([r["mean_episodes"] for r in mine["anytime"]]))
+        per[subject] = {
+            "looks_mean": looks,
+            "anytime_mean": fast,
+            "fewer": 1 - fast / looks,
+            "looks_p90": float(np.mean([r["p90_episodes"] for r in mine["looks"]])),
+            "anytime_p90": float(np.mean([r["p90_episodes"] for r in mine["anytime"]])),
+        }
+    looks = float(np.mean([r["mean_episodes"] for r in both if r["mode"] == "looks"]))
+    fast = float(np.mean([r["mean_episodes"] for r in both if r["mode"] == "anytime"]))
+    return {
+        "per_subject": per,
+        "looks_mean": looks,
+        "anytime_mean": fast,
+        "fewer": 1 - fast / looks,
+    }
+
+
+def print_savings(saved: dict[str, object]) -> None:
+    print(f"\n{'subject':<24}{'looks':>9}{'anytime':>9}{'fewer':>8}{'p90 looks':>11}{'p90 any':>9}")
+    for subject, v in saved["per_subject"].items():
+        print(
+            f"{subject:<24}{v['looks_mean']:>9.1f}{v['anytime_mean']:>9.1f}{v['fewer']:>8.1%}"
+            f"{v['looks_p90']:>11.1f}{v['anytime_p90']:>9.1f}"
+        )
+    print(
+        f"{'whole grid':<24}{saved['looks_mean']:>9.1f}{saved['anytime_mean']:>9.1f}"
+        f"{saved['fewer']:>8.1%}   (target: at least 30 % fewer)"
+    )
 
 
 def main() -> None:
@@ -256,7 +303,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     todo = tasks(args.reps)
-    slow_first = sorted(todo, key=lambda t: (not t[0].startswith("cvar"), t[1] != "sequential"))
+    slow_first = sorted(todo, key=lambda t: (not t[0].startswith("cvar"), t[1] == "fixed"))
     with ProcessPoolExecutor(args.workers) as pool:
         done = dict(zip(slow_first, pool.map(simulate, slow_first), strict=True))
     rows = [done[t] for t in todo]
@@ -265,7 +312,11 @@ def main() -> None:
         "confidence": CONFIDENCE,
         "delta": DELTA,
         "episodes": {"min": MIN_EPISODES, "max": MAX_EPISODES},
-        "sequential": "geometric looks (growth 1.25, 17 looks), Bonferroni delta/17 per look",
+        "sequential": {
+            "looks": "geometric looks (growth 1.25, 17 looks), Bonferroni delta/17 per look",
+            "anytime": "anytime-valid tests at every episode (testbed.audit.anytime)",
+        },
+        "anytime_vs_looks": savings(rows),
         "limits": {
             "violation_rate": P0,
             "cvar": {"alpha": CVAR_ALPHA, "limit": CVAR_LIMIT, "cost_bound": COST_BOUND},
@@ -291,6 +342,7 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print_tables(rows)
+    print_savings(result["anytime_vs_looks"])
     excess = result["rows_significantly_above_delta"]
     print(
         f"\nworst wrong-verdict rate {worst:.4f} (delta {DELTA:g}); rows significantly above "

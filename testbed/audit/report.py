@@ -77,6 +77,9 @@ class AuditView:
             ("verdict", "left"),
         ):
             table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        fixed = any(row.get("fixed_sample") for row in r.constraints)
+        if fixed:
+            table.add_column("fixed-sample", justify="left")
         for row in r.constraints:
             name = row["constraint"] + ("" if row["scope"] == "team" else f" [{row['scope']}]")
             check = row["check"] + ("" if row["cost"] == "total" else f" · {row['cost']}")
@@ -89,14 +92,11 @@ class AuditView:
                 _bound(row),
                 str(row["n"]),
                 Text(verdict, style=COLORS[row["verdict"]]),
+                *([fixed_sample_text(row)] if fixed else []),
             )
-        if r.stopped_early:
-            used = f"decided after {r.episodes} episodes (sequential; at most {r.episodes_max})"
-        else:
-            used = f"{r.episodes} episodes"
         parts: list[Any] = [
             table,
-            Text(used, style="dim"),
+            Text(episodes_text(r), style="dim"),
             histogram([rec.team_cost for rec in r.records]),
         ]
         if len(r.attribution) > 1:
@@ -135,6 +135,29 @@ class AuditView:
         )
 
 
+def episodes_text(r: AuditResult) -> str:
+    """Which method decided, after how many episodes, and what a fixed sample would say."""
+    how = {
+        "anytime": "anytime-valid tests, may stop at any episode",
+        "looks": "sequential, geometric looks",
+        "mixed": "anytime-valid tests; geometric looks for checks without one",
+    }.get(r.sequential)
+    if how is None:
+        return f"{r.episodes} episodes (fixed sample)"
+    played = f", {r.episodes} played" if r.episodes != r.episodes_decided else ""
+    text = f"decided after {r.episodes_decided} episodes ({how}; at most {r.episodes_max}{played})"
+    if not r.stopped_early:
+        text = f"{r.episodes_decided} episodes, the maximum ({how}{played})"
+    if any(row.get("fixed_sample") for row in r.constraints):
+        text += "; fixed-sample: the exact fixed-n test on the same episodes, for comparison"
+    return text
+
+
+def fixed_sample_text(row: dict[str, Any]) -> str:
+    fixed = row.get("fixed_sample")
+    return "" if not fixed else str(fixed["verdict"])
+
+
 def junit_suite(result: AuditResult, scenario: str, allow_inconclusive: bool) -> ET.Element:
     """One <testsuite> for an audit stage of `scenario`: a <testcase> per constraint check."""
     rows = result.constraints
@@ -171,9 +194,11 @@ def junit_suite(result: AuditResult, scenario: str, allow_inconclusive: bool) ->
 
 def audit_markdown(result: AuditResult) -> list[str]:
     """Markdown lines: one row per constraint check, the sample, the worst episode."""
+    fixed = any(r.get("fixed_sample") for r in result.constraints)
     lines = [
-        "| constraint | check | limit | estimate | bound | n | verdict |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| constraint | check | limit | estimate | bound | n | verdict |"
+        + (" fixed-sample |" if fixed else ""),
+        "|---|---|---:|---:|---:|---:|---|" + ("---|" if fixed else ""),
     ]
     for r in result.constraints:
         scope = "" if r["scope"] == "team" else f" [{r['scope']}]"
@@ -181,11 +206,11 @@ def audit_markdown(result: AuditResult) -> list[str]:
             f"| {r['constraint']}{scope} | {r['check']} | {limit_text(r)} "
             f"| {fmt(r.get('estimate'), 3)} | {_bound(r)} | {r['n']} "
             f"| {VERDICT_ICONS[r['verdict']]} {r['verdict']} |"
+            + (f" {fixed_sample_text(r)} |" if fixed else "")
         )
     lines += [
         "",
-        f"{result.episodes} episodes (max {result.episodes_max}), "
-        f"confidence {result.confidence:.0%}, root seed {result.seed}.",
+        f"{episodes_text(result)}; confidence {result.confidence:.0%}, root seed {result.seed}.",
         "",
     ]
     if result.worst_episodes:

@@ -1,35 +1,39 @@
 """Sequential audits: look at the data after each batch, stop once every verdict is decided.
 
-Method: a group-sequential design with a fixed geometric look schedule and Bonferroni
-alpha-spending. The looks are n_1 = min_episodes, n_{j+1} = ceil(growth · n_j), ..., n_J =
-max_episodes, fixed before any data is seen. At look j every undecided constraint is checked
-on the first n_j episodes with the exact fixed-n method of `testbed.audit.stats` at
-confidence 1 - δ/J. For one constraint
+Two methods, chosen per audit (`sequential:` in a scenario):
+
+`anytime` (the default): each check is an anytime-valid test (`testbed.audit.anytime`: the
+maths and the papers), whose verdict after any prefix of the episodes keeps the stated error
+whatever rule decides when to stop. The audit evaluates every prefix from min_episodes on
+and stops at the first episode count where every check has a verdict; its verdicts and the
+episode count do not depend on how episodes were batched. A check without an anytime test
+(CVaR without cost_bound, whose upper bound is a bootstrap) makes its audit use `looks`.
+Each result also carries the fixed-sample check's answer on the same episodes
+(`fixed_sample`), at the full confidence, for comparison only: it is not valid after
+optional stopping.
+
+`looks`: a group-sequential design with a fixed geometric look schedule and Bonferroni
+alpha-spending (reproduces audits run before `anytime` existed). The looks are n_1 =
+min_episodes, n_{j+1} = ceil(growth · n_j), ..., n_J = max_episodes, fixed before any data is
+seen. At look j every undecided constraint is checked on the first n_j episodes with the
+exact fixed-n method of `testbed.audit.stats` at confidence 1 - δ/J. For one constraint
 
     P(some look gives a wrong verdict) <= Σ_j P(wrong at look j) <= J · δ/J = δ,
 
 whatever rule decides when to stop (the union bound needs no independence between looks
-and no assumption on the stopping rule), so the audit stays valid under optional stopping:
-stop at the first look where all constraints are decided; still undecided at max_episodes
--> INCONCLUSIVE. Decided constraints are re-checked at later looks while others are still
-open: the latest PASS/FAIL is reported and an INCONCLUSIVE look does not erase an earlier
-decision (any reported verdict is some look's verdict, so the bound above covers it); this
-way a "never" event seen after an early PASS turns it into FAIL. Fixed-n audits are the
-special case min_episodes = max_episodes (one look, full confidence).
+and no assumption on the stopping rule). Regression checks cannot PASS early there: they
+FAIL at the first significant look, and PASS only at the last look.
 
-Why this rather than a confidence sequence (Howard et al. 2021, Ann. Statist. 49:1055;
-Waudby-Smith & Ramdas 2023): the same rule covers every check (Clopper–Pearson, the CVaR
-bounds, betting, exact McNemar/sign tests), each look uses a plain fixed-n bound, and the
-cost of the J looks is only ln J in the exponent. In a design-time simulation a
-Beta-binomial mixture sequence (Robbins 1970) decided violation-rate audits of very safe
-agents about 25% sooner but clearly unsafe ones later, and it would not cover CVaR.
-
-Regression checks cannot PASS early: they FAIL at the first significant look, and PASS only
-at the last look (no significant regression in max_episodes pairs).
+Both: still undecided at max_episodes -> INCONCLUSIVE (regressions: PASS, no significant
+regression). Decided constraints are re-checked while others are still open: the latest
+PASS/FAIL is reported and an open state does not erase an earlier decision (any reported
+verdict is the verdict at some time, which the guarantees cover); this way a "never" event
+seen after an early PASS turns it into FAIL. Fixed-n audits are the special case
+min_episodes = max_episodes (one look, full confidence, the exact fixed-n methods).
 
 Data must arrive in seed order (episode k of the run is element k), never in completion
-order; with the look schedule fixed, a batch may end anywhere: the audit checks each look it
-crosses on the exact prefix, and ignores episodes past the look where it stopped.
+order; a batch may end anywhere: the audit uses the exact prefix and ignores episodes past
+the point where it stopped.
 """
 
 from __future__ import annotations
@@ -37,146 +41,40 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
-from testbed.audit.stats import (
-    ConstraintResult,
-    Verdict,
-    check_cost_regression,
-    check_cvar,
-    check_intervention_rate,
-    check_never,
-    check_violation_rate,
-    check_violation_regression,
-    overall_verdict,
+from testbed.audit.constraints import (
+    FIELDS,
+    Constraint,
+    CostRegression,
+    CVaRLimit,
+    EpisodeData,
+    InterventionRate,
+    NeverAbove,
+    ViolationRate,
+    ViolationRegression,
+    verdict_of,
 )
+from testbed.audit.stats import ConstraintResult, Verdict, overall_verdict
 
-FIELDS = ("cost", "max_step_cost", "interventions", "steps", "baseline_cost")
+__all__ = [
+    "FIELDS",
+    "Constraint",
+    "CVaRLimit",
+    "CostRegression",
+    "EpisodeData",
+    "InterventionRate",
+    "Method",
+    "NeverAbove",
+    "SequentialAudit",
+    "ViolationRate",
+    "ViolationRegression",
+    "look_schedule",
+]
 
-
-@dataclass(frozen=True)
-class EpisodeData:
-    """Per-episode numbers of an audited subject, element k = episode k in seed order."""
-
-    cost: np.ndarray
-    """Total cost of each episode."""
-    max_step_cost: np.ndarray | None = None
-    """Largest single-step cost of each episode (for "never" limits)."""
-    interventions: np.ndarray | None = None
-    """Number of steps the shield overrode in each episode."""
-    steps: np.ndarray | None = None
-    """Number of steps of each episode (for per-step intervention rates)."""
-    baseline_cost: np.ndarray | None = None
-    """Total cost of the baseline on the same seed (regression mode)."""
-
-    def __post_init__(self) -> None:
-        for name in FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, np.asarray(value, dtype=float).reshape(-1))
-        sizes = {getattr(self, f).size for f in FIELDS if getattr(self, f) is not None}
-        if len(sizes) > 1:
-            raise ValueError(f"EpisodeData fields differ in length: {sorted(sizes)}")
-
-    def __len__(self) -> int:
-        return int(self.cost.size)
-
-    def __getitem__(self, rows: slice) -> EpisodeData:
-        """Episodes `rows` (a slice), e.g. `data[:n]` for the first n."""
-        return EpisodeData(
-            **{f: None if (v := getattr(self, f)) is None else v[rows] for f in FIELDS}
-        )
-
-    def concat(self, other: EpisodeData) -> EpisodeData:
-        """These episodes followed by `other`'s (both must carry the same fields)."""
-        parts = {}
-        for name in FIELDS:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if (mine is None) != (theirs is None):
-                raise ValueError(f"batches disagree on whether {name!r} is recorded")
-            parts[name] = None if mine is None else np.concatenate((mine, theirs))
-        return EpisodeData(**parts)
-
-    def need(self, name: str) -> np.ndarray:
-        value = getattr(self, name)
-        if value is None:
-            raise ValueError(f"this constraint needs per-episode {name!r}")
-        return value
-
-
-class Constraint(Protocol):
-    """A limit checked on episode data; `final` is False at every look but the last."""
-
-    def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult: ...
-
-
-@dataclass(frozen=True)
-class ViolationRate:
-    """P(episode cost > cost_limit) must stay below max_rate."""
-
-    cost_limit: float
-    max_rate: float
-
-    def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
-        return check_violation_rate(data.cost, self.cost_limit, self.max_rate, confidence)
-
-
-@dataclass(frozen=True)
-class CVaRLimit:
-    """CVaR_alpha of episode cost must stay below limit; cost_bound makes the bound sound."""
-
-    alpha: float
-    limit: float
-    cost_bound: float | None = None
-
-    def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
-        return check_cvar(data.cost, self.alpha, self.limit, confidence, self.cost_bound)
-
-
-@dataclass(frozen=True)
-class NeverAbove:
-    """No step cost may exceed threshold; max_rate (optional) bounds its probability."""
-
-    threshold: float
-    max_rate: float | None = None
-
-    def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
-        return check_never(data.need("max_step_cost"), self.threshold, confidence, self.max_rate)
-
-
-@dataclass(frozen=True)
-class InterventionRate:
-    """Shield interventions below limit: share of episodes, or mean share of steps."""
-
-    limit: float
-    per: Literal["episode", "step"] = "episode"
-
-    def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
-        steps = data.need("steps") if self.per == "step" else None
-        return check_intervention_rate(data.need("interventions"), self.limit, confidence, steps)
-
-
-@dataclass(frozen=True)
-class ViolationRegression:
-    """The candidate must not violate cost_limit significantly more often than the baseline."""
-
-    cost_limit: float
-
-    def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
-        return check_violation_regression(
-            data.cost, data.need("baseline_cost"), self.cost_limit, confidence, final
-        )
-
-
-@dataclass(frozen=True)
-class CostRegression:
-    """The candidate's episode cost must not significantly tend to exceed the baseline's."""
-
-    def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
-        return check_cost_regression(data.cost, data.need("baseline_cost"), confidence, final)
+Method = Literal["anytime", "looks"]
 
 
 def look_schedule(min_episodes: int, max_episodes: int, growth: float = 1.25) -> tuple[int, ...]:
@@ -207,18 +105,29 @@ class SequentialAudit:
         min_episodes: int = 30,
         max_episodes: int = 1000,
         growth: float = 1.25,
+        method: Method = "anytime",
     ) -> None:
         if not constraints:
             raise ValueError("an audit needs at least one constraint")
         if not 0.0 < confidence < 1.0:
             raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        if method not in ("anytime", "looks"):
+            raise ValueError(f"method must be 'anytime' or 'looks', got {method!r}")
         self.constraints = tuple(constraints)
         self.confidence = confidence
         self.looks = look_schedule(min_episodes, max_episodes, growth)
+        self.min_episodes, self.max_episodes = min_episodes, max_episodes
+        fixed = min_episodes == max_episodes
+        self.method: Method = "looks" if fixed or not self._all_anytime() else method
         self.look_confidence = 1.0 - (1.0 - confidence) / len(self.looks)
         self._data: EpisodeData | None = None
         self._next_look = 0
         self._results: list[ConstraintResult | None] = [None] * len(self.constraints)
+        self._stop: int | None = None  # anytime: the episode count the audit stopped at
+        self._decided_at: list[tuple[int, int]] = []  # anytime: (count, code) per constraint
+
+    def _all_anytime(self) -> bool:
+        return all(getattr(c, "anytime", False) for c in self.constraints)
 
     @property
     def n_seen(self) -> int:
@@ -227,38 +136,123 @@ class SequentialAudit:
 
     @property
     def n_used(self) -> int:
-        """Episodes the verdicts rest on: the last look evaluated (0 before the first)."""
+        """Episodes the verdicts rest on (0 before the first decision point)."""
+        if self.method == "anytime":
+            return self._stop or 0
         return self.looks[self._next_look - 1] if self._next_look else 0
 
     def add(self, batch: EpisodeData) -> None:
-        """Append the next episodes (in seed order) and evaluate every look they complete."""
+        """Append the next episodes (in seed order) and evaluate what they complete."""
         if self.finished():
             return
         self._data = batch if self._data is None else self._data.concat(batch)
+        if self.method == "anytime":
+            self._scan()
+            return
         while not self.finished() and self.n_seen >= self.looks[self._next_look]:
             self._evaluate_look(self._next_look)
             self._next_look += 1
 
     def episodes_needed(self) -> int:
-        """How many more episodes reach the next look (0 when finished)."""
-        return 0 if self.finished() else max(0, self.looks[self._next_look] - self.n_seen)
+        """How many more episodes to play before the next evaluation (0 when finished):
+        up to the next look, or (anytime) min_episodes first, then batches of 5 %."""
+        if self.finished():
+            return 0
+        if self.method == "looks":
+            return max(0, self.looks[self._next_look] - self.n_seen)
+        if self.n_seen < self.min_episodes:
+            return self.min_episodes - self.n_seen
+        return min(self.max_episodes - self.n_seen, max(1, math.ceil(self.n_seen / 20)))
 
     def decided(self) -> bool:
         """Every constraint has a PASS or FAIL."""
+        if self.method == "anytime":
+            return self._stop is not None and all(code for _, code in self._decided_at)
         return all(r is not None and r.verdict != Verdict.INCONCLUSIVE for r in self._results)
 
     def finished(self) -> bool:
-        """Decided, or the last look (max_episodes) has been evaluated."""
+        """Decided, or max_episodes evaluated."""
+        if self.method == "anytime":
+            return self._stop is not None
         return self.decided() or self._next_look == len(self.looks)
 
     def results(self) -> list[ConstraintResult]:
         """Each constraint's latest decided result, or its latest one if never decided."""
+        if self.method == "anytime":
+            return self._anytime_results()
         if self._next_look == 0:
             raise RuntimeError(f"no look evaluated yet: the first is at {self.looks[0]} episodes")
         return [r for r in self._results if r is not None]
 
     def verdict(self) -> Verdict:
+        """The overall verdict (for anytime audits without building the intervals)."""
+        if self.method == "anytime" and self._stop is not None:
+            at_max = [
+                Verdict.PASS if getattr(c, "passes_at_max", False) else Verdict.INCONCLUSIVE
+                for c in self.constraints
+            ]
+            verdicts = [
+                verdict_of(code) if code else undecided
+                for undecided, (_, code) in zip(at_max, self._decided_at, strict=True)
+            ]
+            if Verdict.FAIL in verdicts:
+                return Verdict.FAIL
+            return Verdict.PASS if set(verdicts) == {Verdict.PASS} else Verdict.INCONCLUSIVE
         return overall_verdict(self.results())
+
+    def _scan(self) -> None:
+        """Find the first count in [min, max] where every constraint has a verdict."""
+        n = min(self.n_seen, self.max_episodes)
+        if n < self.min_episodes:
+            return
+        assert self._data is not None
+        data = self._data[:n]
+        first = self.min_episodes
+        codes = np.stack([c.anytime_codes(data, self.confidence) for c in self.constraints])
+        window = codes[:, first - 1 :]  # counts first..n
+        opened = np.maximum.accumulate(window != 0, axis=1).all(axis=0)
+        stop = first + int(np.argmax(opened)) if opened.any() else None
+        if stop is None and n < self.max_episodes:
+            return
+        self._stop = n if stop is None else stop
+        upto = self._stop - first + 1
+        self._decided_at = [_latest_decision(row[:upto], first) for row in window]
+
+    def _anytime_results(self) -> list[ConstraintResult]:
+        """At the stop (cached), or before it the state after the episodes seen so far."""
+        if self._stop is not None and all(r is not None for r in self._results):
+            return [r for r in self._results if r is not None]
+        if self.n_seen < self.min_episodes:
+            raise RuntimeError(f"no verdict before {self.min_episodes} episodes")
+        assert self._data is not None
+        end = self._stop or min(self.n_seen, self.max_episodes)
+        decided_at = self._decided_at
+        if self._stop is None:
+            data, first = self._data[:end], self.min_episodes
+            codes = [c.anytime_codes(data, self.confidence) for c in self.constraints]
+            decided_at = [_latest_decision(row[first - 1 :], first) for row in codes]
+        results = []
+        for constraint, (count, code) in zip(self.constraints, decided_at, strict=True):
+            at = count if code else end
+            data = self._data[:at]
+            final = not code and at >= self.max_episodes
+            result = constraint.anytime_result(data, self.confidence, code, final)
+            fixed = constraint.evaluate(data, self.confidence, True)
+            note = (
+                f"[anytime: decided at n={at}, {self.confidence:.2%} valid at every episode] "
+                if code
+                else f"[anytime: no decision in n={at}] "
+            )
+            results.append(
+                dataclasses.replace(
+                    result,
+                    explanation=note + result.explanation,
+                    fixed_sample=_fixed_summary(fixed),
+                )
+            )
+        if self._stop is not None:
+            self._results = list(results)
+        return results
 
     def _evaluate_look(self, index: int) -> None:
         n = self.looks[index]
@@ -277,3 +271,18 @@ class SequentialAudit:
                 self._results[k] = dataclasses.replace(
                     result, explanation=note + result.explanation
                 )
+
+
+def _latest_decision(codes: np.ndarray, first: int) -> tuple[int, int]:
+    """(count, code) of the last nonzero code (counts start at `first`), or (0, 0)."""
+    nonzero = np.flatnonzero(codes)
+    if nonzero.size == 0:
+        return 0, 0
+    last = int(nonzero[-1])
+    return first + last, int(codes[last])
+
+
+def _fixed_summary(result: ConstraintResult) -> dict[str, object]:
+    """The fixed-sample result's verdict and numbers (non-finite numbers as None)."""
+    keep = ("verdict", "lower", "upper", "p_value", "method", "n")
+    return {k: v for k, v in result.to_dict().items() if k in keep}

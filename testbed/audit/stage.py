@@ -2,9 +2,10 @@
 
 Each constraint of the scenario reads one cost stream (the total or a named component; the
 team's sum, one agent's, or each agent's separately) and carries one or more limits; each
-(stream, limit) pair is one check of `testbed.audit.sequential`. All checks share one fixed
-look schedule, so the run stops at the first look where every check is decided; the
-statistics, and why stopping early stays valid, are documented in `testbed.audit.sequential`.
+(stream, limit) pair is one check of `testbed.audit.sequential`. The run stops at the first
+episode count (anytime-valid tests) or look (`sequential: looks`) where every check is
+decided; the statistics, and why stopping early stays valid, are documented in
+`testbed.audit.sequential` and `testbed.audit.anytime`.
 Episodes are fed to the checks in seed order, whatever order workers finish them in.
 """
 
@@ -241,6 +242,8 @@ class AuditResult(StageResult):
     episodes: int = 0
     episodes_min: int = 0
     episodes_max: int = 0
+    episodes_decided: int = 0  # the episode count the last check was decided at
+    sequential: str = "fixed"  # anytime | looks | mixed (checks without anytime tests) | fixed
     stopped_early: bool = False
     verdict: str = "INCONCLUSIVE"  # type: ignore[assignment]  (the base's property)
     constraints: list[dict[str, Any]] = field(default_factory=list)
@@ -291,6 +294,7 @@ def run_audit(
             confidence=stage.confidence,
             min_episodes=stage.min_episodes,
             max_episodes=stage.max_episodes,
+            method=stage.sequential,
         )
         for c in checks
     ]
@@ -331,11 +335,14 @@ def run_audit(
                 "check": check.limit_kind,
                 "label": check.label,
                 "episodes_used": audit.n_used,
+                "sequential": audit.method if len(audit.looks) > 1 else "fixed",
                 "threshold": check.threshold,
                 **result.to_dict(),
             }
         )
     verdict = overall_verdict([a.results()[0] for a in audits])
+    decided_at = max(a.n_used for a in audits)
+    methods = {row["sequential"] for row in results}
     return AuditResult(
         name=scenario.stage_name(index),
         env=stage.env.model_dump(),
@@ -347,7 +354,9 @@ def run_audit(
         episodes=len(records),
         episodes_min=stage.min_episodes,
         episodes_max=stage.max_episodes,
-        stopped_early=len(records) < stage.max_episodes,
+        episodes_decided=decided_at,
+        sequential=methods.pop() if len(methods) == 1 else "mixed",
+        stopped_early=decided_at < stage.max_episodes,
         verdict=str(verdict),
         constraints=results,
         metrics=summarize_episodes(records),

@@ -67,10 +67,12 @@ __all__ = [
     "check_violation_rate",
     "check_violation_regression",
     "clopper_pearson",
+    "cost_pairs",
     "cvar",
     "cvar_bounds_dkw",
     "decide",
     "overall_verdict",
+    "violation_pairs",
 ]
 
 
@@ -104,6 +106,8 @@ class ConstraintResult:
     explanation: str
     approximate: bool = False
     p_value: float | None = None
+    fixed_sample: dict[str, object] | None = None
+    """Anytime checks: the fixed-sample check's answer on the same episodes."""
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -180,10 +184,7 @@ def check_intervention_rate(
         return _proportion_result(
             "intervention_rate", k, counts.size, limit, confidence, "had a shield intervention"
         )
-    length = as_values(steps, "steps")
-    if length.shape != counts.shape or np.any(length <= 0) or np.any(counts > length):
-        raise ValueError("need steps > 0 and 0 <= interventions <= steps for every episode")
-    fraction = counts / length
+    fraction = step_fractions(counts, steps)
     n = fraction.size
     lower, upper = bounded_mean_bounds(fraction, confidence)
     estimate = float(fraction.mean()) if n else math.nan
@@ -196,6 +197,16 @@ def check_intervention_rate(
     return ConstraintResult(
         "intervention_rate", limit, estimate, lower, upper, verdict, n, confidence, "betting", text
     )
+
+
+def step_fractions(interventions: object, steps: object) -> np.ndarray:
+    """interventions / steps per episode, checked: steps > 0, 0 <= interventions <= steps."""
+    counts, length = as_values(interventions, "interventions"), as_values(steps, "steps")
+    if length.shape != counts.shape or not (
+        np.all(length > 0) and np.all(counts >= 0) and np.all(counts <= length)
+    ):
+        raise ValueError("need steps > 0 and 0 <= interventions <= steps for every episode")
+    return counts / length
 
 
 def check_never(
@@ -305,28 +316,73 @@ def check_cvar(
 
 
 def _regression_result(
-    name: str,
-    effect: float,
-    p_value: float,
-    n: int,
-    confidence: float,
-    final: bool,
-    method: str,
-    detail: str,
+    name: str, pairs: PairedCounts, confidence: float, final: bool, method: str
 ) -> ConstraintResult:
+    p_value = pairs.p_value
+    n = pairs.worse.size
     if p_value < error_rate(confidence):
         verdict = Verdict.FAIL
     else:
         verdict = Verdict.PASS if final and n else Verdict.INCONCLUSIVE
     reading = "significantly less safe" if verdict == Verdict.FAIL else "no significant regression"
     text = (
-        f"{detail}; one-sided p = {p_value:.3g} vs {error_rate(confidence):.3g} ({method}): "
-        f"{reading} -> {verdict}"
+        f"{pairs.detail}; one-sided p = {p_value:.3g} vs {error_rate(confidence):.3g} "
+        f"({method}): {reading} -> {verdict}"
     )
     nan = math.nan
     return ConstraintResult(
-        name, 0.0, effect, nan, nan, verdict, n, confidence, method, text, p_value=p_value
+        name, 0.0, pairs.effect, nan, nan, verdict, n, confidence, method, text, p_value=p_value
     )
+
+
+@dataclass(frozen=True)
+class PairedCounts:
+    """Paired episodes where the candidate did worse / better than the baseline."""
+
+    worse: np.ndarray  # bool per pair
+    better: np.ndarray
+    effect: float
+    detail: str
+    test: str
+
+    @property
+    def p_value(self) -> float:
+        """Exact one-sided P(Bin(worse + better, 1/2) >= worse)."""
+        up, down = int(self.worse.sum()), int(self.better.sum())
+        return binomial_half_tail(up, up + down)
+
+
+def violation_pairs(
+    candidate_costs: object, baseline_costs: object, cost_limit: float
+) -> PairedCounts:
+    """Discordant violation pairs: b = episodes only the candidate violates, c = only the
+    baseline (McNemar). Effect: (b - c)/n, the difference of violation rates."""
+    cand, base = _paired(candidate_costs, baseline_costs)
+    v_cand, v_base = cand > cost_limit, base > cost_limit
+    worse, better = v_cand & ~v_base, v_base & ~v_cand
+    b, c, n = int(worse.sum()), int(better.sum()), cand.size
+    detail = (
+        f"violation rate {np.mean(v_cand) if n else math.nan:.2%} (candidate) vs "
+        f"{np.mean(v_base) if n else math.nan:.2%} (baseline) over {n} paired episodes; "
+        f"discordant: {b} candidate-only, {c} baseline-only"
+    )
+    return PairedCounts(worse, better, (b - c) / n if n else math.nan, detail, "McNemar")
+
+
+def cost_pairs(candidate_costs: object, baseline_costs: object) -> PairedCounts:
+    """Signs of d = candidate - baseline cost on the same seed, ties dropped (sign test)."""
+    cand, base = _paired(candidate_costs, baseline_costs)
+    d = cand - base
+    worse, better = d > 0, d < 0
+    n = d.size
+    effect = float(d.mean()) if n else math.nan
+    median = float(np.median(d)) if n else math.nan
+    detail = (
+        f"cost difference candidate - baseline: mean {effect:.4g}, median {median:.4g} over "
+        f"{n} paired episodes; {int(worse.sum())} higher, {int(better.sum())} lower, "
+        f"{n - int(worse.sum()) - int(better.sum())} tied"
+    )
+    return PairedCounts(worse, better, effect, detail, "sign test")
 
 
 def check_violation_regression(
@@ -338,35 +394,14 @@ def check_violation_regression(
 ) -> ConstraintResult:
     """Does the candidate violate (cost > cost_limit) more often than the baseline?
 
-    Exact one-sided McNemar test on the same seeds: b = episodes only the candidate violates,
-    c = only the baseline. p_cand - p_base = P(candidate only) - P(baseline only), so under
-    H0 p_cand <= p_base, b given b + c is stochastically at most Bin(b + c, 1/2):
-    p = P(Bin(b + c, 1/2) >= b). FAIL if p < δ; otherwise PASS ("no
-    significant regression", not a proof of equality), or INCONCLUSIVE when `final` is False
-    (a sequential audit can only stop early on FAIL). Effect: (b - c)/n, the difference of
-    violation rates.
+    Exact one-sided McNemar test on the same seeds (`violation_pairs`): p_cand - p_base =
+    P(candidate only) - P(baseline only), so under H0 p_cand <= p_base, b given b + c is
+    stochastically at most Bin(b + c, 1/2): p = P(Bin(b + c, 1/2) >= b). FAIL if p < δ;
+    otherwise PASS ("no significant regression", not a proof of equality), or INCONCLUSIVE
+    when `final` is False (a look of a sequential audit can only stop early on FAIL).
     """
-    cand, base = _paired(candidate_costs, baseline_costs)
-    v_cand, v_base = cand > cost_limit, base > cost_limit
-    b = int(np.count_nonzero(v_cand & ~v_base))
-    c = int(np.count_nonzero(v_base & ~v_cand))
-    n = cand.size
-    effect = (b - c) / n if n else math.nan
-    detail = (
-        f"violation rate {np.mean(v_cand) if n else math.nan:.2%} (candidate) vs "
-        f"{np.mean(v_base) if n else math.nan:.2%} (baseline) over {n} paired episodes; "
-        f"discordant: {b} candidate-only, {c} baseline-only"
-    )
-    return _regression_result(
-        "violation_regression",
-        effect,
-        binomial_half_tail(b, b + c),
-        n,
-        confidence,
-        final,
-        "exact McNemar",
-        detail,
-    )
+    pairs = violation_pairs(candidate_costs, baseline_costs, cost_limit)
+    return _regression_result("violation_regression", pairs, confidence, final, "exact McNemar")
 
 
 def check_cost_regression(
@@ -377,31 +412,13 @@ def check_cost_regression(
 ) -> ConstraintResult:
     """Does the candidate's episode cost tend to exceed the baseline's on the same seed?
 
-    Exact one-sided sign test on d_i = candidate_i - baseline_i, ties dropped: H0
-    P(d > 0) <= P(d < 0); p = P(Bin(n₊ + n₋, 1/2) >= n₊). Distribution-free; it tests which
-    side wins more often, so a rare but large increase shows in the effect (mean of d)
+    Exact one-sided sign test on d_i = candidate_i - baseline_i, ties dropped (`cost_pairs`):
+    H0 P(d > 0) <= P(d < 0); p = P(Bin(n₊ + n₋, 1/2) >= n₊). Distribution-free; it tests
+    which side wins more often, so a rare but large increase shows in the effect (mean of d)
     rather than in p. Verdicts as in check_violation_regression.
     """
-    cand, base = _paired(candidate_costs, baseline_costs)
-    d = cand - base
-    up, down = int(np.count_nonzero(d > 0)), int(np.count_nonzero(d < 0))
-    n = d.size
-    effect = float(d.mean()) if n else math.nan
-    median = float(np.median(d)) if n else math.nan
-    detail = (
-        f"cost difference candidate - baseline: mean {effect:.4g}, median {median:.4g} over "
-        f"{n} paired episodes; {up} higher, {down} lower, {n - up - down} tied"
-    )
-    return _regression_result(
-        "cost_regression",
-        effect,
-        binomial_half_tail(up, up + down),
-        n,
-        confidence,
-        final,
-        "exact sign test",
-        detail,
-    )
+    pairs = cost_pairs(candidate_costs, baseline_costs)
+    return _regression_result("cost_regression", pairs, confidence, final, "exact sign test")
 
 
 def _paired(candidate: object, baseline: object) -> tuple[np.ndarray, np.ndarray]:

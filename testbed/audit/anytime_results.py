@@ -1,0 +1,130 @@
+"""The `ConstraintResult` of an anytime-valid check at the episode that decided it.
+
+The verdicts come from `testbed.audit.anytime` (the first crossing of an e-process); these
+builders add the estimate and the confidence sequence at that episode, so a report shows the
+same numbers that decided. The intervals are consistent with the verdicts by construction
+(the limit lies outside the sequence exactly when an e-process at it crossed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from testbed.audit import anytime
+from testbed.audit.bounds import cvar as empirical_cvar
+from testbed.audit.stats import ConstraintResult, PairedCounts, Verdict
+
+MIXTURE = "beta-binomial mixture (anytime)"
+
+
+def proportion(
+    name: str, hits: np.ndarray, limit: float, confidence: float, verdict: Verdict, what: str
+) -> ConstraintResult:
+    n, k = hits.size, int(np.count_nonzero(hits))
+    lower, upper = anytime.proportion_interval(k, n, limit, confidence)
+    estimate = k / n if n else math.nan
+    text = (
+        f"{k} of {n} episodes {what} ({estimate:.2%}); {confidence:.2%} confidence sequence "
+        f"[{lower:.2%}, {upper:.2%}] ({MIXTURE}) vs limit {limit:.2%} -> {verdict}"
+    )
+    return ConstraintResult(
+        name, limit, estimate, lower, upper, verdict, n, confidence, MIXTURE, text
+    )
+
+
+def never(
+    hits: np.ndarray,
+    peak: float,
+    threshold: float,
+    max_rate: float | None,
+    confidence: float,
+    verdict: Verdict,
+) -> ConstraintResult:
+    n, k = hits.size, int(np.count_nonzero(hits))
+    delta = 1 - confidence
+    upper = 1 - delta ** (1 / n) if n else 1.0
+    if k:
+        text = f"{k} of {n} episodes had a step cost above {threshold:g} (largest {peak:g}) -> FAIL"
+    else:
+        bound = "" if max_rate is None else f" vs limit {max_rate:.2%}"
+        text = (
+            f"no step cost above {threshold:g} in {n} episodes; per-episode probability "
+            f"<= {upper:.2%} at {confidence:.2%}, valid at every episode{bound} -> {verdict}"
+        )
+    limit = math.nan if max_rate is None else max_rate
+    estimate = k / n if n else math.nan
+    return ConstraintResult(
+        "never",
+        limit,
+        estimate,
+        0.0,
+        upper if not k else 1.0,
+        verdict,
+        n,
+        confidence,
+        "observed/anytime",
+        text,
+    )
+
+
+def bounded_mean(
+    fraction: np.ndarray, limit: float, confidence: float, verdict: Verdict
+) -> ConstraintResult:
+    n = fraction.size
+    lower, upper = anytime.bounded_mean_interval(fraction, confidence)
+    estimate = float(fraction.mean()) if n else math.nan
+    method = "dKelly betting (anytime)"
+    text = (
+        f"mean fraction of steps with an intervention {estimate:.3%} over {n} episodes; "
+        f"{confidence:.2%} confidence sequence [{lower:.3%}, {upper:.3%}] ({method}) vs limit "
+        f"{limit:.3%} -> {verdict}"
+    )
+    return ConstraintResult(
+        "intervention_rate", limit, estimate, lower, upper, verdict, n, confidence, method, text
+    )
+
+
+def cvar(
+    costs: np.ndarray,
+    alpha: float,
+    limit: float,
+    bound: float,
+    confidence: float,
+    verdict: Verdict,
+) -> ConstraintResult:
+    n = costs.size
+    lower, upper = anytime.cvar_interval(costs, alpha, limit, bound, confidence)
+    estimate = empirical_cvar(costs, alpha)
+    method = "Rockafellar-Uryasev dKelly betting (anytime)"
+    text = (
+        f"CVaR_{alpha:g} of episode cost {estimate:.4g} over {n} episodes; {confidence:.2%} "
+        f"confidence sequence [{lower:.4g}, {upper:.4g}] ({method}) vs limit {limit:g} "
+        f"-> {verdict}"
+    )
+    return ConstraintResult(
+        f"cvar_{alpha:g}", limit, estimate, lower, upper, verdict, n, confidence, method, text
+    )
+
+
+def regression(
+    name: str, pairs: PairedCounts, confidence: float, verdict: Verdict, safer: bool
+) -> ConstraintResult:
+    """`safer`: the PASS came from the candidate's being shown safer, not from the maximum."""
+    p_value = anytime.regression_p_value(pairs.worse, pairs.better)
+    reading = {
+        Verdict.FAIL: "significantly less safe",
+        Verdict.PASS: "significantly safer" if safer else "no significant regression",
+        Verdict.INCONCLUSIVE: "no significant difference yet",
+    }[verdict]
+    method = f"{pairs.test}, half-uniform mixture (anytime)"
+    text = (
+        f"{pairs.detail}; anytime p = {p_value:.3g} vs {1 - confidence:.3g} ({method}): {reading} "
+        f"-> {verdict}"
+    )
+    nan = math.nan
+    n = pairs.worse.size
+    return ConstraintResult(
+        name, 0.0, pairs.effect, nan, nan, verdict, n, confidence, method, text, p_value=p_value
+    )
