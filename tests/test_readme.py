@@ -34,7 +34,7 @@ def blocks() -> list[list[str]]:
             inside = not inside
             if inside:
                 found.append([])
-        elif inside and line.startswith(".venv/bin/testbed "):
+        elif inside and line.startswith((".venv/bin/testbed ", ".venv/bin/pytest ")):
             found[-1].append(line)
     return [commands for commands in found if commands]
 
@@ -49,11 +49,15 @@ def expectation(line: str) -> tuple[list[str], int, list[str]]:
         needles = ["· PASS", "· FAIL"]
     needles += [f"after {n} episodes" for n in re.findall(r"after (\d+)", comment)]
     needles += [f"after {n} episodes" for n in re.findall(r"\((\d+) episodes\)", comment)]
+    if line.startswith(".venv/bin/pytest "):  # the pytest plugin: its outcome counts
+        needles = re.findall(r"\d+ (?:passed|failed|xfailed)", comment)
     return words, code, needles
 
 
 def shortened(words: list[str]) -> tuple[list[str], bool]:
     """The command to run, and whether it was shortened before an audit (which may FAIL)."""
+    if words[0].startswith("--testbed"):  # pytest with the plugin
+        return ["-m", "pytest", *words], False
     if words[0] != "run":
         return words, False
     scenario = load_scenario(REPO / words[1])
@@ -85,8 +89,9 @@ def test_readme_commands_work_when_pasted(commands, folder):
         argv, gate_may_fail = shortened(words)
         if "*" in " ".join(argv):  # a shell glob, as the README's shell would expand it
             argv = [w for a in argv for w in (sorted(map(str, folder.glob(a))) or [a])]
+        program = [] if argv[0] == "-m" else ["-m", "testbed"]
         done = subprocess.run(
-            [sys.executable, "-m", "testbed", *argv],
+            [sys.executable, *program, *argv],
             cwd=folder,
             capture_output=True,
             text=True,

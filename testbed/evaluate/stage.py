@@ -12,7 +12,7 @@ from testbed.evaluate.stats import summarize_episodes
 from testbed.rollout.episode import EpisodeRecord
 from testbed.rollout.executor import EpisodeRunner, Executor, LocalExecutor
 from testbed.scenario.document import Scenario
-from testbed.scenario.models import Count, TeamStage
+from testbed.scenario.models import Comparison, Count, TeamStage
 from testbed.seeding import EpisodeSeeds
 
 EpisodeCallback = Callable[[int, EpisodeRecord], None]
@@ -23,6 +23,9 @@ class EvaluateStage(TeamStage):
 
     kind: Literal["evaluate"]
     episodes: Count = 100
+    expect: dict[str, Comparison] | None = None
+    """Claims the pytest plugin checks, e.g. {"team.return": ">= -30"}: the confidence interval
+    of that metric's mean must lie on the stated side (`testbed.testing`)."""
 
 
 @dataclass

@@ -8,10 +8,11 @@ Each kind's own schema (`kind: evaluate`, `audit`, ...) subclasses `StageModel` 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar
 
 from annotated_types import Ge, Gt
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 Loc = tuple[str, ...]
 
@@ -21,6 +22,26 @@ Count = Annotated[int, Strict(), Gt(0)]
 NonNegativeCount = Annotated[int, Strict(), Ge(0)]
 Number = Annotated[float, Strict()]
 PositiveNumber = Annotated[float, Strict(), Gt(0)]
+
+COMPARISON = re.compile(r"^\s*(<=|>=|<|>)\s*(-?\d+(\.\d*)?([eE][-+]?\d+)?)\s*$")
+
+
+def parse_comparison(text: object) -> tuple[str, float]:
+    """("<=", 2.0) from "<= 2"; ValueError saying what is expected otherwise."""
+    match = COMPARISON.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"expected a comparison such as '>= -30' or '<= 2', got {text!r}")
+    return match.group(1), float(match.group(2))
+
+
+def _comparison(text: object) -> str:
+    parse_comparison(text)
+    assert isinstance(text, str)
+    return text
+
+
+Comparison = Annotated[str, BeforeValidator(_comparison)]
+"""An expectation such as ">= -30" (checked by the pytest plugin, `testbed.testing`)."""
 
 
 class Strict(BaseModel):

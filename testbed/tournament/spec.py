@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from testbed.scenario.models import (
     AgentRef,
+    Comparison,
     Count,
     EntrantRef,
     Loc,
@@ -26,6 +27,10 @@ class RatingOptions(Strict):
     """Bootstrap replicates of the Bradley–Terry fit (0 = no intervals)."""
     confidence: Number = Field(default=0.95, gt=0.5, lt=1)
     elo_k: PositiveNumber = 32.0
+
+
+class TournamentExpectations(Strict):
+    rank: dict[str, Comparison] = Field(default_factory=dict)
 
 
 class TournamentStage(StageModel):
@@ -51,6 +56,8 @@ class TournamentStage(StageModel):
     db: str | None = None
     """SQLite file; default `runs/leaderboard.sqlite` (the CLI's --db overrides)."""
     ratings: RatingOptions = Field(default_factory=RatingOptions)
+    expect: TournamentExpectations | None = None
+    """Claims the pytest plugin checks: `rank: {entrant: "<= 2"}` (its bootstrap rank interval)."""
 
     def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
         return [ref for n, e in self.entrants.items() for ref in e.refs(("entrants", n))]
