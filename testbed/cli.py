@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_replay_command(sub)
     _add_describe_command(sub)
     _add_leaderboard_command(sub)
+    _add_check_command(sub)
     return parser
 
 
@@ -163,6 +164,37 @@ def _add_describe_command(sub: Any) -> None:
     )
     command.add_argument("env", help="env id, e.g. mpe/simple_spread_v3")
     command.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_check_command(sub: Any) -> None:
+    command = sub.add_parser(
+        "check",
+        help="check that your env or agent keeps what testbed relies on",
+        description="Conformance kit: PettingZoo's api test, whole-episode seeding, the cost "
+        "convention, fixed spaces (envs); spaces, masks, seeding and checkpoints (agents).",
+        epilog="examples: testbed check env my_pkg.envs:make; "
+        "testbed check agent ./agent.py:Mine --env mpe/simple_spread_v3",
+    )
+    command.add_argument("what", choices=("env", "agent"))
+    command.add_argument("target", help="registered id, module:attr or path/file.py:Name")
+    command.add_argument("--env", help="the env an agent is checked on (agents only)")
+    command.add_argument("--seed", type=int, default=7, help="seed of the runs (default 7)")
+    command.add_argument("--steps", type=int, default=200, help="agent steps per run (default 200)")
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    from testbed.conformance import check_agent, check_env
+    from testbed.conformance.report import show_findings
+
+    if args.steps < 1:
+        raise BadInput(f"--steps must be a positive count, got {args.steps}")
+    if args.what == "env":
+        findings = check_env(args.target, seed=args.seed, steps=args.steps)
+        return show_findings(f"env {args.target}", findings, console)
+    if not args.env:
+        raise BadInput("testbed check agent needs --env ID (the env to play it on)")
+    findings = check_agent(args.target, args.env, seed=args.seed, steps=args.steps)
+    return show_findings(f"agent {args.target} on {args.env}", findings, console)
 
 
 def _add_leaderboard_command(sub: Any) -> None:
@@ -334,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "describe": _describe,
         "replay": _replay,
         "leaderboard": _leaderboard,
+        "check": _check,
     }
     try:
         return commands[args.command](args, console)

@@ -1,5 +1,6 @@
 """Helpers for users who test their agents with pytest: run a scenario, check its verdicts and
-the `expect:` blocks of evaluate and tournament stages (the pytest plugin uses the same).
+the `expect:` blocks of evaluate and tournament stages (the pytest plugin uses the same), and
+check an env or agent with the conformance kit (`check_env`, `check_agent`).
 
 >>> result = run_scenario("scenarios/audit_safe.yaml")      # doctest: +SKIP
 >>> assert_audit_passes(result)                             # doctest: +SKIP
@@ -139,3 +140,23 @@ def assert_audit_passes(result: Any, stage: str | None = None) -> None:
         raise AssertionError(
             "\n\n".join(f"{c.label}: {c.outcome.upper()}\n{c.message}" for c in bad)
         )
+
+
+def check_env(target: str, **options: Any) -> None:
+    """AssertionError naming every failed conformance check of the env (`testbed check env`)."""
+    from testbed import conformance
+
+    _raise_failures(f"env {target}", conformance.check_env(target, **options))
+
+
+def check_agent(target: str, env: str, **options: Any) -> None:
+    """AssertionError naming every failed conformance check of the agent on `env`."""
+    from testbed import conformance
+
+    _raise_failures(f"agent {target} on {env}", conformance.check_agent(target, env, **options))
+
+
+def _raise_failures(what: str, findings: list[Any]) -> None:
+    failed = [f"{f.check}: {f.message}" for f in findings if f.ok is False]
+    if failed:
+        raise AssertionError(f"{what} breaks what testbed relies on:\n" + "\n".join(failed))

@@ -2,13 +2,17 @@
 
 Parametrized over the registry itself, so entries added later are tested without edits here:
 
-- (a) PettingZoo's API test (`parallel_api_test` / `api_test`) through `make_env`;
+- (a) the conformance kit (`testbed check env`, `testbed.conformance`): PettingZoo's API test
+  (`parallel_api_test` / `api_test`) through `make_env`, seeding over whole episodes, the cost
+  convention, fixed spaces, render modes;
 - (b) seeding: two envs from `make_env`, reset with the same seed and driven by the same
   seeded random legal actions, emit identical observations, rewards, terminations and infos
-  for `ROLLOUT_STEPS` agent steps; AEC envs also pass PettingZoo's `seed_test`. (PettingZoo's
+  for `ROLLOUT_STEPS` agent steps (the conformance kit's `record` and `first_difference`,
+  `testbed.conformance`); AEC envs also pass PettingZoo's `seed_test`. (PettingZoo's
   `parallel_seed_test` is not used: it stops after the first step, since `any(terminations)`
   iterates over agent names, and costs two resets per env more than the check here.)
-- (c) cost: after reset and every step, every live agent's info holds a float `cost`; a `costs`
+- (c) cost: after reset and every step, every live agent's info holds a float `cost` (the kit's
+  `cost_problem`); a `costs`
   dict holds floats, its names are declared in `EnvSpec.costs` and named in the env's module
   docstring, and when `cost` is not their plain sum, that docstring says how they combine
   (mentions "sum" or "weight");
@@ -44,11 +48,16 @@ from typing import Any
 import numpy as np
 import pytest
 from gymnasium import spaces
-from gymnasium.utils.env_checker import data_equivalence
 from pettingzoo import AECEnv, ParallelEnv
-from pettingzoo.test import api_test, parallel_api_test, seed_test
+from pettingzoo.test import seed_test
 
-from testbed.agents.baselines.random import sample
+from testbed.conformance.env import (
+    check_env,
+    cost_problem,
+    first_difference,
+    infos_in,
+    record,
+)
 from testbed.errors import BadInput
 from testbed.registry import ENV_KINDS, ENVS, EnvSpec, env_factory, make_env
 
@@ -119,49 +128,8 @@ def build(env_id: str, **params: Any) -> Any:
         pytest.skip(f"{env_id} needs the {extra!r} extra: {exc}")
 
 
-def mask_of(observation: Any, info: dict) -> np.ndarray | None:
-    if isinstance(observation, dict) and "action_mask" in observation:
-        return observation["action_mask"]
-    return info.get("action_mask")
-
-
 def module_doc(env_id: str) -> str:
     return inspect.getmodule(env_factory(env_id)).__doc__ or ""
-
-
-def record(env: Any, seed: int) -> list[tuple]:
-    """Drive `env` with seeded random legal actions; return everything it emitted.
-
-    Parallel: ("reset", observations, infos), then ("step", actions, observations, rewards,
-    terminations, truncations, infos). AEC: ("reset", infos), then ("step", agent, action,
-    what `last()` returned, the infos of every live agent after the step).
-    """
-    rng = np.random.default_rng(seed)
-    if isinstance(env, ParallelEnv):
-        observations, infos = env.reset(seed=seed)
-        trace: list[tuple] = [("reset", observations, infos)]
-        for _ in range(ROLLOUT_STEPS):
-            if not env.agents:
-                break
-            actions = {
-                a: sample(env.action_space(a), rng, mask_of(observations[a], infos[a]))
-                for a in env.agents
-            }
-            observations, rewards, terminations, truncations, infos = env.step(actions)
-            trace.append(("step", actions, observations, rewards, terminations, truncations, infos))
-        return trace
-    env.reset(seed=seed)
-    trace = [("reset", {a: dict(env.infos[a]) for a in env.agents})]
-    for count, agent in enumerate(env.agent_iter()):
-        if count >= ROLLOUT_STEPS:
-            break
-        last = env.last()
-        observation, _, termination, truncation, info = last
-        done = termination or truncation
-        action = None if done else sample(env.action_space(agent), rng, mask_of(observation, info))
-        env.step(action)
-        trace.append(("step", agent, action, last, {a: dict(env.infos[a]) for a in env.agents}))
-    return trace
 
 
 @functools.cache
@@ -171,39 +139,22 @@ def twin_traces(env_id: str) -> tuple[bool, list[tuple], list[tuple]]:
     for _ in range(2):
         env = build(env_id)
         parallel = isinstance(env, ParallelEnv)
-        traces.append(record(env, seed=7))
+        traces.append(record(env, 7, ROLLOUT_STEPS, episodes=False))
         env.close()
     return parallel, traces[0], traces[1]
 
 
-def infos_in(entry: tuple, parallel: bool) -> list[tuple[str, dict]]:
-    """(agent, info) pairs a trace entry must carry a cost in."""
-    if parallel:
-        if entry[0] == "reset":
-            return list(entry[2].items())
-        actions, infos = entry[1], entry[6]
-        missing = set(actions) - set(infos)
-        assert not missing, f"no info for {sorted(missing)}, which acted"
-        return [(a, infos[a]) for a in actions]
-    if entry[0] == "reset":
-        return list(entry[1].items())
-    agent, last, infos_after = entry[1], entry[3], entry[4]
-    return [(agent, last[4]), *infos_after.items()]
-
-
 def check_cost(env_id: str, agent: str, info: dict) -> None:
+    """The kit's cost convention, then what the registry adds: cost names declared in the
+    EnvSpec and the env's docstring, and how they combine."""
     where = f"{env_id}, agent {agent!r}"
-    assert "cost" in info, f"{where}: infos has no 'cost' (keys {sorted(info)})"
-    cost = info["cost"]
-    assert isinstance(cost, float), f"{where}: cost {cost!r} is a {type(cost).__name__}, not float"
-    assert math.isfinite(cost), f"{where}: cost {cost!r} is not finite"
+    problem = cost_problem(agent, info)
+    assert problem is None, f"{env_id}: {problem}"
     if "costs" not in info:
         return
-    costs = info["costs"]
-    assert isinstance(costs, dict), f"{where}: 'costs' must be a dict name -> float"
+    cost, costs = info["cost"], info["costs"]
     doc = module_doc(env_id)
-    for name, value in costs.items():
-        assert isinstance(value, float) and math.isfinite(value), f"{where}: costs[{name!r}]"
+    for name in costs:
         assert name in ENVS[env_id].costs, f"{where}: cost {name!r} is not in EnvSpec.costs"
         assert name in doc, f"{where}: the env's module docstring never names cost {name!r}"
     if not math.isclose(cost, sum(costs.values()), rel_tol=1e-6, abs_tol=1e-9):
@@ -218,23 +169,22 @@ def check_cost(env_id: str, agent: str, info: dict) -> None:
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_pettingzoo_api(env_id: str) -> None:
+def test_conformance_kit(env_id: str) -> None:
+    """`testbed check env` on every id: PettingZoo's api test, seeding over episodes, the cost
+    convention, fixed spaces, render modes."""
     skip_unless_sampled(env_id)
-    env = build(env_id)
-    if isinstance(env, ParallelEnv):
-        parallel_api_test(env, num_cycles=API_CYCLES)
-    else:
-        api_test(env, num_cycles=API_CYCLES)
-    env.close()
+    build(env_id).close()  # skips when an optional dependency is missing
+    findings = check_env(env_id, steps=ROLLOUT_STEPS, api_cycles=API_CYCLES)
+    failed = [f"{f.check}: {f.message}" for f in findings if f.ok is False]
+    assert not failed, f"{env_id}: " + "; ".join(failed)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_seeding(env_id: str) -> None:
     skip_unless_sampled(env_id)
     parallel, first, second = twin_traces(env_id)
-    assert len(first) == len(second), f"{env_id}: runs with seed 7 differ in length"
-    for step, (one, two) in enumerate(zip(first, second, strict=True)):
-        assert data_equivalence(one, two), f"{env_id}: runs with seed 7 differ at entry {step}"
+    where = first_difference(first, second)
+    assert where is None, f"{env_id}: runs with seed 7 first differ at {where}"
     if not parallel:  # PettingZoo's own seed test too (see the module docstring)
         seed_test(lambda: make_env(env_id), num_cycles=SEED_CYCLES)
 

@@ -162,3 +162,16 @@ def test_testing_helpers(write_yaml, tmp_path):
     )
     with pytest.raises(AssertionError, match="episode-cost: FAIL"):
         testing.assert_audit_passes(unsafe)
+
+
+def test_xdist_runs_each_file_once_on_one_worker(pytester):
+    pytester.makefile(".yaml", safe=audit(), unsafe=audit("scripted/unsafe_navigator"))
+    args = ("--testbed", "safe.yaml", "unsafe.yaml", "-n", "2", "--dist", "loadfile")
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=2, failed=2)
+    runs = sorted((pytester.path / ".pytest_cache" / "d" / "testbed-runs").iterdir())
+    assert len(runs) == 2  # one run per file (loadfile: its items on one worker)
+    written = [(run / "result.json").stat().st_mtime_ns for run in runs]
+    again = pytester.runpytest_subprocess(*args)  # the workers' results were cached
+    again.assert_outcomes(passed=2, failed=2)
+    assert [(run / "result.json").stat().st_mtime_ns for run in runs] == written
