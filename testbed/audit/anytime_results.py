@@ -118,7 +118,8 @@ def regression(
         Verdict.PASS: "significantly safer" if safer else "no significant regression",
         Verdict.INCONCLUSIVE: "no significant difference yet",
     }[verdict]
-    method = f"{pairs.test}, half-uniform mixture (anytime)"
+    a = anytime.REGRESSION_MIXTURE
+    method = f"{pairs.test}, half-Beta({a:g}, {a:g}) mixture (anytime)"
     text = (
         f"{pairs.detail}; anytime p = {p_value:.3g} vs {1 - confidence:.3g} ({method}): {reading} "
         f"-> {verdict}"

@@ -150,6 +150,13 @@ class CVaRLimit:
         """Only with cost_bound: the bootstrap upper bound has no anytime version."""
         return self.cost_bound is not None
 
+    def valid_prefix(self, data: EpisodeData) -> int:
+        """Episodes before the first cost outside [0, cost_bound] (all when none is)."""
+        if self.cost_bound is None:
+            return len(data)
+        outside = np.flatnonzero((data.cost < 0) | (data.cost > self.cost_bound))
+        return int(outside[0]) if outside.size else len(data)
+
     def anytime_codes(self, data: EpisodeData, confidence: float) -> np.ndarray:
         assert self.cost_bound is not None
         _check_cost_range(data.cost, self.cost_bound)

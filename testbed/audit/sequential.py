@@ -200,19 +200,46 @@ class SequentialAudit:
             return Verdict.PASS if set(verdicts) == {Verdict.PASS} else Verdict.INCONCLUSIVE
         return overall_verdict(self.results())
 
-    def _scan(self) -> None:
-        """Find the first count in [min, max] where every constraint has a verdict."""
-        n = min(self.n_seen, self.max_episodes)
+    def revisit(self, data: EpisodeData, end: int) -> None:
+        """An anytime audit that stopped before `end` (others of the same run went on) reads
+        the episodes up to `end` too, so a later event can still change its latest verdict
+        (a "never" step turns a PASS into FAIL). Any reported verdict is still the verdict at
+        some count, which the guarantee covers."""
+        if self.method != "anytime" or self._stop is None or end <= self._stop:
+            return
+        if len(data) < end:
+            raise ValueError(f"revisit needs {end} episodes, got {len(data)}")
+        self._data, self._stop = data, None
+        self._results = [None] * len(self.constraints)
+        self._scan(until=end)
+
+    def _scan(self, until: int | None = None) -> None:
+        """Find the first count in [min, max] where every constraint has a verdict. Data a
+        constraint cannot take (a cost above its cost_bound) raise only if the audit reaches
+        them, so where it stops never depends on how episodes were batched."""
+        n = min(self.n_seen, self.max_episodes, until or self.max_episodes)
         if n < self.min_episodes:
             return
         assert self._data is not None
         data = self._data[:n]
+        valid = [getattr(c, "valid_prefix", lambda d: len(d))(data) for c in self.constraints]
+        usable = min(valid)
         first = self.min_episodes
-        codes = np.stack([c.anytime_codes(data, self.confidence) for c in self.constraints])
-        window = codes[:, first - 1 :]  # counts first..n
-        opened = np.maximum.accumulate(window != 0, axis=1).all(axis=0)
-        stop = first + int(np.argmax(opened)) if opened.any() else None
-        if stop is None and n < self.max_episodes:
+        stop = None
+        if usable >= first:
+            usable_data = data[:usable]
+            codes = np.stack(
+                [c.anytime_codes(usable_data, self.confidence) for c in self.constraints]
+            )
+            window = codes[:, first - 1 :]  # counts first..usable
+            opened = np.maximum.accumulate(window != 0, axis=1).all(axis=0)
+            stop = first + int(np.argmax(opened)) if opened.any() else None
+            if until is not None:  # revisiting: the latest verdicts up to `until`
+                stop = n if usable == n else None
+        if stop is None and usable < n:
+            bad = valid.index(usable)  # its own check raises the error, naming the value
+            self.constraints[bad].anytime_codes(data[: usable + 1], self.confidence)
+        if stop is None and n < self.max_episodes and until is None:
             return
         self._stop = n if stop is None else stop
         upto = self._stop - first + 1

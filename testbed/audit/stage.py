@@ -323,6 +323,11 @@ def run_audit(
             if not audit.finished():
                 audit.add(_episode_data(check, new, new_base))
     elapsed = time.perf_counter() - started
+    end = max(a.n_used for a in audits)  # where the last check was decided
+    for check, audit in zip(checks, audits, strict=True):  # earlier ones read up to it too
+        if audit.n_used < end:
+            base = None if baseline is None else baseline[:end]
+            audit.revisit(_episode_data(check, records[:end], base), end)
 
     results = []
     for check, audit in zip(checks, audits, strict=True):
@@ -341,7 +346,7 @@ def run_audit(
             }
         )
     verdict = overall_verdict([a.results()[0] for a in audits])
-    decided_at = max(a.n_used for a in audits)
+    decided_at = end
     methods = {row["sequential"] for row in results}
     return AuditResult(
         name=scenario.stage_name(index),

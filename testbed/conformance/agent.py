@@ -40,6 +40,9 @@ def _agents(target: str, env: Any, seed: int) -> dict[str, Any]:
 def play(env: Any, agents: dict[str, Any], seed: int, steps: int, check: Any = None) -> list:
     """The actions `agents` take over `steps` agent steps of `env` from `seed` (one episode
     after another); `check(agent, action, space, mask)` sees every action."""
+    import torch
+
+    torch.manual_seed(seed)  # agents that sample from torch's global stream
     for agent in agents.values():
         agent.reset(seed)
     actions: list = []
@@ -79,20 +82,24 @@ def play(env: Any, agents: dict[str, Any], seed: int, steps: int, check: Any = N
 
 def check_agent(target: str, env_target: str, *, seed: int = 3, steps: int = 200):
     """The findings of every check above for agent `target` on env `env_target`."""
+    env = build(env_target)
+    try:
+        return _agent_findings(target, env_target, env, seed, steps)
+    finally:
+        env.close()
+
+
+def _agent_findings(target: str, env_target: str, env: Any, seed: int, steps: int):
     from testbed.errors import BadInput
 
-    findings: list[Finding] = []
-    env = build(env_target)
     try:
         agents = _agents(target, env, seed)
     except BadInput:
-        env.close()
         raise
-    except Exception as exc:
-        env.close()
+    except Exception as exc:  # the agent's own code
         return [Finding("build", False, f"{type(exc).__name__}: {exc}")]
     names = {type(a).__name__ for a in agents.values()}
-    findings.append(Finding("build", True, f"{', '.join(sorted(names))} for {len(agents)} seats"))
+    findings = [Finding("build", True, f"{', '.join(sorted(names))} for {len(agents)} seats")]
     bad: list[str] = []
 
     def in_space(agent: str, action: Any, space: Any, mask: np.ndarray | None) -> None:
@@ -107,20 +114,18 @@ def check_agent(target: str, env_target: str, *, seed: int = 3, steps: int = 200
     try:
         first = play(env, agents, seed, steps, in_space)
     except Exception as exc:
-        env.close()
         return [*findings, Finding("actions", False, f"{type(exc).__name__}: {exc}")]
     per_act = (time.perf_counter() - started) / max(len(first), 1)
     findings.append(Finding("actions", not bad, bad[0] if bad else
                             f"{len(first)} actions in their spaces, masks respected"))  # fmt: skip
-    second = _play_fresh(env_target, _agents(target, env, seed), seed, steps)
-    same = _same(first, second)
-    findings.append(
-        Finding("reset determinism", same, f"two copies reset with seed {seed} "
-                + ("act the same" if same else "act differently on the same episode"))
-    )  # fmt: skip
+    try:
+        same = _same(first, _play_fresh(env_target, _agents(target, env, seed), seed, steps))
+        message = "act the same" if same else "act differently on the same episodes"
+        findings.append(Finding("reset determinism", same, f"two seeded copies {message}"))
+    except Exception as exc:
+        findings.append(Finding("reset determinism", False, f"{type(exc).__name__}: {exc}"))
     findings.append(_checkpoint(target, env_target, env, agents, seed, steps))
     findings.append(Finding("speed", None, f"{per_act * 1e3:.3f} ms per act (with env steps)"))
-    env.close()
     return findings
 
 
@@ -160,7 +165,10 @@ def _checkpoint(
                 loaded[seat] = load_checkpoint(path, *spaces, agent=target)
     except Exception as exc:
         return Finding("checkpoint", False, f"save + load failed: {type(exc).__name__}: {exc}")
-    before = _play_fresh(env_target, agents, seed, steps)
-    same = _same(before, _play_fresh(env_target, loaded, seed, steps))
+    try:
+        before = _play_fresh(env_target, agents, seed, steps)
+        same = _same(before, _play_fresh(env_target, loaded, seed, steps))
+    except Exception as exc:
+        return Finding("checkpoint", False, f"acting after loading: {type(exc).__name__}: {exc}")
     return Finding("checkpoint", same, "saved and loaded, " +
                    ("acts the same" if same else "acts differently after loading"))  # fmt: skip

@@ -20,6 +20,7 @@ naming a factory) and returns one `Finding` per check:
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -65,16 +66,18 @@ def record(env: Any, seed: int, steps: int, episodes: bool = True) -> list[tuple
     trace: list[tuple] = []
     count, episode = 0, 0
     while count < steps:
+        before = count
         if isinstance(env, ParallelEnv):
             observations, infos = env.reset(seed=seed + episode)
-            trace.append(("reset", observations, infos))
+            trace.append(copy.deepcopy(("reset", observations, infos)))
             while env.agents and count < steps:
                 actions = {
                     a: sample_action(env.action_space(a), rng, mask_of(observations[a], infos[a]))
                     for a in env.agents
                 }
                 observations, rewards, terms, truncs, infos = env.step(actions)
-                trace.append(("step", actions, observations, rewards, terms, truncs, infos))
+                entry = ("step", actions, observations, rewards, terms, truncs, infos)
+                trace.append(copy.deepcopy(entry))
                 count += 1
         else:
             env.reset(seed=seed + episode)
@@ -89,11 +92,13 @@ def record(env: Any, seed: int, steps: int, episodes: bool = True) -> list[tuple
                 action = None if done else sample_action(env.action_space(agent), rng, mask)
                 env.step(action)
                 infos_after = {a: dict(env.infos[a]) for a in env.agents}
-                trace.append(("step", agent, action, last, infos_after))
+                trace.append(("step", agent, action, copy.deepcopy(last), infos_after))
                 count += 1
         episode += 1
         if not episodes:
             break
+        if count == before:
+            raise RuntimeError(f"reset(seed={seed + episode - 1}) left no agent to step")
     return trace
 
 
@@ -117,15 +122,37 @@ def cost_problem(agent: str, info: Any) -> str | None:
     if "cost" not in info:
         return f"agent {agent!r}: info has no 'cost' (keys {sorted(info)})"
     cost = info["cost"]
-    if not isinstance(cost, float) or not math.isfinite(cost):
-        return f"agent {agent!r}: cost {cost!r} is not a finite float"
+    if not _finite_number(cost):
+        return f"agent {agent!r}: cost {cost!r} is not a finite number"
     costs = info.get("costs", {})
     if not isinstance(costs, dict):
-        return f"agent {agent!r}: 'costs' must be a dict name -> float"
+        return f"agent {agent!r}: 'costs' must be a dict name -> number"
     for name, value in costs.items():
-        if not isinstance(value, float) or not math.isfinite(value):
-            return f"agent {agent!r}: costs[{name!r}] = {value!r} is not a finite float"
+        if not _finite_number(value):
+            return f"agent {agent!r}: costs[{name!r}] = {value!r} is not a finite number"
     return None
+
+
+def _finite_number(value: Any) -> bool:
+    """A real number (int, float, numpy scalar; not bool) that is finite."""
+    real = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    return real and math.isfinite(float(value))
+
+
+FIELDS = {
+    ("parallel", "reset"): ("kind", "observations", "infos"),
+    ("parallel", "step"): (
+        "kind",
+        "actions",
+        "observations",
+        "rewards",
+        "terminations",
+        "truncations",
+        "infos",
+    ),
+    ("aec", "reset"): ("kind", "infos"),
+    ("aec", "step"): ("kind", "agent", "action", "last() (observation, reward, ...)", "infos"),
+}
 
 
 def first_difference(one: list[tuple], two: list[tuple]) -> str | None:
@@ -134,16 +161,16 @@ def first_difference(one: list[tuple], two: list[tuple]) -> str | None:
     steps = 0
     for a, b in zip(one, two, strict=False):
         if not data_equivalence(a, b):
-            names = ("kind", "actions", "observations", "rewards", "terminations")
-            names += ("truncations", "infos")
+            api = "parallel" if a[0] == "reset" and len(a) == 3 or len(a) == 7 else "aec"
+            names = FIELDS[(api, a[0])]
             field = next(
                 (names[i] for i in range(min(len(a), len(b))) if not data_equivalence(a[i], b[i])),
-                "length",
+                "kind",
             )
             return f"{'a reset' if a[0] == 'reset' else f'step {steps + 1}'} ({field})"
         steps += a[0] == "step"
     if len(one) != len(two):
-        return f"step {steps} (one run ended, the other did not)"
+        return f"step {steps + 1} (one run ended, the other did not)"
     return None
 
 
@@ -170,22 +197,24 @@ def check_env(target: str, *, seed: int = 7, steps: int = 200, api_cycles: int =
                 f"agents {list(env.possible_agents)}")
     )  # fmt: skip
     findings.append(_guarded("pettingzoo api", lambda: _api(env, parallel, api_cycles)))
-    env.close()
+    _close(env)
     traces, seconds = [], 0.0
     for run in range(2):
-        fresh = build(target)
-        before = _spaces_of(fresh)
-        started = time.perf_counter()
+        fresh = None
         try:
+            fresh = build(target)
+            before = _spaces_of(fresh)
+            started = time.perf_counter()
             traces.append(record(fresh, seed, steps))
-        except Exception as exc:
+            seconds = time.perf_counter() - started
+            if run == 1:
+                findings.append(_spaces(fresh, before, traces[-1], parallel))
+        except Exception as exc:  # the env's own error, whichever call raised it
             findings.append(Finding("seed determinism", False, f"{type(exc).__name__}: {exc}"))
-            fresh.close()
             return findings
-        seconds = time.perf_counter() - started
-        if run == 1:
-            findings.append(_spaces(fresh, before, traces[-1], parallel))
-        fresh.close()
+        finally:
+            if fresh is not None:
+                _close(fresh)
     where = first_difference(*traces)
     findings.append(
         Finding(
@@ -197,7 +226,7 @@ def check_env(target: str, *, seed: int = 7, steps: int = 200, api_cycles: int =
     problems = [p for e in traces[0] for a, i in infos_in(e, parallel) if (p := cost_problem(a, i))]
     findings.append(
         Finding("cost convention", not problems, problems[0] if problems else
-                "every agent's info has a float 'cost' after reset and every step")
+                "every agent's info has a numeric 'cost' after reset and every step")
     )  # fmt: skip
     modes = env.metadata.get("render_modes")
     findings.append(
@@ -207,6 +236,13 @@ def check_env(target: str, *, seed: int = 7, steps: int = 200, api_cycles: int =
     )
     findings.append(Finding("speed", None, f"{steps / max(seconds, 1e-9):,.0f} agent steps/s"))
     return findings
+
+
+def _close(env: Any) -> None:
+    try:
+        env.close()
+    except Exception:  # a failing close() must not hide the findings
+        pass
 
 
 def _guarded(check: str, body: Any) -> Finding:

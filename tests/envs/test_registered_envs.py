@@ -150,6 +150,7 @@ def check_cost(env_id: str, agent: str, info: dict) -> None:
     where = f"{env_id}, agent {agent!r}"
     problem = cost_problem(agent, info)
     assert problem is None, f"{env_id}: {problem}"
+    assert isinstance(info["cost"], float), f"{where}: cost {info['cost']!r} is not a float"
     if "costs" not in info:
         return
     cost, costs = info["cost"], info["costs"]

@@ -1,5 +1,5 @@
-"""Two envs that break what testbed relies on, for the conformance kit's tests: one whose infos
-carry no cost, one whose 50th step draws from an unseeded random stream."""
+"""Envs that break what testbed relies on, for the conformance kit's tests: infos without a
+cost, an unseeded random draw at step 50 or at reset, a reset that leaves no agents."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ class Walk(ParallelEnv):
 
     metadata = {"name": "walk_v0", "render_modes": []}
 
-    def __init__(self, with_cost: bool = True, unseeded_at: int | None = None) -> None:
+    def __init__(
+        self, with_cost: bool = True, unseeded_at: int | None = None, agents_on_reset: bool = True
+    ) -> None:
         self.possible_agents = ["a", "b"]
         self.with_cost, self.unseeded_at = with_cost, unseeded_at
+        self.agents_on_reset = agents_on_reset
         self._rng = np.random.default_rng()
         self._observation_space = spaces.Box(-200.0, 200.0, (2,), np.float64)
         self._action_space = spaces.Discrete(2)
@@ -39,8 +42,8 @@ class Walk(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         self._rng = np.random.default_rng(seed)
-        self.agents = list(self.possible_agents)
-        self.position = {a: 0.0 for a in self.agents}
+        self.agents = list(self.possible_agents) if self.agents_on_reset else []
+        self.position = {a: 0.0 for a in self.possible_agents}
         self.t = 0
         return self._observe(), self._infos()
 
@@ -63,6 +66,14 @@ def no_cost() -> Walk:
 
 def diverges_at_50() -> Walk:
     return Walk(unseeded_at=50)
+
+
+def unseeded_reset() -> Walk:
+    return Walk(unseeded_at=0)
+
+
+def no_agents_after_reset() -> Walk:
+    return Walk(agents_on_reset=False)
 
 
 def fine() -> Walk:

@@ -224,6 +224,7 @@ def test_stage_decides_sooner_and_looks_reproduce_the_old_audit(write_yaml, tmp_
     written = json.loads((tmp_path / "a" / "result.json").read_text())
     rows = written["stages"][0]["constraints"]
     assert all(r["fixed_sample"]["verdict"] == "PASS" for r in rows)
+    assert {r["n"] for r in rows} == {46}  # hazards, decided at 30, read up to the stop too
     summary = (tmp_path / "a" / "summary.md").read_text()
     assert "decided after 46 episodes (anytime-valid tests" in summary
     assert "fixed-sample" in summary
@@ -236,3 +237,34 @@ def test_a_check_without_an_anytime_test_keeps_the_looks_and_says_so(write_yaml,
     assert methods["cvar_0.2"] == "looks" and methods["violation_rate"] == "anytime"
     assert result["sequential"] == "mixed" and result["verdict"] == "PASS"
     assert "geometric looks for checks without one" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_check_decided_early_still_reads_up_to_the_stop():
+    """A "never" PASS at 30 turns into FAIL when a later episode (before the audit's stop)
+    has the event; revisiting is how the stage feeds a check that stopped early."""
+    peaks = np.zeros(200)
+    peaks[39] = 5.0  # episode 40
+    data = EpisodeData(cost=np.zeros(200), max_step_cost=peaks)
+    never = SequentialAudit([NeverAbove(0.5)], max_episodes=200)
+    never.add(data)
+    assert never.n_used == 30 and never.verdict() == Verdict.PASS
+    never.revisit(data, 46)
+    (result,) = never.results()
+    assert never.n_used == 46 and result.verdict == Verdict.FAIL and result.n == 46
+
+
+def test_a_cost_above_the_bound_after_the_stop_does_not_depend_on_batching():
+    rng = np.random.default_rng(9)
+    costs = 100 * rng.beta(1, 8, 400)
+    costs[300] = 150.0  # outside cost_bound, after the audit has decided
+    check = CVaRLimit(0.2, 50.0, 100.0)
+    whole = SequentialAudit([check], max_episodes=400)
+    whole.add(EpisodeData(cost=costs))
+    stepwise = SequentialAudit([check], max_episodes=400)
+    for k in range(0, 400, 7):
+        if not stepwise.finished():
+            stepwise.add(EpisodeData(cost=costs[k : k + 7]))
+    assert whole.n_used == stepwise.n_used < 300 and whole.results() == stepwise.results()
+    costs[100] = 150.0  # before it could decide: the audit says so
+    with pytest.raises(ValueError, match="cost_bound"):
+        SequentialAudit([check], max_episodes=400).add(EpisodeData(cost=costs))

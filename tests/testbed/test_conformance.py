@@ -85,3 +85,29 @@ def test_testing_helpers_raise_naming_the_checks():
     with pytest.raises(AssertionError, match="cost convention: agent 'a'"):
         testing.check_env(f"{BROKEN}:no_cost")
     testing.check_agent("random", "classic/connect_four_v3", steps=30)
+
+
+def test_the_field_that_differs_is_named_and_a_reset_without_agents_ends():
+    failed = failures(check_env(f"{BROKEN}:unseeded_reset", steps=20))
+    assert [f.message for f in failed] == [
+        "two runs with seed 7 first differ at a reset (observations)"
+    ]
+    failed = failures(check_env(f"{BROKEN}:no_agents_after_reset", steps=20))  # no hang
+    assert [f.check for f in failed] == ["seed determinism"]
+    assert "left no agent to step" in failed[0].message
+
+
+def test_an_agent_that_raises_is_a_finding_not_a_traceback(tmp_path, capsys):
+    path = tmp_path / "agent.py"
+    path.write_text(
+        "class Raises:\n"
+        "    def __init__(self, observation_space, action_space, config=None):\n"
+        "        pass\n"
+        "    def reset(self, seed=None):\n"
+        "        pass\n"
+        "    def act(self, observation, action_mask=None):\n"
+        "        raise RuntimeError('no move')\n"
+    )
+    assert main(["check", "agent", f"{path}:Raises", "--env", "mpe/simple_spread_v3"]) == 1
+    out = capsys.readouterr().out
+    assert "RuntimeError: no move" in out and "Traceback" not in out

@@ -175,3 +175,69 @@ def test_xdist_runs_each_file_once_on_one_worker(pytester):
     again = pytester.runpytest_subprocess(*args)  # the workers' results were cached
     again.assert_outcomes(passed=2, failed=2)
     assert [(run / "result.json").stat().st_mtime_ns for run in runs] == written
+
+
+def test_testbed_files_and_test_paths_together(pytester):
+    pytester.makefile(".yaml", safe=audit())
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    result = pytester.runpytest("--testbed", "safe.yaml", "test_plain.py")
+    result.assert_outcomes(passed=3)
+    pytester.makeini("[pytest]\ntestbed_scenarios = *.yaml\n")
+    only = pytester.runpytest("test_plain.py")  # paths given: the ini's scenarios stay out
+    only.assert_outcomes(passed=1)
+
+
+AGENT = """
+class Mine:
+    def __init__(self, observation_space, action_space, config=None):
+        self.space = action_space
+
+    def reset(self, seed=None):
+        pass
+
+    def act(self, observation, action_mask=None):
+        {body}
+"""
+
+
+def test_changed_agent_code_is_audited_again(pytester):
+    pytester.makefile(".yaml", mine=audit("mine.py:Mine"))
+    pytester.makepyfile(mine=AGENT.format(body="return self.space.low * 0"))
+    first = pytester.runpytest("--testbed", "mine.yaml")
+    first.stdout.fnmatch_lines(["*1 scenario(s) run*"])
+    pytester.makepyfile(mine=AGENT.format(body="raise RuntimeError('broken on purpose')"))
+    again = pytester.runpytest("--testbed", "mine.yaml")
+    again.assert_outcomes(failed=2)  # the code changed: run again, and it fails
+    again.stdout.fnmatch_lines(
+        ["*the scenario did not run: *broken on purpose*", "*1 scenario(s) run, 0 from the cache*"]
+    )
+    assert "Traceback" not in again.stdout.str()
+
+
+def test_an_expectation_naming_no_metric_fails_cleanly(pytester):
+    pytester.makefile(
+        ".yaml", typo=EVALUATE.format(claim=">= -100").replace("team.cost", "team.cots")
+    )
+    result = pytester.runpytest("--testbed", "typo.yaml")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*'team.cots' is not a metric of this stage*"])
+
+
+def test_the_testbed_fixture(pytester):
+    pytester.makefile(".yaml", safe=audit(), unsafe=audit("scripted/unsafe_navigator"))
+    pytester.makepyfile(
+        test_mine="""
+import pytest
+
+def test_safe(testbed):
+    testbed.assert_audit_passes(testbed.run("safe.yaml", "episodes.max=100"))
+
+def test_unsafe(testbed):
+    with pytest.raises(AssertionError, match="episode-cost: FAIL"):
+        testbed.assert_audit_passes(testbed.run("unsafe.yaml"))
+
+def test_kit(testbed):
+    testbed.check_agent("random", "classic/connect_four_v3", steps=20)
+"""
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
