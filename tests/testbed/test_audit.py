@@ -6,34 +6,17 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from nav_audit import nav_audit
 
 from testbed import load_scenario, run
 from testbed.cli import main
 from testbed.errors import BadInput
 
-AUDIT = """
-name: nav
-seed: 7
-kind: audit
-env: testbed/safe_navigation_v0
-agents:
-  "*": {agent}
-episodes: {episodes}
-constraints:
-  - name: episode-cost
-    limit: 2
-    max_violation_rate: 0.1
-  - name: hazards
-    cost: hazard
-    agent: each
-    never_above: 0.5
-"""
-
 
 def audit_file(
     write_yaml, agent="scripted/unsafe_navigator", episodes="{min: 30, max: 200}", extra=""
 ):
-    return write_yaml(AUDIT.format(agent=agent, episodes=episodes) + extra)
+    return write_yaml(nav_audit(agent, episodes) + extra)
 
 
 def test_unsafe_agent_fails_at_the_first_look(write_yaml, tmp_path):

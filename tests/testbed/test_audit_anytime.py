@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from nav_audit import nav_audit
 from scipy import integrate, stats
 
 from testbed import load_scenario, run
@@ -192,23 +193,7 @@ def test_cvar_without_a_cost_bound_keeps_the_looks():
     )
 
 
-AUDIT = """
-name: nav
-seed: 7
-kind: audit
-env: testbed/safe_navigation_v0
-agents:
-  "*": scripted/safe_navigator
-episodes: {min: 30, max: 1000}
-constraints:
-  - name: episode-cost
-    limit: 2
-    max_violation_rate: 0.1
-  - name: hazards
-    cost: hazard
-    agent: each
-    never_above: 0.5
-"""
+AUDIT = nav_audit(episodes="{min: 30, max: 1000}")
 
 
 def test_stage_decides_sooner_and_looks_reproduce_the_old_audit(write_yaml, tmp_path):

@@ -7,28 +7,12 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
+from nav_audit import nav_audit
 
 from testbed import testing
 
 pytest_plugins = ["pytester"]
 
-AUDIT = """
-name: nav
-seed: 7
-kind: audit
-env: testbed/safe_navigation_v0
-agents:
-  "*": {agent}
-episodes: {episodes}
-constraints:
-  - name: episode-cost
-    limit: 2
-    max_violation_rate: 0.1
-  - name: hazards
-    cost: hazard
-    agent: each
-    never_above: 0.5
-"""
 
 EVALUATE = """
 name: eval
@@ -57,7 +41,7 @@ stages:
 
 
 def audit(agent: str = "scripted/safe_navigator", episodes: str = "{min: 30, max: 200}") -> str:
-    return AUDIT.format(agent=agent, episodes=episodes)
+    return nav_audit(agent, episodes)
 
 
 def test_the_plugin_is_installed_and_off_unless_asked(pytester):
