@@ -31,7 +31,7 @@ from testbed.evaluate.stage import EvaluateStage, check_evaluate, run_evaluate_s
 from testbed.scenario import document
 from testbed.scenario.document import Scenario
 from testbed.scenario.models import StageModel
-from testbed.scenario.references import code_references
+from testbed.scenario.references import check_references, code_references
 from testbed.scenario.yamlsrc import Source
 from testbed.tournament.report import TournamentView, tournament_markdown, write_tournament_files
 from testbed.tournament.spec import TournamentStage
@@ -122,15 +122,23 @@ MODELS: dict[str, type[StageModel]] = {name: kind.model for name, kind in KINDS.
 def load_scenario(
     path: str | Path, overrides: Iterable[str] = (), *, check_refs: bool = True
 ) -> Scenario:
-    """Read, override (`key=value` strings, as `--set`) and validate a scenario file."""
-    return document.load_scenario(path, overrides, kinds=MODELS, check_refs=check_refs)
+    """Read, override (`key=value` strings, as `--set`) and validate a scenario file, and
+    (`check_refs`) check that the envs, agents and checkpoints it names exist and fit."""
+    scenario = document.load_scenario(path, overrides, kinds=MODELS)
+    if check_refs:
+        check_references(scenario)
+    return scenario
 
 
 def parse_scenario(
     data: Any, source: Source, base_dir: Path | None = None, *, check_refs: bool = True
 ) -> Scenario:
-    """Validate plain data (a scenario as loaded from YAML) into a Scenario."""
-    return document.parse_scenario(data, source, base_dir, kinds=MODELS, check_refs=check_refs)
+    """Validate plain data (a scenario as loaded from YAML) into a Scenario (and check what it
+    names, as `load_scenario`)."""
+    scenario = document.parse_scenario(data, source, base_dir, kinds=MODELS)
+    if check_refs:
+        check_references(scenario)
+    return scenario
 
 
 def check_scenario(scenario: Scenario) -> list[str]:

@@ -39,6 +39,11 @@ class Check:
     message: str
 
 
+def interval_holds(op: str, value: float, low: float, high: float) -> bool:
+    """Whether the whole interval [low, high] satisfies `op value`: its far end must."""
+    return OPERATORS[op](low if op in (">=", ">") else high, value)
+
+
 def evaluate_checks(stage: dict[str, Any], expect: dict[str, str]) -> list[Check]:
     """The expectations of an evaluate stage (`team.return`, `<agent>.cost`, ...) against its
     metrics: the bound on the far side of the comparison must satisfy it."""
@@ -51,8 +56,7 @@ def evaluate_checks(stage: dict[str, Any], expect: dict[str, str]) -> list[Check
             known = ["team." + m for m in stage["metrics"]["team"]]
             raise ValueError(f"expect: {key!r} is not a metric of this stage ({', '.join(known)})")
         m = table[metric]
-        bound = m["ci_low"] if op in (">=", ">") else m["ci_high"]
-        ok = OPERATORS[op](bound, value)
+        ok = interval_holds(op, value, m["ci_low"], m["ci_high"])
         message = (
             f"{key}: mean {m['mean']:.4g}, {m['confidence']:.0%} interval "
             f"[{m['ci_low']:.4g}, {m['ci_high']:.4g}] over {m['n']} episodes; expected "
@@ -73,8 +77,7 @@ def tournament_checks(stage: dict[str, Any], expect: dict[str, Any]) -> list[Che
                 f"expect: rank of {entrant!r}, which is not an entrant ({', '.join(rows)})"
             )
         row = rows[entrant]
-        bound = row["rank_high"] if op in ("<=", "<") else row["rank_low"]
-        ok = OPERATORS[op](bound, value)
+        ok = interval_holds(op, value, row["rank_low"], row["rank_high"])
         message = (
             f"{entrant}: rank {row['rank']} (interval {row['rank_low']}-{row['rank_high']}) of "
             f"{len(rows)}; expected rank {op} {value:g} -> {'holds' if ok else 'not shown'}"

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from testbed.audit import anytime
+from testbed.audit.bounds import clopper_pearson
 from testbed.audit.bounds import cvar as empirical_cvar
 from testbed.audit.stats import ConstraintResult, PairedCounts, Verdict
 
@@ -43,8 +44,7 @@ def never(
     verdict: Verdict,
 ) -> ConstraintResult:
     n, k = hits.size, int(np.count_nonzero(hits))
-    delta = 1 - confidence
-    upper = 1 - delta ** (1 / n) if n else 1.0
+    upper = clopper_pearson(0, n, confidence, side="upper")[1]  # 1 - δ^(1/n)
     if k:
         text = f"{k} of {n} episodes had a step cost above {threshold:g} (largest {peak:g}) -> FAIL"
     else:

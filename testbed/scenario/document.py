@@ -34,7 +34,6 @@ from pydantic import (
 
 from testbed.errors import BadInput
 from testbed.scenario.models import NonNegativeCount, StageModel, Strict
-from testbed.scenario.references import check_references
 from testbed.scenario.yamlsrc import Source, apply_override, load_yaml, parse_override
 
 TOP_LEVEL_KEYS = ("name", "description", "seed", "stages")
@@ -164,10 +163,10 @@ def parse_scenario(
     base_dir: Path | None = None,
     *,
     kinds: StageKinds,
-    check_refs: bool = True,
 ) -> Scenario:
     """Validate plain data (either form) into a Scenario; every error is collected into one
-    BadInput whose lines name file:line: field."""
+    BadInput whose lines name file:line: field. Whether what it names exists is
+    `testbed.scenario.references`' question."""
     data, source = normalise(data, source)
     data.setdefault("name", Path(source.file).stem)
     problems: list[BadInput] = []
@@ -191,8 +190,6 @@ def parse_scenario(
         )
     except ValidationError as exc:
         raise BadInput.combine(schema_problems(exc, source, (), Scenario)) from None
-    if check_refs:
-        check_references(scenario)
     return scenario
 
 
@@ -236,15 +233,12 @@ def load_scenario(
     overrides: Iterable[str] = (),
     *,
     kinds: StageKinds,
-    check_refs: bool = True,
 ) -> Scenario:
     """Read, override (`key=value` strings, as `--set`) and validate a scenario file."""
     data, source = load_yaml(path)
     data, source = normalise(data, source)
     apply_overrides(data, source, overrides, kinds)
-    return parse_scenario(
-        data, source, Path(path).resolve().parent, kinds=kinds, check_refs=check_refs
-    )
+    return parse_scenario(data, source, Path(path).resolve().parent, kinds=kinds)
 
 
 # ---------------------------------------------------------------------------------------------

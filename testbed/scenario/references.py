@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from testbed import registry
 from testbed.errors import BadInput
 from testbed.registry.checkpoint import checkpoint_agent, read_config
+from testbed.scenario.document import Scenario
 from testbed.scenario.models import AgentRef, StageModel
-
-if TYPE_CHECKING:
-    from testbed.scenario.document import Scenario
 
 
 def check_references(scenario: Scenario) -> None:

@@ -15,6 +15,7 @@ from testbed.registry.catalog_agents import AGENTS
 from testbed.report.output import write_json
 from testbed.rollout.executor import make_executor
 from testbed.scenario.document import load_scenario
+from testbed.scenario.references import check_references
 from testbed.tournament.report import ratings_plot
 from testbed.tournament.spec import TournamentStage
 from testbed.tournament.stage import TournamentResult, run_tournament
@@ -78,6 +79,7 @@ def run_leaderboard(data: dict[str, Any], folder: Path, *, workers: int = 1) -> 
     path = folder / "leaderboard.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     scenario = load_scenario(path, kinds={"tournament": TournamentStage})
+    check_references(scenario)
     result = run_tournament(scenario, 0, make_executor(workers))
     (folder / "leaderboard").mkdir(exist_ok=True)
     document = RunResult(scenario.name, scenario.model_dump(mode="json"), stages=[result])
