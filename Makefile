@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[safety,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[safety,dev,ray]"
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt safety-gymnasium gymnasium-robotics
 	touch $(STAMP)
 

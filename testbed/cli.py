@@ -83,6 +83,24 @@ def _add_run_command(sub: Any) -> None:
         "do not depend on it",
     )
     command.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="train every train stage as a sweep of N seeds (its seed and the next N-1; "
+        "same as `--set stages.K.seeds=N` for each)",
+    )
+    command.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="where episodes, games and sweep runs execute (default: the scenario's "
+        "`executor`, else local); results do not depend on it",
+    )
+    command.add_argument(
+        "--address",
+        help="Ray cluster address for --executor ray (default: RAY_ADDRESS, else a local "
+        "cluster started for the run)",
+    )
+    command.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run in its folder (--out, default: the newest unfinished "
@@ -256,6 +274,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
     scenario = load_scenario(args.file, overrides)
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
+        trains = [k for k, stage in enumerate(scenario.stages) if stage.kind == "train"]
+        if not trains:
+            raise BadInput(f"--seeds: {str(args.file)!r} has no train stage to sweep")
+        overrides += [f"stages.{k}.seeds={args.seeds}" for k in trains]
+        scenario = load_scenario(args.file, overrides)
     if args.workers is not None and args.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     if args.memory_limit is not None and args.memory_limit < 1:
@@ -278,6 +304,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                 db=args.db,
                 memory_limit_mb=args.memory_limit,
                 command=command,
+                executor=args.executor,
+                address=args.address,
             )
     except KeyboardInterrupt as exc:
         stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)

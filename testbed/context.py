@@ -39,6 +39,10 @@ class RunOptions:
     """Memory each worker process may use (None: the stage's `memory_limit` or the default)."""
     command: str | None = None
     """The command line that started the run, for the resume hint."""
+    executor: str | None = None
+    """`local` or `ray` (None: the scenario's `executor`)."""
+    address: str | None = None
+    """The Ray cluster's address (None: the scenario's, else RAY_ADDRESS, else a local one)."""
 
 
 class Progress(Protocol):

@@ -31,7 +31,9 @@ from testbed.registry.checkpoint import read_config
 from testbed.report.output import EpisodeLog, write_json
 from testbed.report.summary import junit_document, summary_markdown
 from testbed.resume import RunFolder
-from testbed.rollout.executor import make_executor
+from testbed.rollout import ray_executor
+from testbed.rollout.backends import make_executor
+from testbed.rollout.executor import Executor
 from testbed.scenario.document import Scenario
 from testbed.stages import KINDS, StageKind
 
@@ -48,13 +50,16 @@ def run(
     db: str | Path | None = None,
     memory_limit_mb: int | None = None,
     command: str | None = None,
+    executor: str | None = None,
+    address: str | None = None,
 ) -> RunResult:
     """Run every stage; write result.json and episodes.jsonl into `out` when given.
 
     Finished episodes are appended to episodes.jsonl as they end, so a crash or kill loses
     none of them; result.json is written at the end, also when a stage fails. Tournament
     games go to the leaderboard database (`db`) as they end; `resume` continues an
-    interrupted tournament there.
+    interrupted tournament there. `executor="ray"` runs episodes, games and sweep runs on a
+    Ray cluster (`address`, else RAY_ADDRESS, else a local one started for the run).
     """
     console = console or Console(stderr=False)
     options = RunOptions(
@@ -65,6 +70,8 @@ def run(
         allow_inconclusive=allow_inconclusive,
         memory_limit_mb=memory_limit_mb,
         command=command,
+        executor=executor or ("ray" if address else scenario.executor.type),
+        address=address or scenario.executor.address,
     )
     result = RunResult(
         scenario.name,
@@ -78,12 +85,15 @@ def run(
     log = _open_log(options.out_dir, append=folder is not None)
     result.status = "running"
     _write_result(result)  # a killed run still says what it was and how far it got
+    executors = _Executors(options)
     try:
         trained: dict[str, dict[str, str]] = {}
         for index in range(len(scenario.stages)):
             scenario = resolve_trained(scenario, index, trained)
             kind = KINDS[scenario.stages[index].kind]
-            stage_result = _run_stage(scenario, index, kind, options, console, show, log, folder)
+            executor = executors.get(scenario, index, kind)
+            stage_result = _run_stage(scenario, index, kind, options, console, show, log, folder,
+                                      executor)  # fmt: skip
             result.stages.append(stage_result)
             _write_result(result)
             if stage_result.trained_agents():
@@ -98,6 +108,7 @@ def run(
             result.resume = resume_hint(options)
         raise
     finally:
+        executors.close()
         if log is not None:
             log.close()
         if options.out_dir is not None:
@@ -161,16 +172,46 @@ def _run_stage(
     show: bool,
     log: EpisodeLog | None,
     folder: RunFolder | None,
+    executor: Executor,
 ) -> StageResult:
-    """One stage with its kind's default number of workers and a live progress bar."""
-    workers = options.workers
-    if workers is None:
-        workers = (os.cpu_count() or 1) if kind.workers == "all" else 1
-    memory = options.memory_limit_mb or scenario.stages[index].memory_limit
-    executor = make_executor(workers, isolated=kind.isolated, memory_limit_mb=memory)
+    """One stage with a live progress bar."""
     with _RichProgress(console) if show else NoProgress() as progress:
         context = StageContext(scenario, index, options, executor, progress, log, folder)
         return kind.run(context)
+
+
+class _Executors:
+    """The run's executors: one per (workers, isolation, memory limit), kept across stages so
+    that worker processes start once; all closed (and a local Ray cluster stopped) at the end."""
+
+    def __init__(self, options: RunOptions):
+        self.options = options
+        self.made: dict[tuple, Executor] = {}
+
+    def get(self, scenario: Scenario, index: int, kind: StageKind) -> Executor:
+        """The stage kind's default number of workers unless --workers (on Ray: every CPU of
+        the cluster)."""
+        options = self.options
+        workers = options.workers
+        if workers is None and options.executor != "ray":
+            workers = (os.cpu_count() or 1) if kind.workers == "all" else 1
+        memory = options.memory_limit_mb or scenario.stages[index].memory_limit
+        key = (workers, kind.isolated, memory)
+        if key not in self.made:
+            self.made[key] = make_executor(
+                workers,
+                isolated=kind.isolated,
+                memory_limit_mb=memory,
+                backend="ray" if options.executor == "ray" else "local",
+                address=options.address,
+            )
+        return self.made[key]
+
+    def close(self) -> None:
+        for executor in self.made.values():
+            executor.close()
+        if self.options.executor == "ray":
+            ray_executor.shutdown()
 
 
 def write_run_files(result: RunResult, out_dir: Path, allow_inconclusive: bool) -> None:

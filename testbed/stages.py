@@ -38,7 +38,8 @@ from testbed.tournament.spec import TournamentStage
 from testbed.tournament.stage import check_tournament, run_tournament_stage
 from testbed.train.report import TrainView, train_markdown
 from testbed.train.spec import TrainStage
-from testbed.train.stage import check_train, run_train_stage
+from testbed.train.stage import check_train
+from testbed.train.sweep import run_train_or_sweep
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,12 @@ KINDS: dict[str, StageKind] = {
     ),
     "train": StageKind(
         model=TrainStage,
-        run=run_train_stage,
+        run=run_train_or_sweep,
         view=TrainView,
         markdown=train_markdown,
         quick=("steps=200", "eval_every=100", "eval_episodes=1"),
         check=check_train,
+        workers="all",  # a sweep's seeds train in parallel; one run uses no worker
     ),
     "describe": StageKind(
         model=DescribeStage,

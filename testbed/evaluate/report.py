@@ -27,11 +27,12 @@ class EvaluateView:
         team = Table(title="Team", title_justify="left", expand=False)
         team.add_column("metric")
         team.add_column("mean ± 95% CI", justify="right")
+        team.add_column("IQM", justify="right")
         team.add_column("min", justify="right")
         team.add_column("max", justify="right")
         for key, label in (("return", "return"), ("cost", "cost"), ("length", "length")):
             s = metrics["team"][key]
-            team.add_row(label, fmt_ci(s), fmt(s["min"]), fmt(s["max"]))
+            team.add_row(label, fmt_ci(s), fmt(s.get("iqm")), fmt(s["min"]), fmt(s["max"]))
 
         agents = Table(title="Agents", title_justify="left", expand=False)
         agents.add_column("agent")
@@ -59,8 +60,11 @@ class EvaluateView:
 def evaluate_markdown(result: EvaluateResult) -> list[str]:
     """Markdown lines: the team's metrics with their intervals."""
     team = result.metrics["team"]
-    lines = ["| metric | mean | 95% CI |", "|---|---:|---:|"]
+    lines = ["| metric | mean | 95% CI | IQM |", "|---|---:|---:|---:|"]
     for key in ("return", "cost", "length"):
         s = team[key]
-        lines.append(f"| {key} | {fmt(s['mean'])} | [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}] |")
+        lines.append(
+            f"| {key} | {fmt(s['mean'])} | [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}] | "
+            f"{fmt(s.get('iqm'))} |"
+        )
     return [*lines, "", f"{result.episodes} episodes, root seed {result.seed}.", ""]

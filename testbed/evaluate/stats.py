@@ -14,7 +14,8 @@ from testbed.rollout.episode import EpisodeRecord
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean of a sample with a two-sided Student-t confidence interval."""
+    """Mean of a sample with a two-sided Student-t confidence interval, and its interquartile
+    mean (the mean of the middle 50%: robust to outlying episodes; Agarwal et al. 2021)."""
 
     n: int
     mean: float
@@ -24,6 +25,7 @@ class Summary:
     min: float
     max: float
     confidence: float = 0.95
+    iqm: float = float("nan")
 
     @property
     def half_width(self) -> float:
@@ -46,13 +48,15 @@ def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
     mean = float(x.mean())
     if n == 1:
         nan = float("nan")
-        return Summary(1, mean, nan, nan, nan, mean, mean, confidence)
-    from scipy import stats  # imported here: it costs ~0.5 s, and `testbed --help` needs none
+        return Summary(1, mean, nan, nan, nan, mean, mean, confidence, mean)
+    from rliable.metrics import aggregate_iqm  # scipy: ~0.5 s, and `testbed --help` needs none
+    from scipy import stats
 
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+    iqm = float(aggregate_iqm(x.reshape(-1, 1)))
     return Summary(
-        n, mean, std, mean - half, mean + half, float(x.min()), float(x.max()), confidence
+        n, mean, std, mean - half, mean + half, float(x.min()), float(x.max()), confidence, iqm
     )
 
 

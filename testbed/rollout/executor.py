@@ -2,7 +2,8 @@
 
 Each episode's result depends only on the scenario and its own seed, so every executor yields
 the same records for the same seeds (only the completion order differs; callers key records by
-episode index). A Ray executor implements the same `imap_tasks` interface.
+episode index). `ray_executor.RayExecutor` implements the same interface on a Ray cluster;
+`backends.make_executor` chooses one.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Executor(Protocol):
     ) -> Iterator[tuple[int, EpisodeRecord]]:
         """Yield (episode number, record) as episodes finish, in any order."""
 
+    def close(self) -> None:
+        """Release worker processes (or a cluster connection) kept between calls."""
+
 
 class EpisodeRunner:
     """Holds one env and team for a stage and plays episodes of it by seed."""
@@ -82,7 +86,7 @@ class EpisodeRunner:
             pass
 
 
-class _EpisodesMixin:
+class EpisodesByTask:
     """`imap` (episodes by seed) on top of `imap_tasks`: a worker that died fails the run,
     naming the episode."""
 
@@ -114,10 +118,13 @@ class _EpisodesMixin:
             yield number, outcome
 
 
-class LocalExecutor(_EpisodesMixin):
+class LocalExecutor(EpisodesByTask):
     """Runs tasks one after another in this process."""
 
     workers = 1
+
+    def close(self) -> None:
+        return None
 
     def imap_tasks(
         self, factory: Callable[..., TaskRunner], args: tuple, tasks: Iterable[tuple]
@@ -130,25 +137,20 @@ class LocalExecutor(_EpisodesMixin):
             runner.close()
 
 
-class ProcessExecutor(_EpisodesMixin):
+class ProcessExecutor(EpisodesByTask):
     """Runs tasks in `workers` worker processes (testbed/rollout/workers.py), each holding its
-    own runner; a task whose worker died yields a `WorkerDied` instead of a result."""
+    own runner; a task whose worker died yields a `WorkerDied` instead of a result. The
+    processes serve every call until `close` (or until the pool is garbage)."""
 
     def __init__(self, workers: int | None = None, *, memory_limit_mb: int | None = None):
         self.workers = workers or os.cpu_count() or 1
         self.memory_limit_mb = memory_limit_mb
+        self.pool = WorkerPool(self.workers, memory_limit_mb=memory_limit_mb)
 
     def imap_tasks(
         self, factory: Callable[..., TaskRunner], args: tuple, tasks: Iterable[tuple]
     ) -> Iterator[tuple[int, Any]]:
-        pool = WorkerPool(self.workers, factory, args, memory_limit_mb=self.memory_limit_mb)
-        return pool.imap_unordered(tasks)
+        return self.pool.imap_unordered(factory, args, tasks)
 
-
-def make_executor(
-    workers: int, *, isolated: bool = False, memory_limit_mb: int | None = None
-) -> Executor:
-    """In this process for one worker, unless `isolated` (tasks that may crash hard)."""
-    if workers <= 1 and not isolated:
-        return LocalExecutor()
-    return ProcessExecutor(workers, memory_limit_mb=memory_limit_mb)
+    def close(self) -> None:
+        self.pool.close()

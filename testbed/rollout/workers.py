@@ -1,8 +1,10 @@
 """Worker processes that outlive their tasks' faults, and never outlive their parent.
 
-`WorkerPool` runs tasks in `size` spawned processes, each building its runner (an env and
-agents) once and running the tasks sent to it in order, `DEPTH` of them queued so that it
-never waits for the parent between tasks. Unlike `concurrent.futures.ProcessPoolExecutor`,
+`WorkerPool` runs tasks in up to `size` spawned processes that live as long as the pool, so a
+run's stages reuse them. Each call of `imap_unordered(factory, args, tasks)` has its workers
+build its runner (`factory(*args)`: an env and agents) once, then run the tasks sent to them in
+order, `DEPTH` of them queued so that a worker never waits for the parent between tasks. Unlike
+`concurrent.futures.ProcessPoolExecutor`,
 where one dead worker breaks the whole pool, a worker that dies (a native crash,
 `os.kill(os.getpid(), 9)`, `sys.exit`, the memory limit, a move that will not stop) fails only
 the task it was running (the first of its queue without an answer): that task's outcome is a
@@ -30,6 +32,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -103,23 +106,33 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _worker_main(conn: Any, factory: Callable, args: tuple, activity: Any, parent: int) -> None:
+def _worker_main(conn: Any, activity: Any, parent: int) -> None:
+    """Messages: ("setup", factory, args) builds the runner of the next tasks (closing the
+    previous one); ("task", position, task) runs one; None stops."""
     global _activity
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _activity = activity
-    try:
-        runner = factory(*args)
-    except BaseException as exc:  # bad input or a broken env: the parent raises it
-        conn.send(("fatal", None, _portable(exc)))
-        return
+    runner, broken = None, None
     try:
         while True:
             message = conn.recv()
             if message is None:
                 break
-            position, task = message
+            if message[0] == "setup":
+                if runner is not None:
+                    runner.close()
+                runner, broken = None, None
+                try:
+                    runner = message[1](*message[2])
+                except BaseException as exc:  # bad input or a broken env: the parent raises it
+                    broken = _portable(exc)
+                continue
+            _, position, task = message
+            if runner is None:
+                conn.send(("fatal", position, broken))
+                continue
             try:
                 result = runner.run(*task)
             except BaseException as exc:
@@ -131,7 +144,8 @@ def _worker_main(conn: Any, factory: Callable, args: tuple, activity: Any, paren
     except EOFError:
         pass
     finally:
-        runner.close()
+        if runner is not None:
+            runner.close()
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -155,7 +169,7 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 class _Worker:
-    def __init__(self, context: Any, factory: Callable, args: tuple):
+    def __init__(self, context: Any):
         self.label = context.RawArray("c", ACTIVITY_BYTES)
         self.started = context.RawValue("d", 0.0)
         self.limit = context.RawValue("d", 0.0)
@@ -163,13 +177,22 @@ class _Worker:
         activity = (self.label, self.started, self.limit)
         self.process = context.Process(
             target=_worker_main,
-            args=(child, factory, args, activity, os.getpid()),
+            args=(child, activity, os.getpid()),
             daemon=True,
         )
         self.process.start()
         child.close()
         self.queue: deque[tuple[int, tuple, int]] = deque()  # (position, task, attempt), in order
         self.checked = 0.0  # when its memory and activity were last looked at
+        self.call: object = None  # the call whose runner it holds
+
+    def send(self, call: object, factory: Callable, args: tuple, item: tuple) -> None:
+        """Queue a task of `call`, building that call's runner first if needed."""
+        if self.call is not call:
+            self.conn.send(("setup", factory, args))
+            self.call = call
+        self.queue.append(item)
+        self.conn.send(("task", item[0], item[1]))
 
     def activity(self) -> dict[str, Any] | None:
         raw = self.label.value
@@ -225,35 +248,28 @@ def _death(process: Any) -> str:
 
 
 class WorkerPool:
-    """`size` worker processes, each running `factory(*args).run(*task)` for the tasks sent to
-    it (see the module docstring)."""
+    """Up to `size` worker processes, reused by every `imap_unordered` call until `close`
+    (see the module docstring)."""
 
-    def __init__(
-        self,
-        size: int,
-        factory: Callable,
-        args: tuple,
-        *,
-        memory_limit_mb: int | None = None,
-    ):
+    def __init__(self, size: int, *, memory_limit_mb: int | None = None):
         self.size = max(1, size)
-        self.factory, self.args = factory, args
         self.memory_limit_mb = memory_limit_mb or default_memory_limit_mb(self.size)
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
+        weakref.finalize(self, _stop_all, self.workers)  # a pool nobody closed
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self.context, self.factory, self.args)
-        self.workers.append(worker)
-        return worker
-
-    def imap_unordered(self, tasks: Iterable[tuple]) -> Iterator[tuple[int, Any]]:
-        """Yield (position in `tasks`, result or WorkerDied) as tasks finish."""
+    def imap_unordered(
+        self, factory: Callable, args: tuple, tasks: Iterable[tuple]
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield (position in `tasks`, result or WorkerDied) of `factory(*args).run(*task)`
+        as tasks finish. Workers left idle stay for the next call; a call abandoned early
+        (an error, a consumer that stops) stops the workers still busy with it."""
+        call = object()
         todo: Iterator[tuple[int, tuple, int]] = ((p, t, 0) for p, t in enumerate(tasks))
         retries: list[tuple[int, tuple, int]] = []
         try:
             while True:
-                self._dispatch(todo, retries)
+                self._dispatch(call, factory, args, todo, retries)
                 busy = [w for w in self.workers if w.queue]
                 if not busy:
                     return
@@ -266,9 +282,13 @@ class WorkerPool:
                     if outcome is not None:
                         yield from self._settle(worker, outcome, retries)
         finally:
-            self.close()
+            for worker in [w for w in self.workers if w.queue]:
+                self.workers.remove(worker)
+                worker.stop(wait=0)
 
-    def _dispatch(self, todo: Iterator, retries: list) -> None:
+    def _dispatch(
+        self, call: object, factory: Callable, args: tuple, todo: Iterator, retries: list
+    ) -> None:
         """Fill every worker's queue, starting workers up to `size` while tasks remain."""
         while True:
             worker = min(self.workers, key=lambda w: len(w.queue), default=None)
@@ -280,8 +300,12 @@ class WorkerPool:
             if item is None:
                 return
             worker = worker or self._spawn()
-            worker.queue.append(item)
-            worker.conn.send((item[0], item[1]))
+            worker.send(call, factory, args, item)
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self.context)
+        self.workers.append(worker)
+        return worker
 
     def _check(self, worker: _Worker, ready: list) -> tuple[str, Any] | None:
         """('message', msg) when the worker answered, ('died', WorkerDied) when it is gone."""
@@ -331,7 +355,12 @@ class WorkerPool:
         yield position, value
 
     def close(self) -> None:
-        """Stop every worker (those busy at once); wait for none longer than a second."""
-        for worker in self.workers:
-            worker.stop(wait=0 if worker.queue else 1.0)
-        self.workers = []
+        """Stop every worker (those busy at once); wait for none longer than a second. The
+        pool can be used again (it starts new workers)."""
+        _stop_all(self.workers)
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    for worker in workers:
+        worker.stop(wait=0 if worker.queue else 1.0)
+    workers.clear()

@@ -33,10 +33,10 @@ from pydantic import (
 )
 
 from testbed.errors import BadInput
-from testbed.scenario.models import NonNegativeCount, StageModel, Strict
+from testbed.scenario.models import ExecutorSpec, NonNegativeCount, StageModel, Strict
 from testbed.scenario.yamlsrc import Source, apply_override, load_yaml, parse_override
 
-TOP_LEVEL_KEYS = ("name", "description", "seed", "stages")
+TOP_LEVEL_KEYS = ("name", "description", "seed", "executor", "stages")
 StageKinds = Mapping[str, type[StageModel]]
 
 
@@ -49,6 +49,7 @@ class Scenario(Strict):
     name: str
     description: str = ""
     seed: NonNegativeCount = 0
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     stages: list[SerializeAsAny[StageModel]] = Field(min_length=1)
     source: Source | None = Field(default=None, exclude=True, repr=False)
     base_dir: Path | None = Field(default=None, exclude=True, repr=False)
@@ -84,6 +85,7 @@ class _Header(Strict):
     name: str
     description: str = ""
     seed: NonNegativeCount = 0
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     stages: list[Any] = Field(min_length=1)
 
 

@@ -9,7 +9,7 @@ Each kind's own schema (`kind: evaluate`, `audit`, ...) subclasses `StageModel` 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Gt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
@@ -48,6 +48,22 @@ class Strict(BaseModel):
     """A frozen pydantic model that rejects unknown keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExecutorSpec(Strict):
+    """Where a scenario's episodes, games and sweep runs execute; the command line's
+    `--executor` and `--address` override it. `executor: ray` is short for `{type: ray}`."""
+
+    type: Literal["local", "ray"] = "local"
+    """`local`: this machine's processes (`--workers`); `ray`: tasks on a Ray cluster."""
+    address: str | None = None
+    """The Ray cluster (`ray start --head` prints it); none: `RAY_ADDRESS`, else a local
+    cluster started for the run and stopped after it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"type": data} if isinstance(data, str) else data
 
 
 class EnvRef(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Group
 from rich.panel import Panel
@@ -44,11 +45,63 @@ class TrainView:
             style="dim",
         )
         title = f"[bold]train[/] {r.name} · [cyan]{r.env['id']}[/]"
+        if r.sweep is not None:
+            return Panel(sweep_table(r.sweep), title=title + " · sweep", title_align="left")
         return Panel(Group(table, footer), title=title, title_align="left")
+
+
+def _interval(stat: dict[str, Any]) -> str:
+    if stat.get("ci_low") is None:
+        return fmt(stat["value"])
+    return f"{fmt(stat['value'])} [{fmt(stat['ci_low'])}, {fmt(stat['ci_high'])}]"
+
+
+def aggregate_lines(sweep: dict[str, Any]) -> list[str]:
+    """`IQM x [lo, hi], median ..., mean ...` of the sweep's returns (and optimality gap)."""
+    ret = sweep["return"]
+    names = ["iqm", "median", "mean"] + (["optimality_gap"] if "optimality_gap" in ret else [])
+    labels = {"iqm": "IQM", "optimality_gap": f"optimality gap below {fmt(ret.get('target'))}"}
+    return [f"{labels.get(n, n)} {_interval(ret[n])}" for n in names]
+
+
+def sweep_table(sweep: dict[str, Any]) -> Group:
+    """Each seed's final evaluation, then the aggregates over seeds."""
+    table = Table(title="Sweep: final evaluation of each seed", title_justify="left")
+    for column in ("seed", "steps", "eval return", "eval cost", "seconds"):
+        table.add_column(column, justify="right")
+    for run in sweep["runs"]:
+        table.add_row(str(run["seed"]), str(run["steps"]), fmt(run["eval_return"]),
+                      fmt(run["eval_cost"]), f"{run['wall_time_s']:.0f}")  # fmt: skip
+    confidence = sweep["return"].get("confidence", 0.95)
+    footer = Text(
+        f"return over {len(sweep['runs'])} seeds ({confidence:.0%} stratified bootstrap, "
+        "rliable): " + "; ".join(aggregate_lines(sweep)),
+        style="dim",
+    )
+    return Group(table, footer)
 
 
 def train_markdown(result: TrainResult) -> list[str]:
     """Markdown lines: budget, final evaluation, where the checkpoints are."""
+    if result.sweep is not None:
+        rows = [
+            f"| {run['seed']} | {run['steps']} | {fmt(run['eval_return'])} | "
+            f"{fmt(run['eval_cost'])} | {run['wall_time_s']:.1f} |"
+            for run in result.sweep["runs"]
+        ]
+        return [
+            "| seed | steps | eval return | eval cost | wall time (s) |",
+            "|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            "Return over seeds (95% stratified bootstrap, rliable): "
+            + "; ".join(aggregate_lines(result.sweep))
+            + ".",
+            "",
+            f"Each seed's curve and checkpoints: `{result.folder}/seed-<s>/`; all curves: "
+            f"`{result.folder}/sweep.png`.",
+            "",
+        ]
     final = result.final_eval or {}
     return [
         "| steps | episodes | eval return | eval cost | wall time (s) |",

@@ -25,6 +25,9 @@ class TrainResult(StageResult):
     folder: str = ""
     wall_time_s: float = 0.0
     self_play: dict[str, Any] | None = None
+    sweep: dict[str, Any] | None = None
+    """With `seeds:`: every seed's run and the aggregates over seeds (the other fields are
+    the first seed's run)."""
 
     def trained_agents(self) -> dict[str, str]:
         return dict(self.checkpoints)

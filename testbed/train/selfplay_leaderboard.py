@@ -13,7 +13,7 @@ import yaml
 from testbed.context import RunResult
 from testbed.registry.catalog_agents import AGENTS
 from testbed.report.output import write_json
-from testbed.rollout.executor import make_executor
+from testbed.rollout.backends import make_executor
 from testbed.scenario.document import load_scenario
 from testbed.scenario.references import check_references
 from testbed.tournament.report import ratings_plot

@@ -6,7 +6,16 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from testbed.scenario.models import AgentRef, Count, EntrantRef, Loc, Number, Strict, TeamStage
+from testbed.scenario.models import (
+    AgentRef,
+    Count,
+    EntrantRef,
+    Loc,
+    NonNegativeCount,
+    Number,
+    Strict,
+    TeamStage,
+)
 
 
 class SelfPlayOptions(Strict):
@@ -67,6 +76,15 @@ class TrainStage(TeamStage):
     `native`), copies in this process (`sync`), or in worker processes (`subprocess`)."""
     self_play: SelfPlayOptions | None = None
     """Train one learner (every seat of `agents` names it) against snapshots of itself."""
+    seeds: Count | list[NonNegativeCount] | None = None
+    """A sweep: independent runs, one per seed (a count: the stage's seed and the next ones;
+    or a list), each the same as the stage run alone with that `seed`, with its own curve and
+    checkpoints under `<stage>/seed-<s>/`. Runs go to the executor (`--workers`, `--executor
+    ray`); their final evaluations are aggregated across seeds (IQM, median, mean with
+    stratified bootstrap intervals). `@<stage>/<agent>` names the first seed's checkpoint."""
+    target_return: Number | None = None
+    """A return the learners aim at (e.g. 500 on CartPole): a sweep also reports the
+    optimality gap below it."""
 
     def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
         refs = super().agent_refs()
@@ -77,9 +95,26 @@ class TrainStage(TeamStage):
         return refs
 
     @model_validator(mode="after")
+    def _seeds_distinct(self) -> TrainStage:
+        seeds = self.seeds
+        if isinstance(seeds, list) and (not seeds or len(set(seeds)) < len(seeds)):
+            raise ValueError(f"`seeds` must list distinct seeds, got {self.seeds}")
+        return self
+
+    def sweep_seeds(self, stage_seed: int) -> list[int] | None:
+        """The seeds of a sweep (None: one run)."""
+        if self.seeds is None:
+            return None
+        if isinstance(self.seeds, list):
+            return list(self.seeds)
+        return [stage_seed + k for k in range(self.seeds)]
+
+    @model_validator(mode="after")
     def _self_play_fits(self) -> TrainStage:
         if self.self_play is None:
             return self
+        if self.seeds is not None:
+            raise ValueError("`seeds` (a sweep) does not work with `self_play` yet")
         for option in ("resume_from", "checkpoint_every"):
             if getattr(self, option) is not None:
                 raise ValueError(

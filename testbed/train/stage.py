@@ -47,13 +47,17 @@ def run_train(
     *,
     db: Any = None,
     continue_from: Path | None = None,
+    folder: Path | None = None,
 ) -> TrainResult:
     """Train the stage's learners; return the stage result (curve, checkpoints, final eval).
-    `continue_from` is a checkpoint folder of this stage in this run folder (`--resume`)."""
+    `continue_from` is a checkpoint folder of this stage in this run folder (`--resume`);
+    the stage's folder is `<out_dir>/<stage>/` unless `folder` names it (a sweep's seed)."""
     stage = scenario.stages[index]
     if stage.self_play is not None:
         return run_self_play(scenario, index, out_dir, on_progress, db=db)
     name = scenario.stage_name(index)
+    if folder is not None:
+        return _TrainRun(scenario, index, folder, on_progress, continue_from).run()
     if out_dir is None:
         raise BadInput(
             f"train stage {name!r} needs a run folder for its checkpoints",
