@@ -28,6 +28,7 @@ from testbed import registry
 from testbed.context import NoProgress, RunOptions, RunResult, StageContext, StageResult
 from testbed.errors import BadInput, Interrupted, TestbedError
 from testbed.registry.checkpoint import read_config
+from testbed.report.compare import compare_sweeps
 from testbed.report.output import EpisodeLog, write_json
 from testbed.report.summary import junit_document, summary_markdown
 from testbed.resume import RunFolder
@@ -221,8 +222,10 @@ def write_run_files(result: RunResult, out_dir: Path, allow_inconclusive: bool) 
         return
     pairs = [(stage, KINDS[stage.kind]) for stage in result.stages]
     sections = [(stage, kind.markdown(stage)) for stage, kind in pairs]
+    compared = compare_sweeps(result.stages, out_dir)
     (out_dir / "summary.md").write_text(
-        summary_markdown(result.scenario, result.verdict, sections) + "\n", encoding="utf-8"
+        "\n".join([summary_markdown(result.scenario, result.verdict, sections), *compared]) + "\n",
+        encoding="utf-8",
     )
     suites = [
         kind.junit(stage, result.scenario, allow_inconclusive)

@@ -97,3 +97,26 @@ def test_aggregates_are_rliables_and_reproducible():
     better = probability_of_improvement([5.0, 6.0, 7.0], [1.0, 2.0, 3.0])
     assert better["value"] == 1.0 and better["ci_low"] <= 1.0
     assert probability_of_improvement([1.0, 2.0], [1.0, 2.0])["value"] == 0.5
+
+
+def test_two_sweeps_of_a_run_are_compared(write_yaml, tmp_path):
+    stage = """
+      - kind: train
+        name: {name}
+        env: gym/CartPole-v1
+        agents: {{"*": {agent}}}
+        steps: 200
+        eval_every: 200
+        eval_episodes: 2
+        seeds: 2
+    """
+    text = "name: two\nstages:\n" + "".join(
+        stage.format(name=n, agent=a) for n, a in (("pg", "reinforce"), ("ac", "a2c"))
+    )
+    run(load_scenario(write_yaml(text)), tmp_path / "run", show=False, workers=2)
+    data = json.loads((tmp_path / "run" / "sweeps.json").read_text())
+    pairs = data["probability_of_improvement"]
+    assert pairs["pg > ac"]["value"] + pairs["ac > pg"]["value"] == pytest.approx(1.0)
+    assert set(data["scores"]) == {"pg", "ac"} and len(data["scores"]["pg"]) == 2
+    assert "## Sweeps compared" in (tmp_path / "run" / "summary.md").read_text()
+    assert (tmp_path / "run" / "sweeps.png").stat().st_size > 0
