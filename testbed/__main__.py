@@ -1,7 +1,19 @@
-"""`python -m testbed` is the `testbed` command."""
+"""`python -m testbed` and the `testbed` command.
+
+The command line is imported inside `main`: worker processes re-import the script that
+started their parent (multiprocessing's spawn), and need none of it.
+"""
+
+from __future__ import annotations
 
 import sys
 
-from testbed.cli import main
 
-sys.exit(main())
+def main() -> int:
+    from testbed.cli import main as cli_main
+
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

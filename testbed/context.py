@@ -43,6 +43,8 @@ class RunOptions:
     """`local` or `ray` (None: the scenario's `executor`)."""
     address: str | None = None
     """The Ray cluster's address (None: the scenario's, else RAY_ADDRESS, else a local one)."""
+    retries: int = 3
+    """Ray's retries of a lost task (the scenario's `executor.retries`)."""
 
 
 class Progress(Protocol):

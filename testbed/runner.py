@@ -73,6 +73,7 @@ def run(
         command=command,
         executor=executor or ("ray" if address else scenario.executor.type),
         address=address or scenario.executor.address,
+        retries=scenario.executor.retries,
     )
     result = RunResult(
         scenario.name,
@@ -205,6 +206,7 @@ class _Executors:
                 memory_limit_mb=memory,
                 backend="ray" if options.executor == "ray" else "local",
                 address=options.address,
+                retries=options.retries,
             )
         return self.made[key]
 

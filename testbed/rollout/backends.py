@@ -17,11 +17,12 @@ def make_executor(
     memory_limit_mb: int | None = None,
     backend: Backend = "local",
     address: str | None = None,
+    retries: int = 3,
 ) -> Executor:
     """Ray when asked for (`workers` None: every CPU of the cluster); locally, in this process
     for one worker unless `isolated` (tasks that may crash hard), else worker processes."""
     if backend == "ray":
-        return RayExecutor(address, workers, memory_limit_mb=memory_limit_mb)
+        return RayExecutor(address, workers, memory_limit_mb=memory_limit_mb, max_retries=retries)
     workers = workers or 1
     if workers <= 1 and not isolated:
         return LocalExecutor()

@@ -3,9 +3,10 @@
 `RayExecutor` implements `Executor.imap_tasks` on a Ray cluster: the one at `address` (or
 `RAY_ADDRESS`), else a local one it starts and stops. Tasks go out in chunks; each Ray worker
 process builds the call's runner (`factory(*args)`: an env and agents) once and keeps it for the
-call's later chunks. Results come back to the driver, which does all the writing (episodes.jsonl,
-the SQLite leaderboard, checkpoints' listing), so for the same seeds the numbers and files are
-those of the local executors.
+call's later chunks and for later calls with an equal runner (an audit's batches). Results come
+back to the driver, which does all the writing (episodes.jsonl, the SQLite leaderboard, a
+sweep's result files), so for the same seeds the numbers and files are those of the local
+executors.
 
 Faults: Ray retries a chunk whose worker process or node died (`max_retries`). A chunk that still
 fails is split into single tasks, each retried the same way; a single task that fails every time
@@ -23,14 +24,13 @@ import logging
 import operator
 import os
 import socket
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from testbed.errors import BadInput
 from testbed.rollout.executor import EpisodesByTask
 from testbed.rollout.reaper import Reaper
-from testbed.rollout.workers import WorkerDied, WorkerPool, _portable
+from testbed.rollout.workers import WorkerDied, WorkerPool, call_key, portable_exception
 
 MAX_RETRIES = 3
 """Ray's retries of a chunk whose worker process or node died."""
@@ -143,13 +143,13 @@ def _run_chunk(setup: tuple[str, Callable, tuple], items: list[tuple[int, tuple]
         try:
             runner = _runners[key] = factory(*args)
         except BaseException as exc:  # bad input or a broken env: the driver raises it
-            return [(items[0][0], "error", _portable(exc))]
+            return [(items[0][0], "error", portable_exception(exc))]
     outcomes = []
     for position, task in items:
         try:
             outcomes.append((position, "ok", runner.run(*task)))
         except BaseException as exc:
-            outcomes.append((position, "error", _portable(exc)))
+            outcomes.append((position, "error", portable_exception(exc)))
             break
     return outcomes
 
@@ -192,7 +192,7 @@ class RayExecutor(EpisodesByTask):
         workers = self.workers
         hint = operator.length_hint(tasks, 0)
         chunk = max(1, min(MAX_CHUNK, hint // (workers * CHUNKS_PER_CPU))) if hint else 1
-        setup = ray.put((uuid.uuid4().hex, factory, args))
+        setup = ray.put((call_key(factory, args), factory, args))
         numbered = enumerate(tasks)
         pending: dict[Any, list[tuple[int, tuple]]] = {}
         try:

@@ -26,9 +26,11 @@ task, e.g. a kill from outside).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
@@ -127,7 +129,7 @@ def _worker_main(conn: Any, activity: Any, parent: int) -> None:
                 try:
                     runner = message[1](*message[2])
                 except BaseException as exc:  # bad input or a broken env: the parent raises it
-                    broken = _portable(exc)
+                    broken = portable_exception(exc)
                 continue
             _, position, task = message
             if runner is None:
@@ -136,7 +138,7 @@ def _worker_main(conn: Any, activity: Any, parent: int) -> None:
             try:
                 result = runner.run(*task)
             except BaseException as exc:
-                conn.send(("error", position, _portable(exc)))
+                conn.send(("error", position, portable_exception(exc)))
             else:
                 conn.send(("ok", position, result))
             finally:
@@ -148,11 +150,9 @@ def _worker_main(conn: Any, activity: Any, parent: int) -> None:
             runner.close()
 
 
-def _portable(exc: BaseException) -> BaseException:
+def portable_exception(exc: BaseException) -> BaseException:
     """The exception itself when it survives pickling, else a RunFailed that says what it was;
     a task's `sys.exit` (or other BaseException) is a failure of the run, not an exit."""
-    import pickle
-
     if isinstance(exc, SystemExit):
         return RunFailed(f"the task called sys.exit({exc.code})")
     if not isinstance(exc, Exception):
@@ -184,11 +184,11 @@ class _Worker:
         child.close()
         self.queue: deque[tuple[int, tuple, int]] = deque()  # (position, task, attempt), in order
         self.checked = 0.0  # when its memory and activity were last looked at
-        self.call: object = None  # the call whose runner it holds
+        self.call: str | None = None  # the key of the runner it holds
 
-    def send(self, call: object, factory: Callable, args: tuple, item: tuple) -> None:
+    def send(self, call: str, factory: Callable, args: tuple, item: tuple) -> None:
         """Queue a task of `call`, building that call's runner first if needed."""
-        if self.call is not call:
+        if self.call != call:
             self.conn.send(("setup", factory, args))
             self.call = call
         self.queue.append(item)
@@ -247,6 +247,12 @@ def _death(process: Any) -> str:
     return f"the worker process exited with code {code}"
 
 
+def call_key(factory: Callable, args: tuple) -> str:
+    """Equal for calls with equal runners: a worker keeps its runner for the next such call
+    (an audit's batches, a stage's episodes after a resume)."""
+    return hashlib.sha256(pickle.dumps((factory, args))).hexdigest()
+
+
 class WorkerPool:
     """Up to `size` worker processes, reused by every `imap_unordered` call until `close`
     (see the module docstring)."""
@@ -262,9 +268,10 @@ class WorkerPool:
         self, factory: Callable, args: tuple, tasks: Iterable[tuple]
     ) -> Iterator[tuple[int, Any]]:
         """Yield (position in `tasks`, result or WorkerDied) of `factory(*args).run(*task)`
-        as tasks finish. Workers left idle stay for the next call; a call abandoned early
-        (an error, a consumer that stops) stops the workers still busy with it."""
-        call = object()
+        as tasks finish. Workers left idle stay, with their runner, for the next call; a call
+        abandoned early (an error, a consumer that stops) stops the workers still busy with
+        it."""
+        call = call_key(factory, args)
         todo: Iterator[tuple[int, tuple, int]] = ((p, t, 0) for p, t in enumerate(tasks))
         retries: list[tuple[int, tuple, int]] = []
         try:
@@ -287,7 +294,7 @@ class WorkerPool:
                 worker.stop(wait=0)
 
     def _dispatch(
-        self, call: object, factory: Callable, args: tuple, todo: Iterator, retries: list
+        self, call: str, factory: Callable, args: tuple, todo: Iterator, retries: list
     ) -> None:
         """Fill every worker's queue, starting workers up to `size` while tasks remain."""
         while True:

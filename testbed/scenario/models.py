@@ -59,6 +59,9 @@ class ExecutorSpec(Strict):
     address: str | None = None
     """The Ray cluster (`ray start --head` prints it); none: `RAY_ADDRESS`, else a local
     cluster started for the run and stopped after it."""
+    retries: NonNegativeCount = 3
+    """Ray's retries of a task whose worker process or node was lost (then the task is run
+    in a local worker process, which names the culprit)."""
 
     @model_validator(mode="before")
     @classmethod

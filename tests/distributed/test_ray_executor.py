@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from processes import start, wait_for
+from processes import FAULTY, start, wait_for
 from ray_cluster import ENV, alive, processes_of, start_head, stop
 
 from testbed import load_scenario, run
@@ -219,3 +219,26 @@ def test_a_sweep_on_ray_equals_its_seeds_run_one_by_one(cluster, write_yaml, tmp
         result = json.loads((folder / "result.json").read_text())
         assert without_timing(result["curve"]) == without_timing(alone.curve)
         assert kept["eval_return"] == alone.final_eval["eval_return"]
+
+
+def test_an_entrant_that_kills_its_process_on_ray_forfeits_as_locally(
+    cluster, write_yaml, tmp_path
+):
+    text = f"""
+        executor: {{type: ray, address: "{cluster[0]}", retries: 1}}
+        kind: tournament
+        env: testbed/breakthrough_v0
+        rounds: 1
+        move_timeout: 1
+        db: {tmp_path / "lb.sqlite"}
+        entrants:
+          depth0: {{id: scripted/breakthrough_search, params: {{depth: 0}}}}
+          faulty: {{id: "{FAULTY}:KillsItself", params: {{fail_at: 2}}}}
+        """
+    scenario = load_scenario(write_yaml(text))
+    local = run(scenario, tmp_path / "local", show=False, workers=2, db=tmp_path / "a.sqlite",
+                executor="local")  # fmt: skip
+    remote = run(scenario, tmp_path / "ray", show=False, db=tmp_path / "b.sqlite").stages[0]
+    assert [f["entrant"] for f in remote.forfeits] == ["faulty", "faulty"]
+    assert all("killed by signal 9" in f["reason"] for f in remote.forfeits), remote.forfeits
+    assert [g["scores"] for g in remote.games] == [g["scores"] for g in local.stages[0].games]
