@@ -131,6 +131,8 @@ def markdown(data: dict) -> str:
         f"P(PPO run > A2C run) = {cell(p, 2)} (Mann-Whitney, 95% stratified bootstrap).",
         "",
         "Intervals: 95% stratified bootstrap over seeds (2,000 resamples, rliable 1.2.0). "
+        "rliable's median and mean are taken across tasks of each task's mean over runs, so "
+        "with one task both are the mean over seeds; the IQM is over all runs. "
         "Performance profiles: sweep_cartpole.png.",
     ]
     return "\n".join(lines)
