@@ -79,8 +79,8 @@ def _add_run_command(sub: Any) -> None:
         "--workers",
         type=int,
         default=None,
-        help="worker processes (default: all cores for tournaments, 1 otherwise); results "
-        "do not depend on it",
+        help="worker processes (default: all cores for tournaments and sweeps, 1 otherwise); "
+        "results do not depend on it",
     )
     command.add_argument(
         "--seeds",
