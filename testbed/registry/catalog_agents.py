@@ -299,4 +299,14 @@ AGENTS: dict[str, AgentSpec] = {
         try_params={**_TRY_PPO, "risk_window": 10},
     ),
     # <<< safe-rl: cpo + cvar
+    # >>> imitation + offline
+    "bc": AgentSpec(
+        "testbed.agents.imitation.bc:BC",
+        "imitation",
+        "Behaviour cloning (Pomerleau 1991) from a dataset: cross-entropy (Discrete) or MSE "
+        "in the unit box (Box); each seat of a team clones its own agent's data.",
+        try_env="mpe/simple_spread_v3",
+        try_params={"hidden": [32], "batch_size": 32},
+    ),
+    # <<< imitation + offline
 }
