@@ -9,8 +9,8 @@ navigation"; the baseline of every imitation and offline-RL paper since).
   back to the env's bounds.
 
 Each `update()` is one Adam step on a minibatch sampled uniformly from the loaded dataset
-(`load_data`). Defaults follow the `imitation` library's BC (32-32 MLP would underfit MPE;
-64-64 Tanh with Adam 1e-3, batch 32 -> 64) and CORL's `any_percent_bc` for the continuous head.
+(`load_data`). Defaults: a 64-64 Tanh MLP (Stable-Baselines3's MlpPolicy, the policy the
+`imitation` library's BC trains), Adam 1e-3, batch 64.
 For a team (multi-agent envs) each seat's BC loads its own agent's dataset.
 """
 
