@@ -323,6 +323,14 @@ AGENTS: dict[str, AgentSpec] = {
             "batch_size": 32,
         },
     ),
+    "gail": AgentSpec(
+        "testbed.agents.imitation.gail:GAIL",
+        "imitation",
+        "GAIL (Ho & Ermon 2016): a discriminator of expert (the stage's dataset:) vs policy "
+        "state-actions gives PPO its reward; vectorized like PPO; Discrete or Box actions.",
+        try_env="gym/CartPole-v1",
+        try_params={**_TRY_PPO, "disc_hidden": [16], "disc_minibatch_size": 32},
+    ),
     "cql": AgentSpec(
         "testbed.agents.offline.cql:CQL",
         "offline",

@@ -146,7 +146,11 @@ class _TrainRun:
         self.learners = [
             a for a, p in self.policies.items() if learns(p) or (self.offline and learns_offline(p))
         ]
-        needs_data = [a for a, p in self.policies.items() if offline_only(p)]
+        needs_data = [
+            a
+            for a, p in self.policies.items()
+            if offline_only(p) or getattr(p, "needs_dataset", False)
+        ]
         if needs_data and not self.offline:
             raise BadInput(
                 f"{needs_data[0]!r} learns from a dataset, and train stage {self.name!r} has none",

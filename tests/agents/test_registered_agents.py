@@ -30,7 +30,7 @@ from testbed.rollout.episode import action_mask, run_episode
 from testbed.rollout.team import PolicyTeam
 from testbed.seeding import stream_seed
 from testbed.train.loop import train
-from testbed.train.offline import offline_only
+from testbed.train.offline import learns_offline, offline_only
 from testbed.train.state import group_name, learns
 
 SEED = 0
@@ -153,9 +153,11 @@ def short_run(agent_id: str, env_id: str, env: Any, seated: Seated) -> None:
     """STEPS env steps: training when the seats learn (at least one update must happen),
     else whole episodes with `act`."""
     seats = [seat for seat, _, _, _ in seated.built]
-    if any(offline_only(p) for p in seated.policies.values()):
-        learn_from_data(agent_id, env, seated)
-        return
+    if any(learns_offline(p) for p in seated.policies.values()):
+        load_random_play(env, seated)
+        if any(offline_only(p) for p in seated.policies.values()):
+            take_gradient_steps(agent_id, seated)
+            return
     if any(learns(p) for p in seated.policies.values()):
         state = train(env, seated.policies, STEPS, seed=SEED)
         assert state.step == STEPS
@@ -177,9 +179,9 @@ def short_run(agent_id: str, env_id: str, env: Any, seated: Seated) -> None:
         episode += 1
 
 
-def learn_from_data(agent_id: str, env: Any, seated: Seated) -> None:
-    """Offline learners: a dataset of random play (STEPS transitions or more) goes through
-    `to_transitions` into each seat's `load_data`; then STEPS gradient steps (`update()`)."""
+def load_random_play(env: Any, seated: Seated) -> None:
+    """Learners with `load_data` get a dataset of random play (STEPS transitions or more)
+    through `to_transitions`."""
     team = PolicyTeam(
         {
             a: make_agent("random", env.observation_space(a), env.action_space(a))
@@ -196,6 +198,11 @@ def learn_from_data(agent_id: str, env: Any, seated: Seated) -> None:
         k += 1
     for seat, agent, obs_space, act_space in seated.built:
         agent.load_data(to_transitions(episodes[seat], obs_space, act_space))
+
+
+def take_gradient_steps(agent_id: str, seated: Seated) -> None:
+    """Offline learners: STEPS gradient steps (`update()`), each with finite metrics."""
+    for seat, agent, _, _ in seated.built:
         for _ in range(STEPS):
             metrics = agent.update()
         assert metrics, f"{agent_id!r} ({seat}): update() returned no metrics"

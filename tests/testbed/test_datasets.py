@@ -151,3 +151,26 @@ def test_datasets_command_lists_them(write_yaml, tmp_path, capsys):
     assert listed["nav/unsafe/robot_0-v0"]["episodes"] == 3
     assert listed["nav/unsafe/robot_0-v0"]["algorithm"] == "scripted/unsafe_navigator"
     assert main(["datasets", "--path", str(tmp_path / "nowhere")]) == 2
+
+
+def test_gail_trains_vectorized_from_a_dataset_and_needs_one(write_yaml, tmp_path, capsys):
+    text = """
+    name: gail
+    stages:
+      - {kind: collect, env: gym/CartPole-v1, agents: {"*": random}, dataset: cp/d-v0, episodes: 3}
+      - kind: train
+        env: gym/CartPole-v1
+        agents: {"*": {id: gail, params: {hidden: [16], rollout_steps: 32, minibatch_size: 32}}}
+        dataset: cp/d-v0
+        num_envs: 2
+        steps: 128
+        eval_every: 64
+        eval_episodes: 1
+    """
+    result = run(load_scenario(write_yaml(text)), tmp_path / "run", show=False)
+    assert result.status == "ok", result.error
+    train = result.stages[1]
+    assert train.steps == 128 and "disc_loss" in train.metrics["agent_0"]
+    without = write_yaml(text.replace("        dataset: cp/d-v0\n", ""), "no_data.yaml")
+    code, err = _run_cli(without, capsys)
+    assert code == 2 and "learns from a dataset" in err and "Traceback" not in err
