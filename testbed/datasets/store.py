@@ -158,7 +158,8 @@ def _bad(folder: Path, what: str, expected: str, hint: str | None = None) -> Bad
     return BadInput(f"{folder}: {what}: expected {expected}", hint=hint)
 
 
-def _spaces_of(folder: Path) -> dict[str, Any]:
+def _metadata(folder: Path) -> dict[str, Any]:
+    """data/metadata.json, with the fields reading needs."""
     meta_path = folder / "data" / "metadata.json"
     if not meta_path.is_file():
         raise _bad(folder, "data/metadata.json is missing", "the metadata Minari writes")
@@ -168,6 +169,9 @@ def _spaces_of(folder: Path) -> dict[str, Any]:
         raise _bad(folder, f"data/metadata.json does not parse ({exc})", "JSON") from None
     if not isinstance(meta, dict):
         raise _bad(folder, "data/metadata.json", "a JSON object")
+    for key in ("observation_space", "action_space", "total_episodes"):
+        if key not in meta:
+            raise _bad(folder, f"data/metadata.json has no {key!r}", f"a {key!r} field")
     return meta
 
 
@@ -196,7 +200,7 @@ def load_episodes(
             hint="collect it first (kind: collect), set MINARI_DATASETS_PATH, or list them "
             "with `testbed datasets`",
         )
-    meta = _spaces_of(folder)
+    meta = _metadata(folder)
     data_file = folder / "data" / "main_data.hdf5"
     if not data_file.is_file():
         raise _bad(folder, "data/main_data.hdf5 is missing", "the episodes (hdf5)")
@@ -217,7 +221,11 @@ def load_episodes(
         raise _bad(folder, f"observation_space is {obs_space}", f"the env's {observation_space}")
     if action_space is not None and not _same_space(act_space, action_space):
         raise _bad(folder, f"action_space is {act_space}", f"the env's {action_space}")
-    del meta
+    if meta["total_episodes"] != len(raw):
+        raise _bad(
+            folder, f"data/metadata.json says {meta['total_episodes']} episodes",
+            f"the {len(raw)} episodes data/main_data.hdf5 holds",
+        )  # fmt: skip
     return [_checked(folder, k, e, s) for k, (e, s) in enumerate(zip(raw, seeds, strict=True))]
 
 
