@@ -62,7 +62,7 @@ def check_id(dataset_id: str, where: str | None = None) -> str:
         raise BadInput(
             f"dataset id {dataset_id!r} is not a Minari id",
             where=where,
-            hint="write [namespace/]name-vN, e.g. cartpole/expert-v0",
+            hint="write name-vN or namespace/name-vN, e.g. cartpole/expert-v0",
         )
     return dataset_id
 
