@@ -88,6 +88,11 @@ def test_train_from_dataset_and_its_checkpoint_plays(write_yaml, tmp_path):
     assert [row["step"] for row in train.curve] == [20, 40]
     assert set(train.checkpoints) == {"robot_0", "robot_1", "robot_2"}
     assert result.stages[2].episodes == 2
+    again = run(load_scenario(write_yaml(COLLECT + TRAIN)), tmp_path / "again", show=False)
+    assert [r["eval_return"] for r in again.stages[1].curve] == [
+        r["eval_return"] for r in train.curve
+    ]  # same scenario and seed: the same data and the same learning
+    assert again.stages[2].metrics == result.stages[2].metrics
 
 
 def _run_cli(path: Path, capsys) -> tuple[int, str]:
