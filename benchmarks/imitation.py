@@ -16,7 +16,8 @@ as a checkpoint. For n demonstrations:
   gradient steps on the aggregate after each round; evaluated after round n.
 - by labelled states (`--states`): CartPole needs a single expert episode, so the curve above
   is flat; this one counts expert-labelled states k (20 to 320): BC on k states drawn from
-  10 expert episodes, DAgger with 4 rounds of k/4 env steps.
+  10 expert episodes, BC on the first k steps of expert play, DAgger with 4 rounds of k/4
+  env steps.
 - GAIL (`--gail`): our PPO (the CartPole settings) on the discriminator's reward from 50
   expert episodes, 200k env steps on 8 copies, evaluated on the env's reward.
 Writes benchmarks/results/imitation.json and benchmarks/results/imitation.md (mean return and
@@ -58,6 +59,7 @@ DEMOS = [1, 2, 5, 10, 25, 50]
 DAGGER_ROUNDS = [1, 2, 5, 10]
 STATES = [20, 40, 80, 160, 320]
 EXPERT_CACHE: Path | None = None  # --expert-cache
+METHODS = ("bc", "bc_prefix", "dagger")
 AGENT = "agent_0"
 
 
@@ -158,8 +160,9 @@ def run_gail(seeds: int, steps: int, episodes: int) -> dict[str, Any]:
 
 
 def states_run(expert: Any, folder: Path, k: int, seed: int, episodes: int) -> dict[str, float]:
-    """BC on k states drawn from 10 expert episodes, and DAgger with 4 rounds of k/4 env steps
-    (k expert-labelled states in all), each 500 gradient steps per training."""
+    """BC on k states drawn from 10 expert episodes, BC on the first k steps of expert play
+    (the same env steps as DAgger), and DAgger with 4 rounds of k/4 env steps (k
+    expert-labelled states in all, 500 gradient steps per round)."""
     env = make_env("gym/CartPole-v1")
     obs, act = env.observation_space(AGENT), env.action_space(AGENT)
     team = PolicyTeam({AGENT: expert})
@@ -167,12 +170,15 @@ def states_run(expert: Any, folder: Path, k: int, seed: int, episodes: int) -> d
     data = to_transitions(demos, obs, act)
     pick = np.random.default_rng(seed).choice(len(data["rewards"]), k, replace=False)
     subset = {key: value[pick] for key, value in data.items()}
-    deterministic_torch(seed)
-    bc = make_agent("bc", obs, act)
-    bc.load_data(subset)
-    for _ in range(2000):
-        bc.update()
-    bc_return = evaluate(env, {AGENT: bc}, 10_000 + seed, episodes)[0]
+    prefix = {key: value[:k] for key, value in data.items()}  # the first k expert steps
+    returns = {}
+    for name, part in (("bc", subset), ("bc_prefix", prefix)):
+        deterministic_torch(seed)
+        bc = make_agent("bc", obs, act)
+        bc.load_data(part)
+        for _ in range(2000):
+            bc.update()
+        returns[name] = evaluate(env, {AGENT: bc}, 10_000 + seed, episodes)[0]
     deterministic_torch(seed)
     dagger = make_agent("dagger", obs, act, expert_checkpoint=str(folder), round_steps=k // 4,
                         gradient_steps=500)  # fmt: skip
@@ -180,7 +186,7 @@ def states_run(expert: Any, folder: Path, k: int, seed: int, episodes: int) -> d
     assert dagger.rounds == 4
     dagger_return = evaluate(env, {AGENT: dagger}, 10_000 + seed, episodes)[0]
     env.close()
-    return {"bc": bc_return, "dagger": dagger_return}
+    return {**returns, "dagger": dagger_return}
 
 
 def run_states(seeds: int, episodes: int) -> dict[str, Any]:
@@ -192,7 +198,7 @@ def run_states(seeds: int, episodes: int) -> dict[str, Any]:
         rows = {}
         for k in STATES:
             runs = [states_run(expert, folder, k, s, episodes) for s in range(seeds)]
-            rows[str(k)] = {m: interval([r[m] for r in runs]) for m in ("bc", "dagger")}
+            rows[str(k)] = {m: interval([r[m] for r in runs]) for m in METHODS}
             print(f"{k:>4} states: BC {rows[str(k)]['bc']['mean']:.1f}, DAgger "
                   f"{rows[str(k)]['dagger']['mean']:.1f}", flush=True)  # fmt: skip
     out = json.loads((RESULTS / "imitation.json").read_text())
@@ -277,12 +283,12 @@ def write_table() -> str:
             f"average {by_states['load_average_before'][0]:.1f} -> "
             f"{by_states['load_average_after'][0]:.1f}:",
             "",
-            "| labelled states | BC | DAgger |",
-            "|---|---|---|",
+            "| labelled states | BC (k of 10 episodes) | BC (first k expert steps) | DAgger |",
+            "|---|---|---|---|",
         ]
         for k, row in by_states["rows"].items():
             cells = [f"{row[m]['mean']:.1f} [{row[m]['ci'][0]:.1f}, {row[m]['ci'][1]:.1f}]"
-                     for m in ("bc", "dagger")]  # fmt: skip
+                     for m in METHODS if m in row]  # fmt: skip
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     (RESULTS / "imitation.md").write_text(table)
