@@ -185,6 +185,20 @@ def run_env(name: str, steps: int, seeds: int, episodes: int, cache: Path | None
             cache.write_bytes(pickle.dumps((datasets, info)))
     print(json.dumps(info, indent=1), flush=True)
     results: dict[str, Any] = {}
+    out = {
+        "env": SPECS[ENVS[name]["spec"]].env,
+        "gradient_steps": steps,
+        "seeds": seeds,
+        "eval_episodes": episodes,
+        "network": SMALL,
+        "params": ENVS[name].get("params", {}),
+        "load_average_before": load_before,
+        **info,
+        "results": results,
+        "complete": False,
+    }
+    path = RESULTS / "offline" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     for quality, data in datasets.items():
         for algo in ENVS[name]["algos"]:
             runs = [train_offline(name, algo, data, s, steps, episodes) for s in range(seeds)]
@@ -194,20 +208,9 @@ def run_env(name: str, steps: int, seeds: int, episodes: int, cache: Path | None
             }  # fmt: skip
             print(f"{name} {quality:>6} {algo:>10}: {s.mean:8.1f} [{s.ci_low:.1f}, "
                   f"{s.ci_high:.1f}]  load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
-    out = {
-        "env": SPECS[ENVS[name]["spec"]].env,
-        "gradient_steps": steps,
-        "seeds": seeds,
-        "eval_episodes": episodes,
-        "network": SMALL,
-        "params": ENVS[name].get("params", {}),
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        **info,
-        "results": results,
-    }
-    path = RESULTS / "offline" / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+            out["load_average_after"] = os.getloadavg()
+            path.write_text(json.dumps(out, indent=2) + "\n")  # partial results survive
+    out["complete"] = True
     path.write_text(json.dumps(out, indent=2) + "\n")
     return out
 
@@ -224,16 +227,20 @@ def write_table() -> str:
             f"### {r['env']}: {r['gradient_steps']:,} gradient steps, {r['seeds']} seeds, "
             f"{r['eval_episodes']} eval episodes each; load average "
             f"{r['load_average_before'][0]:.1f} -> {r['load_average_after'][0]:.1f}; "
-            f"64-64 networks, batch 256; overrides {r.get('params') or 'none'}",
+            f"64-64 networks, batch 256; overrides {r.get('params') or 'none'}"
+            + ("" if r.get("complete", True) else " (**incomplete run**)"),
             "",
             "| data | transitions | data return | " + " | ".join(algos) + " |",
             "|---|---|---|" + "---|" * len(algos),
         ]
         for quality, row in r["results"].items():
             d = r["datasets"][quality]
-            best = max(row[a]["mean"] for a in algos)
+            best = max(row[a]["mean"] for a in algos if a in row)
             cells = []
             for a in algos:
+                if a not in row:
+                    cells.append("not run")
+                    continue
                 m, (lo, hi) = row[a]["mean"], row[a]["ci"]
                 cell = f"{m:.1f} [{lo:.1f}, {hi:.1f}]"
                 cells.append(f"**{cell}**" if m == best else cell)
