@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_describe_command(sub)
     _add_leaderboard_command(sub)
     _add_check_command(sub)
+    _add_datasets_command(sub)
     return parser
 
 
@@ -213,6 +214,26 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         raise BadInput("testbed check agent needs --env ID (the env to play it on)")
     findings = check_agent(args.target, args.env, seed=args.seed, steps=args.steps)
     return show_findings(f"agent {args.target} on {args.env}", findings, console)
+
+
+def _add_datasets_command(sub: Any) -> None:
+    command = sub.add_parser(
+        "datasets",
+        help="list the Minari datasets (MINARI_DATASETS_PATH, else runs/datasets)",
+        description="The Minari datasets that `kind: collect` wrote (or any under the folder): "
+        "id, episodes, steps, the policy that played. Nothing is downloaded.",
+    )
+    command.add_argument(
+        "--path", type=Path, default=None, help="folder (default MINARI_DATASETS_PATH or "
+        "runs/datasets)"
+    )  # fmt: skip
+    command.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _datasets(args: argparse.Namespace, console: Console) -> int:
+    from testbed.datasets.listing import show_datasets
+
+    return show_datasets(args.path, as_json=args.json, console=console)
 
 
 def _add_leaderboard_command(sub: Any) -> None:
@@ -395,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": _replay,
         "leaderboard": _leaderboard,
         "check": _check,
+        "datasets": _datasets,
     }
     try:
         return commands[args.command](args, console)

@@ -3,6 +3,8 @@
 - `Policy` acts for one PettingZoo agent: `reset(seed)` at the start of every episode, then
   `act(observation, action_mask)` each time that agent must move.
 - `Learner` is a Policy that also explores, learns from transitions and saves its weights.
+- `OfflineLearner` is a Policy that learns from a dataset (`load_data`, then `update()` per
+  gradient step), never acting in an env while it learns.
 - `Team` acts for several agents at once: {agent: observation} -> {agent: action}. Tournament
   entrants and audit subjects are Teams; `PolicyTeam` turns per-agent policies into one.
 
@@ -67,6 +69,25 @@ class BatchLearner(Learner, Protocol):
 
     def observe_batch(self, batch: Any) -> None:
         """Record N transitions, one per copy (a `TransitionBatch`)."""
+
+
+@runtime_checkable
+class OfflineLearner(Policy, Protocol):
+    """A Policy that learns from a fixed dataset, without acting in an env (behaviour cloning,
+    offline RL). A train stage with `dataset:` calls `load_data` once with the transition
+    arrays of the learner's agent (testbed/datasets/transitions.py: observations, actions,
+    rewards, costs, next_observations, terminations, truncations, ...), then `update()` once
+    per gradient step of its budget. `state_dict` as for `Learner`."""
+
+    def load_data(self, data: Any) -> None:
+        """Take the dataset (a mapping of arrays, one row per transition)."""
+
+    def update(self) -> dict[str, float]:
+        """One gradient step on a minibatch of the dataset; metrics to log."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @runtime_checkable

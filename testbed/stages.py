@@ -18,6 +18,13 @@ from testbed.audit.report import AuditView, audit_markdown, junit_suite, write_a
 from testbed.audit.spec import AuditStage
 from testbed.audit.stage import check_audit, run_audit_stage
 from testbed.context import StageContext, StageResult
+from testbed.datasets.collect import (
+    CollectStage,
+    CollectView,
+    check_collect,
+    collect_markdown,
+    run_collect_stage,
+)
 from testbed.describe import (
     DescribeStage,
     DescribeView,
@@ -107,6 +114,14 @@ KINDS: dict[str, StageKind] = {
         quick=("steps=200", "eval_every=100", "eval_episodes=1"),
         check=check_train,
         workers="all",  # a sweep's seeds train in parallel; one run uses no worker
+    ),
+    "collect": StageKind(
+        model=CollectStage,
+        run=run_collect_stage,
+        view=CollectView,
+        markdown=collect_markdown,
+        quick=("episodes=2",),
+        check=check_collect,
     ),
     "describe": StageKind(
         model=DescribeStage,

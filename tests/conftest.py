@@ -21,6 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 
+@pytest.fixture(autouse=True)
+def _datasets_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Minari datasets that tests collect go to a temporary folder, never runs/datasets."""
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path_factory.mktemp("datasets")))
+
+
 @pytest.fixture
 def write_yaml(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write dedented YAML text to tmp_path/name and return the path."""

@@ -23,6 +23,7 @@ _TRY_OFF_POLICY = {
     "learning_starts": 100,
 }
 _TRY_MAPPO = {"hidden": [32], "rollout_steps": 64, "epochs": 2, "minibatches": 2}
+_TRY_OFFLINE = {"hidden": [32, 32], "batch_size": 32}
 _TRY_COST_MODEL = {"learned": True, "model_hidden": [16], "model_warmup": 100, "model_batch": 32}
 
 AGENTS: dict[str, AgentSpec] = {
@@ -299,4 +300,60 @@ AGENTS: dict[str, AgentSpec] = {
         try_params={**_TRY_PPO, "risk_window": 10},
     ),
     # <<< safe-rl: cpo + cvar
+    # >>> imitation + offline
+    "bc": AgentSpec(
+        "testbed.agents.imitation.bc:BC",
+        "imitation",
+        "Behaviour cloning (Pomerleau 1991) from a dataset: cross-entropy (Discrete) or MSE "
+        "in the unit box (Box); each seat of a team clones its own agent's data.",
+        try_env="mpe/simple_spread_v3",
+        try_params={"hidden": [32], "batch_size": 32},
+    ),
+    "dagger": AgentSpec(
+        "testbed.agents.imitation.dagger:DAgger",
+        "imitation",
+        "DAgger (Ross et al. 2011): an expert (agent id or checkpoint) labels the states the "
+        "learner visits; rounds with beta-mixed control; a BC learner on the aggregate.",
+        try_env="gym/CartPole-v1",
+        try_params={
+            "expert": "noop",
+            "round_steps": 100,
+            "gradient_steps": 20,
+            "hidden": [32],
+            "batch_size": 32,
+        },
+    ),
+    "gail": AgentSpec(
+        "testbed.agents.imitation.gail:GAIL",
+        "imitation",
+        "GAIL (Ho & Ermon 2016): a discriminator of expert (the stage's dataset:) vs policy "
+        "state-actions gives PPO its reward; vectorized like PPO; Discrete or Box actions.",
+        try_env="gym/CartPole-v1",
+        try_params={**_TRY_PPO, "disc_hidden": [16], "disc_minibatch_size": 32},
+    ),
+    "cql": AgentSpec(
+        "testbed.agents.offline.cql:CQL",
+        "offline",
+        "CQL(H) (Kumar et al. 2020) from a dataset: a conservative penalty (log-sum-exp of Q "
+        "minus Q of the data's action); DQN form for Discrete, SAC form for Box actions.",
+        try_env="gym/CartPole-v1",
+        try_params=_TRY_OFFLINE,
+    ),
+    "implicit_q": AgentSpec(
+        "testbed.agents.offline.implicit_q:ImplicitQ",
+        "offline",
+        "IQL (Kostrikov et al. 2021) from a dataset: expectile V, twin Q backed up through V, "
+        "advantage-weighted policy; Discrete or Box actions (`iql` is independent Q-learning).",
+        try_env="gym/Pendulum-v1",
+        try_params=_TRY_OFFLINE,
+    ),
+    "td3_bc": AgentSpec(
+        "testbed.agents.offline.td3_bc:TD3BC",
+        "offline",
+        "TD3+BC (Fujimoto & Gu 2021) from a dataset: TD3 whose actor also regresses to the "
+        "data's actions (lambda = alpha / mean |Q|); normalised states; Box actions.",
+        try_env="gym/Pendulum-v1",
+        try_params=_TRY_OFFLINE,
+    ),
+    # <<< imitation + offline
 }

@@ -57,7 +57,12 @@ class TrainStage(TeamStage):
 
     kind: Literal["train"]
     steps: Count
-    """Training budget in env steps."""
+    """Training budget in env steps; with `dataset:` and offline learners (bc, cql, ...),
+    in gradient steps (no env interaction)."""
+    dataset: str | None = None
+    """Minari dataset id the learners learn from (`kind: collect` writes them; multi-agent
+    envs: each learner reads its own agent's `[namespace/]name/<agent>-vN`). Looked up under
+    MINARI_DATASETS_PATH, else runs/datasets."""
     eval_every: Count | None = None
     """Evaluate on held-out seeds every this many steps (default: steps / 10)."""
     eval_episodes: Count = 10
@@ -123,6 +128,8 @@ class TrainStage(TeamStage):
                 )
         if self.tensorboard:
             raise ValueError("`tensorboard` does not work with `self_play` yet")
+        if self.dataset is not None:
+            raise ValueError("`dataset` does not work with `self_play`")
         if (self.num_envs or 1) > 1 or self.vectorization != "auto":
             raise ValueError(
                 "`num_envs` and `vectorization` do not work with `self_play` (its turn-based "

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.context import StageContext
+from testbed.datasets.store import check_id
 from testbed.errors import BadInput, RunFailed, TestbedError
 from testbed.report.format import slug
 from testbed.rollout.build import (
@@ -31,6 +32,12 @@ from testbed.seeding import stream_seed
 from testbed.train.checkpoints import SavedUnit, resume_units, saved_units, scenario_path
 from testbed.train.curves import Curve, curve_plot
 from testbed.train.loop import evaluate, train
+from testbed.train.offline import (
+    learns_offline,
+    load_datasets,
+    offline_only,
+    train_offline,
+)
 from testbed.train.result import TrainResult
 from testbed.train.selfplay_stage import check_self_play, run_self_play
 from testbed.train.state import EpisodeStats, TrainState, learns
@@ -137,7 +144,23 @@ class _TrainRun:
         self.policies = build_seats(
             scenario, stage.agents, seats, self.env, lambda p: self._where("agents", p)
         )
-        self.learners = [a for a, p in self.policies.items() if learns(p)]
+        self.offline = stage.dataset is not None
+        if self.offline:
+            check_id(stage.dataset, self._where("dataset"))
+        self.learners = [
+            a for a, p in self.policies.items() if learns(p) or (self.offline and learns_offline(p))
+        ]
+        needs_data = [
+            a
+            for a, p in self.policies.items()
+            if offline_only(p) or getattr(p, "needs_dataset", False)
+        ]
+        if needs_data and not self.offline:
+            raise BadInput(
+                f"{needs_data[0]!r} learns from a dataset, and train stage {self.name!r} has none",
+                where=self._where("agents"),
+                hint="add `dataset: <id>` (a `kind: collect` stage writes one)",
+            )
         if not self.learners:
             raise BadInput(
                 f"no agent of train stage {self.name!r} learns (none has explore/observe/update)",
@@ -157,7 +180,12 @@ class _TrainRun:
             self.state = TrainState(step=step, episodes=episodes)
         self.recent: deque[EpisodeStats] = deque(maxlen=20)
         self.eval_seed = stream_seed(self.seed, "eval", 0)
-        self.num_envs = choose_num_envs(scenario, index, self.env, self.policies)
+        self.offline_only = self.offline and all(
+            offline_only(self.policies[a]) for a in self.learners
+        )
+        self.num_envs = (
+            1 if self.offline_only else choose_num_envs(scenario, index, self.env, self.policies)
+        )
         self.previous_step = self.state.step
 
     def _where(self, *loc: Any) -> str | None:
@@ -215,6 +243,13 @@ class _TrainRun:
         """The learners' training: on N copies at once when `num_envs` > 1."""
         stage = self.stage
         hooks = {"on_step": self.on_step, "on_episode": lambda s, _: self.recent.append(s)}
+        if self.offline:
+            load_datasets(
+                stage.dataset, self.env, self.policies, self.learners, where=self._where("dataset")
+            )
+        if self.offline_only:  # gradient steps, no env interaction
+            train_offline(self.policies, self.learners, stage.steps, self.state, self.on_step)
+            return
         if self.num_envs == 1:
             train(
                 self.env, self.policies, stage.steps, self.seed, state=self.state,

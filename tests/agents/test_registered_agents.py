@@ -20,6 +20,8 @@ import pytest
 import torch
 
 from testbed.agents.common.nets import deterministic_torch
+from testbed.datasets.collect import play_and_record
+from testbed.datasets.transitions import to_transitions
 from testbed.errors import BadInput
 from testbed.joint import is_joint, members
 from testbed.registry import AGENTS, agent_class, make_agent, make_env
@@ -28,6 +30,7 @@ from testbed.rollout.episode import action_mask, run_episode
 from testbed.rollout.team import PolicyTeam
 from testbed.seeding import stream_seed
 from testbed.train.loop import train
+from testbed.train.offline import learns_offline, offline_only
 from testbed.train.state import group_name, learns
 
 SEED = 0
@@ -150,6 +153,11 @@ def short_run(agent_id: str, env_id: str, env: Any, seated: Seated) -> None:
     """STEPS env steps: training when the seats learn (at least one update must happen),
     else whole episodes with `act`."""
     seats = [seat for seat, _, _, _ in seated.built]
+    if any(learns_offline(p) for p in seated.policies.values()):
+        load_random_play(env, seated)
+        if any(offline_only(p) for p in seated.policies.values()):
+            take_gradient_steps(agent_id, seated)
+            return
     if any(learns(p) for p in seated.policies.values()):
         state = train(env, seated.policies, STEPS, seed=SEED)
         assert state.step == STEPS
@@ -169,6 +177,37 @@ def short_run(agent_id: str, env_id: str, env: Any, seated: Seated) -> None:
         assert any(record.agents[a].steps for a in acting if a in record.agents), record
         steps += record.length
         episode += 1
+
+
+def load_random_play(env: Any, seated: Seated) -> None:
+    """Learners with `load_data` get a dataset of random play (STEPS transitions or more)
+    through `to_transitions`."""
+    team = PolicyTeam(
+        {
+            a: make_agent("random", env.observation_space(a), env.action_space(a))
+            for a in env.possible_agents
+        }
+    )
+    episodes: dict[str, list] = {a: [] for a in env.possible_agents}
+    steps, k = 0, 0
+    while steps < STEPS:
+        played = play_and_record(env, team, stream_seed(SEED, "data", k))
+        for a, e in played.items():
+            episodes[a].append(e)
+        steps += max(len(e) for e in played.values())
+        k += 1
+    for seat, agent, obs_space, act_space in seated.built:
+        agent.load_data(to_transitions(episodes[seat], obs_space, act_space))
+
+
+def take_gradient_steps(agent_id: str, seated: Seated) -> None:
+    """Offline learners: STEPS gradient steps (`update()`), each with finite metrics."""
+    for seat, agent, _, _ in seated.built:
+        for _ in range(STEPS):
+            metrics = agent.update()
+        assert metrics, f"{agent_id!r} ({seat}): update() returned no metrics"
+        bad = {k: v for k, v in metrics.items() if not np.isfinite(float(v))}
+        assert not bad, f"{agent_id!r} ({seat}): non-finite update metrics {bad}"
 
 
 def assert_same_acting(env: Any, policies: dict[str, Any], twins: dict[str, Any]) -> None:

@@ -47,6 +47,8 @@ def test_scenario_runs_a_short_version(path, tmp_path):
     for stage in result.stages:
         if stage["kind"] in ("evaluate", "audit"):
             assert stage["episodes"] == 2
+        elif stage["kind"] == "collect":
+            assert stage["episodes"] == 2 and stage["steps"] > 0
         elif stage["kind"] == "tournament":
             assert stage["games_total"] > 0 and not stage["forfeits"]
         else:

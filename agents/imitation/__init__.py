@@ -1,0 +1,1 @@
+"""Imitation learning: learners that copy a demonstrator (datasets or an expert online)."""

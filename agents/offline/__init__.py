@@ -1,0 +1,1 @@
+"""Offline RL: learners that learn a policy from a fixed dataset of transitions."""
