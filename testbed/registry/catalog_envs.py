@@ -143,6 +143,17 @@ ENVS: dict[str, EnvSpec] = {
         vector="testbed.envs.commons_harvest_batched:commons_harvest_batched",
     ),
     # <<< custom envs: competitive + mixed
+    # >>> custom envs: goal-conditioned + hierarchical
+    "testbed/bit_flip_v0": EnvSpec(
+        "testbed.envs.bit_flip:bit_flip_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Goal-conditioned bit flipping (Andrychowicz et al. 2017): flip bits to match a target; "
+        "-1 per step until it matches; Dict observation/achieved_goal/desired_goal (for her:).",
+    ),
+    # <<< custom envs: goal-conditioned + hierarchical
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
     "gym/CartPole-v1": EnvSpec(
         "testbed.envs.gymnasium_single:cartpole_v1",
