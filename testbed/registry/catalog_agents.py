@@ -299,4 +299,21 @@ AGENTS: dict[str, AgentSpec] = {
         try_params={**_TRY_PPO, "risk_window": 10},
     ),
     # <<< safe-rl: cpo + cvar
+    # >>> hierarchical + model-based
+    "option_critic": AgentSpec(
+        "testbed.agents.hierarchical.option_critic:OptionCritic",
+        "hierarchical",
+        "Tabular option-critic (Bacon et al. 2017): softmax intra-option policies, sigmoid "
+        "terminations and the policy over options learned end to end; Discrete spaces.",
+        try_env="testbed/four_rooms_v0",
+    ),
+    "dyna_q": AgentSpec(
+        "testbed.agents.model_based.dyna_q:DynaQ",
+        "model-based",
+        "Tabular Dyna-Q (Sutton 1990): Q-learning plus planning backups from a learned "
+        "last-outcome table model (checkpointed); Discrete spaces.",
+        try_env="testbed/four_rooms_v0",
+        try_params={"planning_steps": 5},
+    ),
+    # <<< hierarchical + model-based
 }

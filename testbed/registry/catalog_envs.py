@@ -153,6 +153,15 @@ ENVS: dict[str, EnvSpec] = {
         "Goal-conditioned bit flipping (Andrychowicz et al. 2017): flip bits to match a target; "
         "-1 per step until it matches; Dict observation/achieved_goal/desired_goal (for her:).",
     ),
+    "testbed/four_rooms_v0": EnvSpec(
+        "testbed.envs.four_rooms:four_rooms_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Sutton-Precup-Singh four rooms: reach the goal cell (+1) through doorways, actions slip "
+        "with probability 1/3; the goal moves on request (move_goal, reset options).",
+    ),
     # <<< custom envs: goal-conditioned + hierarchical
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
     "gym/CartPole-v1": EnvSpec(
