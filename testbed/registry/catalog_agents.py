@@ -315,5 +315,22 @@ AGENTS: dict[str, AgentSpec] = {
         try_env="testbed/four_rooms_v0",
         try_params={"planning_steps": 5},
     ),
+    "pets": AgentSpec(
+        "testbed.agents.model_based.pets:PETS",
+        "model-based",
+        "PETS (Chua et al. 2018): probabilistic ensemble dynamics (checkpointed; held-out one- "
+        "and multi-step errors) and CEM model-predictive control with trajectory sampling.",
+        try_env="testbed/cartpole_continuous_v0",
+        try_params={
+            "reward_fn": "cartpole",
+            "hidden": [16],
+            "epochs": 2,
+            "random_steps": 100,
+            "horizon": 5,
+            "population": 20,
+            "iterations": 2,
+            "particles": 5,
+        },
+    ),
     # <<< hierarchical + model-based
 }

@@ -162,6 +162,15 @@ ENVS: dict[str, EnvSpec] = {
         "Sutton-Precup-Singh four rooms: reach the goal cell (+1) through doorways, actions slip "
         "with probability 1/3; the goal moves on request (move_goal, reset options).",
     ),
+    "testbed/cartpole_continuous_v0": EnvSpec(
+        "testbed.envs.cartpole_continuous:cartpole_continuous_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "CartPole with a force in [-1, 1] x force_mag (mbrl-lib's PETS task): +1 per step "
+        "upright, 200 steps, best return 200.",
+    ),
     # <<< custom envs: goal-conditioned + hierarchical
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
     "gym/CartPole-v1": EnvSpec(
