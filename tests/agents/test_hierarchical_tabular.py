@@ -104,3 +104,27 @@ def test_dyna_q_plans_from_its_model_and_checkpoints_it() -> None:
     copy = DynaQ(space, actions, DynaQConfig(planning_steps=20))
     copy.load_state_dict(dyna.state_dict())
     assert bool(copy.model_seen[cell_of(6, 9), DOWN]) and copy.planned == dyna.planned
+
+
+@pytest.mark.parametrize("learner", ["option_critic", "dyna_q"])
+def test_independent_options_and_models_in_a_two_player_game(learner: str) -> None:
+    """Multi-agent: `iql` gives each rock-paper-scissors player its own option-critic (or
+    Dyna-Q); both train, and their tables round-trip a checkpoint."""
+    from testbed.joint import members
+    from testbed.registry import make_env
+
+    torch.manual_seed(0)
+    env = make_env("classic/rps_v2")
+    names = list(env.possible_agents)
+    group = make_agent("iql", {a: env.observation_space(a) for a in names},
+                       {a: env.action_space(a) for a in names}, learner=learner)  # fmt: skip
+    state = train(env, dict(members(group)), 300, seed=0)
+    assert state.step == 300
+    saved = group.state_dict()["learners"]
+    assert set(saved) == set(names) and all(int(t["steps"]) == 300 for t in saved.values())
+    again = make_agent("iql", {a: env.observation_space(a) for a in names},
+                       {a: env.action_space(a) for a in names}, learner=learner)  # fmt: skip
+    again.load_state_dict(group.state_dict())
+    for name in names:
+        theirs, ours = again.learners[name].state_dict(), group.learners[name].state_dict()
+        assert all(torch.equal(theirs[k], ours[k]) for k in ours if torch.is_tensor(ours[k]))
