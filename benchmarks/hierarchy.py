@@ -167,6 +167,8 @@ def bit_flip_table(r: dict[str, Any]) -> list[str]:
         "(1000 episodes, mean, 95% CI) | s/seed |",
         "|---|---|---|---|---|",
     ]
+    if r.get("load_note"):
+        rows[1:1] = ["", f"Note: {r['load_note']}."]
     for name, arm in r["arms"].items():
         steps = arm["steps_to_0.9_mean"]
         reached = sum(run["steps_to_0.9"] is not None for run in arm["runs"])
