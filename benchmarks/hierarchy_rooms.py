@@ -153,11 +153,19 @@ def four_rooms(seeds: int, out: Path) -> dict[str, Any]:
                 float(curve[i : i + 50].mean()) for i in range(0, len(curve), 50)
             ],
             "seconds_per_seed": float(np.mean([r["seconds"] for r in runs])),
-            "runs": [{k: v for k, v in r.items() if k != "usage"} for r in runs],
+            "runs": [compact(r) for r in runs],
         }
     result["load_average"] = {"before": load_before, "after": os.getloadavg()}
     (out / "four_rooms.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def compact(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as stored: episode lengths as means over blocks of 10 episodes, no usage."""
+    lengths = np.asarray(run["lengths"], float)
+    blocks = [round(float(lengths[i : i + 10].mean()), 1) for i in range(0, len(lengths), 10)]
+    kept = {k: v for k, v in run.items() if k not in ("usage", "lengths")}
+    return {**kept, "mean_length_per_10_episodes": blocks}
 
 
 def rooms_table(out: Path) -> list[str]:
