@@ -21,6 +21,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from testbed.agents.common.her import HindsightRelabeller
 from testbed.agents.common.nets import mlp
 from testbed.agents.common.replay import ReplayBuffer
 from testbed.agents.common.spaces import obs_dim, require_box, to_vector, to_vectors
@@ -132,8 +133,13 @@ def store(
     observation_space: spaces.Space,
     scaler: ActionScaler,
     transition: dict[str, Any],
+    her: HindsightRelabeller | None = None,
 ) -> None:
-    """Add one harness transition; done = terminated only (truncation still bootstraps)."""
+    """Add one harness transition; done = terminated only (truncation still bootstraps).
+    With `her`, the episode's rows (real and relabelled) are added when it ends."""
+    if her is not None:
+        _store_her(buffer, scaler, her, 0, transition)
+        return
     buffer.add(
         to_vector(observation_space, transition["obs"]),
         scaler.to_unit(transition["action"]),
@@ -145,10 +151,19 @@ def store(
 
 
 def store_batch(
-    buffer: ReplayBuffer, observation_space: spaces.Space, scaler: ActionScaler, batch: Any
+    buffer: ReplayBuffer,
+    observation_space: spaces.Space,
+    scaler: ActionScaler,
+    batch: Any,
+    her: HindsightRelabeller | None = None,
 ) -> None:
-    """Add a `TransitionBatch` (one row per copy) in one vectorised write; done = terminated."""
+    """Add a `TransitionBatch` (one row per copy) in one vectorised write; done = terminated.
+    With `her`, each copy's episode is relabelled and added when it ends."""
     n = len(batch)
+    if her is not None:
+        for c in range(n):
+            _store_her(buffer, scaler, her, c, batch.row(c))
+        return
     buffer.add_batch(
         to_vectors(observation_space, batch.obs),
         scaler.to_unit_batch(batch.action),
@@ -157,6 +172,19 @@ def store_batch(
         to_vectors(observation_space, batch.next_obs),
         np.asarray(batch.terminated, bool).reshape(n),
     )
+
+
+def _store_her(
+    buffer: ReplayBuffer,
+    scaler: ActionScaler,
+    her: HindsightRelabeller,
+    copy: int,
+    transition: dict[str, Any],
+) -> None:
+    rows = her.push(copy, {**transition, "action": scaler.to_unit(transition["action"])})
+    if rows is not None:
+        buffer.add_batch(rows["obs"], rows["action"], rows["reward"], rows["cost"],
+                         rows["next_obs"], rows["done"])  # fmt: skip
 
 
 def warmup_or(

@@ -23,7 +23,8 @@ from testbed.agents.common.spaces import to_vector, to_vectors
 class NoisyDeterministicActor:
     """Mixin. The learner sets `config` (learning_starts, train_freq, gradient_steps,
     batch_size), `observation_space`, `scaler` (ActionScaler), `actor`, `noise`
-    (ExplorationNoise), `buffer`, `steps`, `_updated`, and defines `_gradient_step(batch)`."""
+    (ExplorationNoise), `buffer`, `her` (a HindsightRelabeller or None), `steps`, `_updated`,
+    and defines `_gradient_step(batch)`."""
 
     config: Any
     observation_space: Any
@@ -66,13 +67,13 @@ class NoisyDeterministicActor:
         return self.scaler.to_env_batch(unit.numpy())
 
     def observe(self, transition: dict[str, Any]) -> None:
-        store(self.buffer, self.observation_space, self.scaler, transition)
+        store(self.buffer, self.observation_space, self.scaler, transition, self.her)
         self.steps += 1
 
     def observe_batch(self, batch: Any) -> None:
         """Record one transition per copy (a `TransitionBatch`); restart the OU noise of the
         copies whose episode ended."""
-        store_batch(self.buffer, self.observation_space, self.scaler, batch)
+        store_batch(self.buffer, self.observation_space, self.scaler, batch, self.her)
         self.steps += len(batch)
         self.noise.reset_rows(np.asarray(batch.terminated) | np.asarray(batch.truncated))
 

@@ -1,5 +1,6 @@
 """What DQN and C51 share: epsilon-greedy acting on Q (one state or N stacked), replay with
-n-step returns (per env copy when batched), and updates on the env-step schedule."""
+n-step returns (per env copy when batched) or hindsight relabelling (`her`), and updates on
+the env-step schedule."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ class EpsilonGreedyReplay:
     update schedule), `observation_space`, `n_actions`, `action_start`, `buffer`, `n_step`,
     `copy_n_step`, `target`, `optimizer`, `steps`, `_updated`, and defines `_online()` (the
     network the target follows), `_q_values(observation)`, `_q_batch(obs)` and
-    `_gradient_step(batch) -> (loss, mean Q)`."""
+    `_gradient_step(batch) -> (loss, mean Q)`. A learner with `her` set (a
+    `HindsightRelabeller`) stores whole relabelled episodes instead of n-step rows."""
+
+    her: Any = None
 
     config: Any
     observation_space: Any
@@ -75,6 +79,9 @@ class EpsilonGreedyReplay:
 
     def observe(self, transition: dict[str, Any]) -> None:
         self.steps += 1
+        if self.her is not None:
+            self._store_her(0, transition)
+            return
         step = replay_step(self.observation_space, transition, self.action_start)
         for row in self.n_step.push(step):
             self.buffer.add_discounted(row)
@@ -82,9 +89,20 @@ class EpsilonGreedyReplay:
     def observe_batch(self, batch: Any) -> None:
         """Record one transition per copy (a `TransitionBatch`); n-step returns per copy."""
         self.steps += len(batch)
+        if self.her is not None:
+            for c in range(len(batch)):
+                self._store_her(c, batch.row(c))
+            return
         self.copy_n_step.store(
             self.buffer, replay_steps(self.observation_space, batch, self.action_start)
         )
+
+    def _store_her(self, copy: int, transition: dict[str, Any]) -> None:
+        action = int(transition["action"]) - self.action_start
+        rows = self.her.push(copy, {**transition, "action": action})
+        if rows is not None:
+            gamma = np.full(len(rows["reward"]), self.config.gamma, np.float32)
+            self.buffer.add_discounted_batch({**rows, "discount": gamma})
 
     def update(self) -> dict[str, float]:
         """The target updates and gradient steps due at the env steps observed since the last

@@ -40,6 +40,7 @@ from testbed.agents.common.continuous import (
     replay_for,
 )
 from testbed.agents.common.deterministic_actor import NoisyDeterministicActor
+from testbed.agents.common.her import HERConfig, make_relabeller
 from testbed.agents.common.nets import soft_update
 from testbed.agents.common.spaces import obs_dim
 
@@ -74,6 +75,9 @@ class DDPGConfig:
     """Mean reversion of the OU noise."""
     hidden: tuple[int, ...] = (400, 300)
     """Hidden layer widths of actor and critic."""
+    her: HERConfig | None = None
+    """Hindsight experience replay for goal-conditioned envs (agents/common/her.py), e.g.
+    `her: {strategy: future, k: 4, terminate_on_success: false}`."""
 
 
 class DDPG(NoisyDeterministicActor):
@@ -99,6 +103,7 @@ class DDPG(NoisyDeterministicActor):
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.learning_rate)
         self.noise = ExplorationNoise(n_act, c.exploration_noise, c.noise_type, c.ou_theta)
         self.buffer = replay_for(observation_space, n_act, c.buffer_size)
+        self.her = make_relabeller(c.her, observation_space)
         self.steps = 0
         self.updates = 0
         self._updated = 0  # env steps whose scheduled updates have run

@@ -43,6 +43,7 @@ from testbed.agents.common.continuous import (
     uniform_unit_action,
     warmup_or,
 )
+from testbed.agents.common.her import HERConfig, make_relabeller
 from testbed.agents.common.nets import as_tensor, mlp, soft_update
 from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
@@ -77,6 +78,9 @@ class SACConfig:
     """Learn alpha so that the policy entropy tracks -|A|."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of actor and critics."""
+    her: HERConfig | None = None
+    """Hindsight experience replay for goal-conditioned envs (agents/common/her.py), e.g.
+    `her: {strategy: future, k: 4, terminate_on_success: false}`."""
 
 
 class SquashedGaussianActor(nn.Module):
@@ -129,6 +133,7 @@ class SAC:
         self.log_alpha = torch.tensor(math.log(c.alpha), requires_grad=True)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.learning_rate)
         self.buffer = replay_for(observation_space, n_act, c.buffer_size)
+        self.her = make_relabeller(c.her, observation_space)
         self.steps = 0
         self.updates = 0
         self._updated = 0  # env steps whose scheduled updates have run
@@ -177,12 +182,12 @@ class SAC:
 
     # -- learning -------------------------------------------------------------------------
     def observe(self, transition: dict[str, Any]) -> None:
-        store(self.buffer, self.observation_space, self.scaler, transition)
+        store(self.buffer, self.observation_space, self.scaler, transition, self.her)
         self.steps += 1
 
     def observe_batch(self, batch: Any) -> None:
         """Record one transition per copy (a `TransitionBatch`) in one replay write."""
-        store_batch(self.buffer, self.observation_space, self.scaler, batch)
+        store_batch(self.buffer, self.observation_space, self.scaler, batch, self.her)
         self.steps += len(batch)
 
     def update(self) -> dict[str, float]:

@@ -6,7 +6,8 @@ control through deep reinforcement learning", Nature 518), with the usual option
 - dueling heads (Wang et al. 2016): Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a');
 - n-step returns (Sutton 1988; as in Rainbow, Hessel et al. 2018);
 - hard target copies every K env steps (tau = 1) or Polyak averaging (tau < 1);
-- Huber loss (the paper's error clipping) or MSE.
+- Huber loss (the paper's error clipping) or MSE;
+- hindsight experience replay (`her:`, Andrychowicz et al. 2017) on goal-conditioned envs.
 
 Loss per minibatch of (s, a, R, s', done, gamma^k):
     y = R + gamma^k (1 - done) max_a' Q_target(s', a')      (double: Q_target(s', argmax Q(s', .)))
@@ -42,6 +43,7 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.epsilon_replay import EpsilonGreedyReplay
+from testbed.agents.common.her import HERConfig, make_relabeller
 from testbed.agents.common.nets import mlp
 from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector
 from testbed.agents.common.value import (
@@ -100,6 +102,9 @@ class DQNConfig:
     anneal_steps: int = 0
     """Anneal the learning rate linearly to 0 over this many env steps (0 = constant); each
     `update()` sets the rate of the env steps observed so far."""
+    her: HERConfig | None = None
+    """Hindsight experience replay for goal-conditioned envs (agents/common/her.py), e.g.
+    `her: {strategy: future, k: 4}`; needs n_step 1."""
 
 
 class QNetwork(nn.Module):
@@ -152,6 +157,7 @@ class DQN(EpsilonGreedyReplay):
         self.buffer = DiscountedReplayBuffer(cfg.buffer_size, self.obs_dim, self.n_actions)
         self.n_step = NStepAccumulator(cfg.n_step, cfg.gamma)
         self.copy_n_step = PerCopyNStep(cfg.n_step, cfg.gamma)  # batched training
+        self.her = make_relabeller(cfg.her, observation_space, cfg.n_step)
         self.steps = 0
         self.updates = 0
         self._updated = 0  # env steps whose scheduled updates have run

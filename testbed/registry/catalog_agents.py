@@ -356,4 +356,38 @@ AGENTS: dict[str, AgentSpec] = {
         try_params=_TRY_OFFLINE,
     ),
     # <<< imitation + offline
+    # >>> hierarchical + model-based
+    "option_critic": AgentSpec(
+        "testbed.agents.hierarchical.option_critic:OptionCritic",
+        "hierarchical",
+        "Tabular option-critic (Bacon et al. 2017): softmax intra-option policies, sigmoid "
+        "terminations and the policy over options learned end to end; Discrete spaces.",
+        try_env="testbed/four_rooms_v0",
+    ),
+    "dyna_q": AgentSpec(
+        "testbed.agents.model_based.dyna_q:DynaQ",
+        "model-based",
+        "Tabular Dyna-Q (Sutton 1990): Q-learning plus planning backups from a learned "
+        "last-outcome table model (checkpointed); Discrete spaces.",
+        try_env="testbed/four_rooms_v0",
+        try_params={"planning_steps": 5},
+    ),
+    "pets": AgentSpec(
+        "testbed.agents.model_based.pets:PETS",
+        "model-based",
+        "PETS (Chua et al. 2018): probabilistic ensemble dynamics (checkpointed; held-out one- "
+        "and multi-step errors) and CEM model-predictive control with trajectory sampling.",
+        try_env="testbed/cartpole_continuous_v0",
+        try_params={
+            "reward_fn": "cartpole",
+            "hidden": [16],
+            "epochs": 2,
+            "random_steps": 100,
+            "horizon": 5,
+            "population": 20,
+            "iterations": 2,
+            "particles": 5,
+        },
+    ),
+    # <<< hierarchical + model-based
 }

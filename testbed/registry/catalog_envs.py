@@ -143,6 +143,35 @@ ENVS: dict[str, EnvSpec] = {
         vector="testbed.envs.commons_harvest_batched:commons_harvest_batched",
     ),
     # <<< custom envs: competitive + mixed
+    # >>> custom envs: goal-conditioned + hierarchical
+    "testbed/bit_flip_v0": EnvSpec(
+        "testbed.envs.bit_flip:bit_flip_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Goal-conditioned bit flipping (Andrychowicz et al. 2017): flip bits to match a target; "
+        "-1 per step until it matches; Dict observation/achieved_goal/desired_goal (for her:).",
+    ),
+    "testbed/four_rooms_v0": EnvSpec(
+        "testbed.envs.four_rooms:four_rooms_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Sutton-Precup-Singh four rooms: reach the goal cell (+1) through doorways, actions slip "
+        "with probability 1/3; the goal moves on request (move_goal, reset options).",
+    ),
+    "testbed/cartpole_continuous_v0": EnvSpec(
+        "testbed.envs.cartpole_continuous:cartpole_continuous_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "CartPole with a force in [-1, 1] x force_mag (mbrl-lib's PETS task): +1 per step "
+        "upright, 200 steps, best return 200.",
+    ),
+    # <<< custom envs: goal-conditioned + hierarchical
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
     "gym/CartPole-v1": EnvSpec(
         "testbed.envs.gymnasium_single:cartpole_v1",

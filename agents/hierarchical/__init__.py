@@ -1,0 +1,1 @@
+"""Hierarchical learners: options and goal hierarchies acting at several time scales."""

@@ -1,0 +1,195 @@
+"""Four-rooms part of benchmarks/hierarchy.py: option-critic vs flat learners before and after
+the goal moves (Bacon, Harb & Precup 2017, Fig. 4: options recover faster).
+
+    .venv/bin/python benchmarks/hierarchy.py four_rooms [--seeds 10]
+
+Each learner (tabular `option_critic` with the paper's settings, flat `q_learning`, and
+`dyna_q` with 5 planning steps; the flat ones with the paper's primitive-action critic rate
+0.5 and epsilon 0.01) trains with the harness's loop on `testbed/four_rooms_v0` for
+`EPISODES` episodes with the goal at cell 62 (east doorway), then the goal moves to a cell
+drawn per seed (another room's cell) and training continues for `EPISODES` more. The result
+is the steps per episode (the paper's measure): the mean over the first 100 episodes, the last
+100 before the move and the first 100 after it, with a 95 % t-interval over seeds.
+
+The option-critic run of seed 0 also writes `four_rooms_options.png`: for each option, the
+cells where the greedy evaluation policy used it (visits over 100 episodes) and its
+termination probability beta_w(s) per cell, after the move.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from testbed.agents.common.nets import deterministic_torch
+from testbed.envs.four_rooms import FREE, WALLS, cell_of
+from testbed.evaluate.stats import summarize
+from testbed.registry import make_agent, make_env
+from testbed.train.loop import train
+
+EPISODES = 1000
+FLAT = {"learning_rate": 0.5, "epsilon_start": 0.01, "epsilon_end": 0.01}
+LEARNERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "option_critic": ("option_critic", {}),
+    "q_learning": ("q_learning", FLAT),
+    "dyna_q": ("dyna_q", {**FLAT, "planning_steps": 5}),
+}
+WINDOWS = {"first_100": (0, 100), "last_100_before": (EPISODES - 100, EPISODES),
+           "first_100_after": (EPISODES, EPISODES + 100),
+           "last_100_after": (2 * EPISODES - 100, 2 * EPISODES)}  # fmt: skip
+
+
+class Enough(Exception):
+    """Raised by the episode hook when a phase has its episodes."""
+
+
+def moved_goal(seed: int) -> int:
+    """The goal after the move: a cell of the south-west room, drawn per seed."""
+    room = [cell_of(r, c) for r in range(8, 12) for c in range(1, 6)]
+    return int(np.random.default_rng(seed).choice(room))
+
+
+def run_seed(name: str, seed: int) -> dict[str, Any]:
+    agent_id, params = LEARNERS[name]
+    deterministic_torch(seed)
+    env = make_env("testbed/four_rooms_v0")
+    learner = make_agent(agent_id, env.observation_space("agent_0"),
+                         env.action_space("agent_0"), **params)  # fmt: skip
+    lengths: list[int] = []
+    state = None
+    started = time.perf_counter()
+
+    def on_episode(stats: Any, _: Any) -> None:
+        lengths.append(stats.length)
+        if len(lengths) % EPISODES == 0:
+            raise Enough
+
+    for phase in range(2):
+        if phase == 1:
+            env.move_goal(moved_goal(seed))
+        try:
+            state = train(env, {"agent_0": learner}, 10**9, seed, state=state,
+                          on_episode=on_episode)  # fmt: skip
+        except Enough:
+            pass
+    seconds = time.perf_counter() - started
+    usage = option_usage(env, learner) if name == "option_critic" else None
+    return {"seed": seed, "goal_after": moved_goal(seed), "lengths": lengths,
+            "seconds": seconds, "usage": usage, "learner": learner}  # fmt: skip
+
+
+def option_usage(env: Any, learner: Any, episodes: int = 100) -> list[list[int]]:
+    """Visits per (cell, option) of the greedy evaluation policy over `episodes` episodes."""
+    counts = np.zeros((len(FREE), learner.config.n_options), int)
+    for k in range(episodes):
+        obs, _ = env.reset(seed=10**6 + k)
+        learner.reset(10**6 + k)
+        while env.agents:
+            action = learner.act(obs["agent_0"])
+            counts[obs["agent_0"], learner.eval_option] += 1
+            obs, *_ = env.step({"agent_0": action})
+    return counts.tolist()
+
+
+def plot_options(path: Path, usage: np.ndarray, beta: np.ndarray, goal: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = usage.shape[1]
+    fig, axes = plt.subplots(2, n, figsize=(3 * n, 6.2))
+    for w in range(n):
+        for row, (values, title, cmap) in enumerate(
+            ((usage[:, w], "visits", "Blues"), (beta[:, w], "beta", "Reds"))
+        ):
+            grid = np.full(WALLS.shape, np.nan)
+            grid[FREE[:, 0], FREE[:, 1]] = values
+            ax = axes[row, w]
+            ax.imshow(np.where(WALLS, 0.0, np.nan), cmap="gray_r", vmin=-1, vmax=1)
+            image = ax.imshow(grid, cmap=cmap, vmin=0, vmax=1 if title == "beta" else None)
+            ax.plot(FREE[goal, 1], FREE[goal, 0], "g*", markersize=12)
+            ax.set_title(f"option {w}: {title}")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle("Option-critic on four rooms (seed 0, after the goal moved; star = goal)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def four_rooms(seeds: int, out: Path) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    result: dict[str, Any] = {"part": "four_rooms", "episodes_per_phase": EPISODES,
+                              "seeds": seeds, "learners": {}}  # fmt: skip
+    for name in LEARNERS:
+        runs = []
+        for seed in range(seeds):
+            run = run_seed(name, seed)
+            if name == "option_critic" and seed == 0:
+                beta = run["learner"].termination_probabilities()
+                plot_options(out / "four_rooms_options.png", np.array(run["usage"]), beta,
+                             run["goal_after"])  # fmt: skip
+            del run["learner"]
+            runs.append(run)
+            print(f"  {name} seed {seed}: {run['seconds']:.0f} s", flush=True)
+        windows = {}
+        for key, (a, b) in WINDOWS.items():
+            s = summarize([float(np.mean(r["lengths"][a:b])) for r in runs])
+            windows[key] = {"mean": s.mean, "ci": [s.ci_low, s.ci_high]}
+        curve = np.mean([r["lengths"] for r in runs], axis=0)
+        result["learners"][name] = {
+            "agent": LEARNERS[name][0],
+            "params": LEARNERS[name][1],
+            "steps_per_episode": windows,
+            "mean_curve_per_50": [
+                float(curve[i : i + 50].mean()) for i in range(0, len(curve), 50)
+            ],
+            "seconds_per_seed": float(np.mean([r["seconds"] for r in runs])),
+            "runs": [compact(r) for r in runs],
+        }
+    result["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    (out / "four_rooms.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def compact(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as stored: episode lengths as means over blocks of 10 episodes, no usage."""
+    lengths = np.asarray(run["lengths"], float)
+    blocks = [round(float(lengths[i : i + 10].mean()), 1) for i in range(0, len(lengths), 10)]
+    kept = {k: v for k, v in run.items() if k not in ("usage", "lengths")}
+    return {**kept, "mean_length_per_10_episodes": blocks}
+
+
+def rooms_table(out: Path) -> list[str]:
+    path = out / "four_rooms.json"
+    if not path.exists():
+        return []
+    r = json.loads(path.read_text())
+    load = r["load_average"]
+    rows = [
+        f"## Four rooms ({r['episodes_per_phase']} episodes, goal moved, "
+        f"{r['episodes_per_phase']} more; {r['seeds']} seeds; load average "
+        f"{load['before'][0]:.2f} -> {load['after'][0]:.2f})",
+        "",
+        "Steps per episode (mean over the window and seeds, 95% CI); lower is better.",
+        "",
+        "| learner | first 100 | last 100 before the move | first 100 after | last 100 after "
+        "| s/seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, lr in r["learners"].items():
+        cells = []
+        for key in WINDOWS:
+            w = lr["steps_per_episode"][key]
+            cells.append(f"{w['mean']:.1f} [{w['ci'][0]:.1f}, {w['ci'][1]:.1f}]")
+        rows.append(f"| {name} | {' | '.join(cells)} | {lr['seconds_per_seed']:.1f} |")
+    rows += ["", "Where each option acts and ends: `hierarchy/four_rooms_options.png`.", ""]
+    return rows

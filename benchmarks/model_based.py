@@ -1,0 +1,173 @@
+"""Model-based benchmark: PETS on continuous CartPole (issue 20).
+
+    .venv/bin/python benchmarks/model_based.py pets [--seeds 3] [--trials 5]
+    .venv/bin/python benchmarks/model_based.py --table
+
+pets: `pets` with the known CartPole reward (`reward_fn: cartpole`, as mbrl-lib's example
+and the paper) on `testbed/cartpole_continuous_v0` (200-step trials), trained with the
+harness's loop: 200 random steps (finishing the episode under way), then `--trials` trials of
+planning, the model refit after each. Reported per trial: its return, and the model's
+held-out errors on it (MSE of the predicted next state one step ahead and open loop 5, 10 and
+20 steps ahead, measured before the model is refit on that trial). The model of each seed is
+saved (benchmarks/results/model_based/pets_seed<k>.pt, loaded with weights_only=True).
+
+The planner is lighter than mbrl-lib's example (population 500, 20 particles, 3 x 200
+hidden) so that a seed runs in minutes on 2 shared CPU cores: population 200, 5 particles
+(one per member), 3 x 200 hidden; horizon 15, 5 CEM iterations, elite ratio 0.1, alpha 0.1,
+50 epochs per refit, as there. Reference (mbrl-lib's PETS example notebook): returns about 41,
+55, 116, 186, then 200 from the 5th trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
+import numpy as np
+import torch
+
+from testbed.agents.common.nets import deterministic_torch
+from testbed.evaluate.stats import summarize
+from testbed.registry import make_agent, make_env
+from testbed.train.loop import train
+
+RESULTS = Path(__file__).parent / "results"
+PETS_PARAMS: dict[str, Any] = {
+    "reward_fn": "cartpole",
+    "hidden": [200, 200, 200],
+    "population": 200,
+    "particles": 5,
+    "horizon": 15,
+    "iterations": 5,
+    "epochs": 50,
+    "random_steps": 200,
+}
+
+
+class Done(Exception):
+    """Raised by the episode hook after the last trial."""
+
+
+def run_pets_seed(seed: int, trials: int) -> dict[str, Any]:
+    deterministic_torch(seed)
+    env = make_env("testbed/cartpole_continuous_v0")
+    agent = make_agent("pets", env.observation_space("agent_0"), env.action_space("agent_0"),
+                       **PETS_PARAMS)  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    was_planning = [False]
+
+    def on_episode(stats: Any, state: Any) -> None:
+        if was_planning[0]:  # a trial: the episode was played by the planner
+            metrics = state.metrics.get("agent_0", {})
+            rows.append({"trial": len(rows) + 1, "return": stats.returns["agent_0"],
+                         "length": stats.length, "env_steps": stats.end_step,
+                         "seconds": time.perf_counter() - started,
+                         **{k: v for k, v in metrics.items() if k.startswith("mse_")}})  # fmt: skip
+            print(f"  pets seed {seed} trial {len(rows)}: return {stats.returns['agent_0']:.0f}"
+                  f" ({rows[-1]['seconds']:.0f} s)", flush=True)  # fmt: skip
+            if len(rows) == trials:
+                raise Done
+        was_planning[0] = agent.planning
+
+    try:
+        train(env, {"agent_0": agent}, 10**7, seed, on_episode=on_episode)
+    except Done:
+        pass
+    path = RESULTS / "model_based" / f"pets_seed{seed}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(agent.model.state_dict(), path)
+    return {"seed": seed, "trials": rows, "seconds": time.perf_counter() - started,
+            "model_checkpoint": str(path.relative_to(RESULTS))}  # fmt: skip
+
+
+def pets(seeds: int, trials: int) -> dict[str, Any]:
+    load_before = os.getloadavg()
+    runs = [run_pets_seed(seed, trials) for seed in range(seeds)]
+    per_trial = []
+    for k in range(trials):
+        entry: dict[str, Any] = {"trial": k + 1}
+        for key in ("return", "mse_1_step", "mse_5_step", "mse_10_step", "mse_20_step"):
+            values = [r["trials"][k][key] for r in runs if key in r["trials"][k]]
+            if values:
+                s = summarize(values)
+                entry[key] = {"mean": s.mean, "ci": [s.ci_low, s.ci_high], "n": s.n}
+        per_trial.append(entry)
+    result = {
+        "part": "pets",
+        "env": "testbed/cartpole_continuous_v0",
+        "params": PETS_PARAMS,
+        "seeds": seeds,
+        "per_trial": per_trial,
+        "seeds_reaching_200_by_trial_5": sum(
+            any(t["return"] >= 200 for t in r["trials"][:5]) for r in runs
+        ),
+        "seconds_per_seed": float(np.mean([r["seconds"] for r in runs])),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "machine": f"{platform.processor() or platform.machine()}, torch CPU",
+        "reference": "mbrl-lib PETS example: ~41, 55, 116, 186, 200 (trials 1-5)",
+        "runs": runs,
+    }
+    (RESULTS / "model_based").mkdir(parents=True, exist_ok=True)
+    (RESULTS / "model_based" / "pets.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def ci(entry: dict[str, Any] | None, fmt: str) -> str:
+    if entry is None:
+        return "-"
+    low, high = entry["ci"]
+    if any(v is None or np.isnan(v) for v in (low, high)):
+        return format(entry["mean"], fmt)
+    return f"{format(entry['mean'], fmt)} [{format(low, fmt)}, {format(high, fmt)}]"
+
+
+def write_table() -> str:
+    lines = ["# Model-based benchmark (benchmarks/model_based.py)", ""]
+    path = RESULTS / "model_based" / "pets.json"
+    if path.exists():
+        r = json.loads(path.read_text())
+        load = r["load_average"]
+        lines += [
+            f"## PETS on continuous CartPole ({r['seeds']} seeds, {r['seconds_per_seed']:.0f} "
+            f"s/seed; load average {load['before'][0]:.2f} -> {load['after'][0]:.2f})",
+            "",
+            f"Seeds reaching 200 by trial 5: {r['seeds_reaching_200_by_trial_5']}/{r['seeds']}."
+            f" Reference: {r['reference']}.",
+            "",
+            "| trial | return (mean, 95% CI) | held-out MSE 1 step | 5 steps | 10 steps "
+            "| 20 steps |",
+            "|---|---|---|---|---|---|",
+        ]
+        for e in r["per_trial"]:
+            lines.append(
+                f"| {e['trial']} | {ci(e.get('return'), '.0f')} | "
+                + " | ".join(ci(e.get(f"mse_{k}_step"), ".2e") for k in (1, 5, 10, 20))
+                + " |"
+            )
+        lines.append("")
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "model_based.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("part", nargs="?", choices=["pets"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--table", action="store_true", help="only rebuild the table")
+    args = parser.parse_args()
+    if args.part == "pets":
+        pets(args.seeds, args.trials)
+    print(write_table())
+
+
+if __name__ == "__main__":
+    main()

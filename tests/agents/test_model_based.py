@@ -1,0 +1,75 @@
+"""The probabilistic ensemble (fit, held-out one- and multi-step errors, checkpoint) and PETS's
+CEM planner (on the true CartPole dynamics it balances the pole; bad settings are bad input)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from testbed.agents.common.nets import deterministic_torch
+from testbed.agents.model_based.ensemble import DynamicsModel
+from testbed.envs.cartpole_continuous import cartpole_step
+from testbed.errors import BadInput
+from testbed.registry import make_agent, make_env
+
+
+def linear_data(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    obs = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    action = rng.uniform(-1, 1, (n, 1)).astype(np.float32)
+    next_obs = obs + 0.1 * np.concatenate([action, -action], axis=1)
+    return {"obs": obs, "action": action, "next_obs": next_obs,
+            "reward": (-np.abs(next_obs).sum(1)).astype(np.float32)}  # fmt: skip
+
+
+def test_ensemble_learns_a_linear_system_and_reports_errors() -> None:
+    deterministic_torch(0)
+    rng = np.random.default_rng(0)
+    model = DynamicsModel(2, 1, learned_reward=True, members=3, hidden=(32,))
+    model.fit(linear_data(200, rng), epochs=60, batch_size=32)
+    held_out = linear_data(30, rng)  # one 30-step "episode" of independent rows
+    errors = model.errors([held_out], horizons=(1, 5, 50))
+    assert set(errors) == {"mse_1_step", "mse_5_step"}  # 50 steps do not fit the episode
+    still = float(((held_out["next_obs"] - held_out["obs"]) ** 2).mean())  # s' = s guess
+    assert errors["mse_1_step"] < 0.1 * still
+    copy = DynamicsModel(2, 1, learned_reward=True, members=3, hidden=(32,))
+    copy.load_state_dict(model.state_dict())
+    assert copy.errors([held_out], horizons=(1,)) == model.errors([held_out], horizons=(1,))
+
+
+class TrueCartPole:
+    """The exact CartPole dynamics in the model's place (members rows in parallel)."""
+
+    members = 5
+
+    def step(self, obs, actions, sample=True, generator=None):
+        nxt = cartpole_step(obs.double().numpy(), 10.0 * actions[..., 0].double().numpy())
+        return torch.as_tensor(nxt, dtype=torch.float32), None
+
+
+def test_cem_planner_balances_the_pole_with_the_true_model() -> None:
+    deterministic_torch(0)
+    env = make_env("testbed/cartpole_continuous_v0")
+    pets = make_agent("pets", env.observation_space("agent_0"), env.action_space("agent_0"),
+                      reward_fn="cartpole", population=100, iterations=3, horizon=15,
+                      particles=5)  # fmt: skip
+    pets.model = TrueCartPole()
+    pets.planning = True
+    obs, _ = env.reset(seed=3)
+    pets.reset(3)
+    total = 0.0
+    while env.agents:
+        obs, reward, *_ = env.step({"agent_0": pets.act(obs["agent_0"])})
+        total += reward["agent_0"]
+    assert total == 200.0
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"reward_fn": "walker"}, "reward_fn"), ({"particles": 7}, "multiple of members")],
+)
+def test_bad_pets_settings_are_bad_input(params: dict, message: str) -> None:
+    env = make_env("testbed/cartpole_continuous_v0")
+    with pytest.raises(BadInput, match=message):
+        make_agent("pets", env.observation_space("agent_0"), env.action_space("agent_0"),
+                   **params)  # fmt: skip
