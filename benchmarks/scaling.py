@@ -5,8 +5,9 @@
 1. Local: the README's tournament (scenarios/tournament.yaml, 300 games) and a 1,000-episode
    evaluation (scripted spread team on MPE) with `--workers 1` and `--workers 2`, run side by
    side `repeats` times through `testbed.run` (worker start-up included), with identical
-   results checked; speed-up = median time 1 / median time 2. Also measured: one run of two
-   stages on a warm pool (the second stage reuses the first one's workers).
+   results checked; speed-up = median time 1 / median time 2 (worker start-up included).
+   Then the same work on a warm pool (what every stage after a run's first gets: the workers
+   started and holding the env and agents), side by side with one worker in this process.
 2. Overheads per task: a task that does nothing, 4,000 times, in this process, in 2 local
    workers, and on Ray (a local cluster) with single-task chunks and with chunks; and the
    driver's cost per tournament game (writing it to SQLite).
@@ -90,6 +91,39 @@ def side_by_side(path: Path, folder: Path, repeats: int, db: bool) -> dict[str, 
     }
 
 
+def warm_pool(tournament: Path, evaluation: Path, folder: Path, repeats: int) -> dict[str, Any]:
+    """One pool of 2 workers kept across calls (as a run keeps it across stages) against one
+    worker in this process: the first (cold) call, then `repeats` calls side by side."""
+    from testbed.evaluate.stage import run_evaluate
+    from testbed.tournament.stage import run_tournament
+
+    games, episodes = load_scenario(tournament), load_scenario(evaluation)
+    jobs = {
+        "tournament_300_games": lambda ex, k: run_tournament(games, 0, ex, db=folder / f"{k}.db"),
+        "evaluation_1000_episodes": lambda ex, k: run_evaluate(episodes, 0, ex),
+    }
+    found: dict[str, Any] = {}
+    for name, job in jobs.items():
+        local, pool = LocalExecutor(), ProcessExecutor(2)
+        started = time.perf_counter()
+        job(pool, f"{name}-cold")
+        cold = time.perf_counter() - started
+        one, two = [], []
+        for k in range(repeats):
+            for executor, times in ((local, one), (pool, two)):
+                started = time.perf_counter()
+                job(executor, f"{name}-{len(times)}-{k}-{id(executor)}")
+                times.append(time.perf_counter() - started)
+        pool.close()
+        found[name] = {
+            "cold_seconds_2": round(cold, 2),
+            "seconds_1": [round(t, 2) for t in one],
+            "warm_seconds_2": [round(t, 2) for t in two],
+            "warm_speedup": round(statistics.median(one) / statistics.median(two), 2),
+        }
+    return found
+
+
 def per_task(executor: Any, count: int) -> float:
     """Milliseconds per do-nothing task (after the runner is built)."""
     list(executor.imap_tasks(Nothing, (), [(0,)] * 8))  # start workers / connect
@@ -161,6 +195,8 @@ def main() -> None:
     print("tournament", data["tournament_300_games"], flush=True)
     data["evaluation_1000_episodes"] = side_by_side(evaluation, folder / "e", args.repeats, False)
     print("evaluation", data["evaluation_1000_episodes"], flush=True)
+    data["warm_pool"] = warm_pool(tournament, evaluation, folder, args.repeats)
+    print("warm pool", data["warm_pool"], flush=True)
     overhead: dict[str, float] = {}
     overhead["in_process_ms"] = per_task(LocalExecutor(), args.tasks)
     pool = ProcessExecutor(2)
