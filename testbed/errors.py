@@ -74,3 +74,19 @@ class Interrupted(KeyboardInterrupt):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+def exception_text(exc: BaseException) -> str:
+    """The exception's message; for one without a message (a bare `assert`), its type and the
+    line that raised it, so the user still learns something."""
+    text = str(exc).strip()
+    if text:
+        return text
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    line = f" ({last.line.strip()})" if last.line else ""
+    return f"{type(exc).__name__} at {last.filename}:{last.lineno}{line}"

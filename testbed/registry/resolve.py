@@ -32,7 +32,7 @@ from typing import Any
 
 from pettingzoo import AECEnv, ParallelEnv
 
-from testbed.errors import BadInput
+from testbed.errors import BadInput, exception_text
 from testbed.registry.catalog_agents import AGENTS
 from testbed.registry.catalog_envs import ENVS
 
@@ -328,7 +328,8 @@ def make_env(
     try:
         return factory(**params)
     except (TypeError, ValueError, AssertionError) as exc:
-        raise BadInput(f"env {name!r} rejected its parameters: {exc}", where=where) from exc
+        reason = exception_text(exc)
+        raise BadInput(f"env {name!r} rejected its parameters: {reason}", where=where) from exc
 
 
 def agent_config(

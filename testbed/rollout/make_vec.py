@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
-from testbed.errors import BadInput
+from testbed.errors import BadInput, exception_text
 from testbed.rollout.vector import SyncVecEnv, VecEnv
 from testbed.rollout.vector_subproc import SubprocVecEnv
 
@@ -56,7 +56,8 @@ def make_vec_env(
         try:
             return registry.load_reference(native)(num_envs, **checked, max_steps=max_steps)
         except (TypeError, ValueError, AssertionError) as exc:
-            raise BadInput(f"env {env_id!r} rejected its parameters: {exc}", where=where) from exc
+            reason = f"env {env_id!r} rejected its parameters: {exception_text(exc)}"
+            raise BadInput(reason, where=where) from exc
     one = make or functools.partial(registry.make_env, env_id, **params)
     if vectorization == "subprocess":
         return SubprocVecEnv(one, num_envs, max_steps=max_steps)

@@ -96,7 +96,7 @@ def test_the_executor_field_of_a_scenario_chooses_ray(cluster, write_yaml, tmp_p
     result = run(load_scenario(path), tmp_path / "run", show=False)
     reference = run(load_scenario(path), tmp_path / "local", show=False, executor="local")
     assert stages(result) == stages(reference)
-    assert result.scenario_data["executor"] == {"type": "ray", "address": cluster[0]}
+    assert result.scenario_data["executor"] == {"type": "ray", "address": cluster[0], "retries": 3}
 
 
 def test_a_closed_address_is_bad_input_at_once(tmp_path):

@@ -205,3 +205,21 @@ def test_an_out_holding_a_run_is_refused_without_resume(cli, write_yaml, tmp_pat
         from testbed import run
 
         run(load_scenario(path), tmp_path / "r", show=False, resume=True)
+
+
+def test_an_env_that_fails_a_bare_assert_is_named_with_its_line(cli, write_yaml):
+    from processes import SUPPORT
+
+    path = write_yaml(
+        f"""
+        kind: evaluate
+        env: "{SUPPORT / "broken_envs.py"}:asserts_on_build"
+        agents: {{"*": random}}
+        episodes: 1
+        """
+    )
+    outcome = cli("run", str(path), "--quiet")
+    assert outcome.code == 2, outcome.text
+    assert "rejected its parameters: AssertionError at" in outcome.text
+    assert "broken_envs.py" in outcome.text and "assert size > 1" in outcome.text
+    assert "Traceback" not in outcome.text

@@ -78,3 +78,10 @@ def no_agents_after_reset() -> Walk:
 
 def fine() -> Walk:
     return Walk()
+
+
+def asserts_on_build(size: int = 1) -> ParallelEnv:
+    """A factory that fails a bare assert (as some third-party envs do on an unsupported
+    version of their simulator)."""
+    assert size > 1
+    return Walk()
