@@ -65,12 +65,17 @@ def run_train(
     name = scenario.stage_name(index)
     if folder is not None:
         return _TrainRun(scenario, index, folder, on_progress, continue_from).run()
+    return _TrainRun(scenario, index, stage_folder(out_dir, name), on_progress, continue_from).run()
+
+
+def stage_folder(out_dir: Path | None, name: str) -> Path:
+    """`<out_dir>/<stage>/`, where a train stage writes its curve and checkpoints."""
     if out_dir is None:
         raise BadInput(
             f"train stage {name!r} needs a run folder for its checkpoints",
             hint="pass --out (the CLI always has one), or `out=` to testbed.run",
         )
-    return _TrainRun(scenario, index, Path(out_dir) / slug(name), on_progress, continue_from).run()
+    return Path(out_dir) / slug(name)
 
 
 def run_train_stage(context: StageContext) -> TrainResult:

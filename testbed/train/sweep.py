@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from testbed.context import StageContext
-from testbed.errors import BadInput, RunFailed
+from testbed.errors import RunFailed
 from testbed.report.aggregate import aggregate_scores
-from testbed.report.format import slug
 from testbed.report.output import write_json
 from testbed.rollout.workers import WorkerDied
 from testbed.scenario.document import Scenario
 from testbed.train.result import TrainResult
-from testbed.train.stage import newest_checkpoint, run_train, run_train_stage
+from testbed.train.stage import newest_checkpoint, run_train, run_train_stage, stage_folder
 
 
 def with_seed(scenario: Scenario, index: int, seed: int) -> Scenario:
@@ -60,12 +59,7 @@ def run_train_or_sweep(context: StageContext) -> TrainResult:
     seeds = stage.sweep_seeds(context.scenario.stage_seed(context.index))
     if seeds is None:
         return run_train_stage(context)
-    if context.options.out_dir is None:
-        raise BadInput(
-            f"train stage {context.name!r} needs a run folder for its checkpoints",
-            hint="pass --out (the CLI always has one), or `out=` to testbed.run",
-        )
-    folder = context.options.out_dir / slug(context.name)
+    folder = stage_folder(context.options.out_dir, context.name)
     runs: dict[int, dict[str, Any]] = {}
     todo: list[tuple[int, str | None]] = []
     for seed in seeds:
