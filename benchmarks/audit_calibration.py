@@ -4,9 +4,11 @@
 
 Simulated subjects with a known per-episode law are audited many times, each audit on fresh
 episodes, with the real `testbed.audit.stats` checks (fixed N) and `SequentialAudit`
-(min 30, max 1000 episodes) in both of its methods, side by side on the same true values:
-`looks` (geometric looks, Bonferroni) and `anytime` (anytime-valid tests, may stop at any
-episode; `testbed.audit.anytime`). A verdict is WRONG when it is PASS while the
+(min 30, max 1000 episodes) in each of its methods, side by side on the same true values:
+`looks` (geometric looks, Bonferroni), `anytime` (anytime-valid tests, may stop at any
+episode up to the maximum; the count-based checks at the exact thresholds for the episode
+range, `testbed.audit.horizon`) and `open-ended` (the same tests at Ville's thresholds,
+`testbed.audit.anytime`). A verdict is WRONG when it is PASS while the
 true value is >= the limit, or FAIL while it is <= the limit (at the limit both are wrong);
 for regressions only a FAIL without a true regression is wrong.
 The stated guarantee is P(wrong) <= δ = 0.05 for every true value. `mc_lower`/`mc_upper`
@@ -181,7 +183,7 @@ def parameter(subject: str, truth: float) -> float:
     return beta_b_for_cvar(truth * CVAR_LIMIT) if subject.startswith("cvar") else truth
 
 
-MODES = ("fixed", "looks", "anytime")
+MODES = ("fixed", "looks", "anytime", "open-ended")
 
 
 def simulate(task: tuple[str, str, int, float, int]) -> dict[str, object]:
@@ -203,7 +205,8 @@ def simulate(task: tuple[str, str, int, float, int]) -> dict[str, object]:
                 confidence=CONFIDENCE,
                 min_episodes=MIN_EPISODES,
                 max_episodes=MAX_EPISODES,
-                method=mode,
+                method="looks" if mode == "looks" else "anytime",
+                open_ended=mode == "open-ended",
             )
             audit.add(spec["make"](rng, param, MAX_EPISODES))  # stops at the deciding look
             verdicts.append(audit.verdict())
@@ -235,7 +238,9 @@ def tasks(reps: int) -> list[tuple[str, str, int, float, int]]:
         share = {"cvar_sound": 4, "cvar_bootstrap": 8, "intervention_per_step": 8}
         modes = ("fixed",) if spec["constraint"] is None else MODES
         for mode in modes:
-            count = reps if mode == "anytime" else max(1, reps // share.get(subject, 1))
+            count = (
+                reps if mode in ("anytime", "open-ended") else max(1, reps // share.get(subject, 1))
+            )
             for index, truth in enumerate(spec["truths"]):
                 out.append((subject, mode, index, truth, count))
     return out
@@ -257,25 +262,26 @@ def print_tables(rows: list[dict[str, object]]) -> None:
             )
 
 
-def savings(rows: list[dict[str, object]]) -> dict[str, object]:
-    """Mean (and 90th percentile) episodes to a decision, anytime vs looks, per subject and
+def savings(rows: list[dict[str, object]], mode: str = "anytime") -> dict[str, object]:
+    """Mean (and 90th percentile) episodes to a decision, `mode` vs looks, per subject and
     over the whole grid (the mean over every true value of every sequential subject)."""
     per: dict[str, dict[str, float]] = {}
-    both = [r for r in rows if r["mode"] in ("looks", "anytime")]
+    both = [r for r in rows if r["mode"] in ("looks", mode)]
     for subject in dict.fromkeys(r["subject"] for r in both):
         mine = {m: [r for r in both if r["subject"] == subject and r["mode"] == m] for m in MODES}
         looks = float(np.mean([r["mean_episodes"] for r in mine["looks"]]))
-        fast = float(np.mean([r["mean_episodes"] for r in mine["anytime"]]))
+        fast = float(np.mean([r["mean_episodes"] for r in mine[mode]]))
         per[subject] = {
             "looks_mean": looks,
             "anytime_mean": fast,
             "fewer": 1 - fast / looks,
             "looks_p90": float(np.mean([r["p90_episodes"] for r in mine["looks"]])),
-            "anytime_p90": float(np.mean([r["p90_episodes"] for r in mine["anytime"]])),
+            "anytime_p90": float(np.mean([r["p90_episodes"] for r in mine[mode]])),
         }
     looks = float(np.mean([r["mean_episodes"] for r in both if r["mode"] == "looks"]))
-    fast = float(np.mean([r["mean_episodes"] for r in both if r["mode"] == "anytime"]))
+    fast = float(np.mean([r["mean_episodes"] for r in both if r["mode"] == mode]))
     return {
+        "mode": mode,
         "per_subject": per,
         "looks_mean": looks,
         "anytime_mean": fast,
@@ -284,14 +290,16 @@ def savings(rows: list[dict[str, object]]) -> dict[str, object]:
 
 
 def print_savings(saved: dict[str, object]) -> None:
-    print(f"\n{'subject':<24}{'looks':>9}{'anytime':>9}{'fewer':>8}{'p90 looks':>11}{'p90 any':>9}")
+    mode = saved["mode"]
+    print(f"\n{mode} vs looks")
+    print(f"{'subject':<24}{'looks':>9}{mode:>11}{'fewer':>8}{'p90 looks':>11}{'p90':>7}")
     for subject, v in saved["per_subject"].items():
         print(
-            f"{subject:<24}{v['looks_mean']:>9.1f}{v['anytime_mean']:>9.1f}{v['fewer']:>8.1%}"
-            f"{v['looks_p90']:>11.1f}{v['anytime_p90']:>9.1f}"
+            f"{subject:<24}{v['looks_mean']:>9.1f}{v['anytime_mean']:>11.1f}{v['fewer']:>8.1%}"
+            f"{v['looks_p90']:>11.1f}{v['anytime_p90']:>7.1f}"
         )
     print(
-        f"{'whole grid':<24}{saved['looks_mean']:>9.1f}{saved['anytime_mean']:>9.1f}"
+        f"{'whole grid':<24}{saved['looks_mean']:>9.1f}{saved['anytime_mean']:>11.1f}"
         f"{saved['fewer']:>8.1%}   (target: at least 30 % fewer)"
     )
 
@@ -314,9 +322,12 @@ def main() -> None:
         "episodes": {"min": MIN_EPISODES, "max": MAX_EPISODES},
         "sequential": {
             "looks": "geometric looks (growth 1.25, 17 looks), Bonferroni delta/17 per look",
-            "anytime": "anytime-valid tests at every episode (testbed.audit.anytime)",
+            "anytime": "anytime-valid tests at every episode up to the maximum; count-based "
+            "checks at the exact thresholds for [30, 1000] (testbed.audit.horizon)",
+            "open-ended": "the same tests at Ville's thresholds 1/delta (testbed.audit.anytime)",
         },
         "anytime_vs_looks": savings(rows),
+        "open_ended_vs_looks": savings(rows, "open-ended"),
         "limits": {
             "violation_rate": P0,
             "cvar": {"alpha": CVAR_ALPHA, "limit": CVAR_LIMIT, "cost_bound": COST_BOUND},
@@ -343,6 +354,7 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print_tables(rows)
     print_savings(result["anytime_vs_looks"])
+    print_savings(result["open_ended_vs_looks"])
     excess = result["rows_significantly_above_delta"]
     print(
         f"\nworst wrong-verdict rate {worst:.4f} (delta {DELTA:g}); rows significantly above "

@@ -95,6 +95,12 @@ is an anytime-valid p-value. a = 5 puts the mixing mass on modest effects (q wit
 ±0.3 of 1/2), the regressions worth catching; in design-time simulations of the sign-test
 grid of the calibration benchmark it needed 8 % fewer episodes than the uniform law (a = 1).
 
+Thresholds. Everything above uses Ville's 1/δ, valid over an unbounded horizon. An audit
+whose episode range is fixed before any data gives the count-based checks (proportions and
+the paired regressions) the smaller exact threshold for that range instead
+(`testbed.audit.horizon`: Ville's bound leaves error unused within a finite range; with
+[30, 1000] at δ = 0.05 the proportion threshold is 14.05, not 20).
+
 Everything here is a function of the prefix x_1..x_t only (constant bets, cumulative
 counts), so the verdict at t cannot depend on episodes after t, nor on how they were batched.
 """
@@ -129,12 +135,16 @@ def log_beta_binomial_mixture(successes: object, failures: object, p: float, p0:
     return special.betaln(a + s, b + f) - special.betaln(a, b) - likelihood
 
 
-def proportion_codes(hits: object, p0: float, confidence: float) -> np.ndarray:
-    """Verdict after each prefix: +1 PASS (rate < p0), -1 FAIL (> p0), 0 open."""
+def proportion_codes(
+    hits: object, p0: float, confidence: float, log_level: float | None = None
+) -> np.ndarray:
+    """Verdict after each prefix: +1 PASS (rate < p0), -1 FAIL (> p0), 0 open. `log_level`:
+    the log threshold (default Ville's log(1/δ); `testbed.audit.horizon` gives exact ones)."""
     x = as_values(hits, "hits") > 0
     s = np.cumsum(x)
     t = np.arange(1, x.size + 1)
-    crossed = log_beta_binomial_mixture(s, t - s, p0, p0) >= math.log(1 / error_rate(confidence))
+    level = math.log(1 / error_rate(confidence)) if log_level is None else log_level
+    crossed = log_beta_binomial_mixture(s, t - s, p0, p0) >= level
     rate = s / t
     return np.where(crossed & (rate < p0), 1, np.where(crossed & (rate > p0), -1, 0))
 
@@ -304,20 +314,24 @@ def half_mixture_log_e(wins: object, losses: object) -> tuple[np.ndarray, np.nda
     return worse, better
 
 
-def regression_codes(worse: object, better: object, confidence: float) -> np.ndarray:
+def regression_codes(
+    worse: object, better: object, confidence: float, log_level: float | None = None
+) -> np.ndarray:
     """Per prefix: -1 significantly worse (FAIL), +1 significantly better (PASS), 0 open;
-    `worse`/`better` flag the pairs where the candidate lost / won."""
+    `worse`/`better` flag the pairs where the candidate lost / won; `log_level` as in
+    `proportion_codes`."""
     up = np.cumsum(as_values(worse, "worse") > 0)
     down = np.cumsum(as_values(better, "better") > 0)
     log_worse, log_better = half_mixture_log_e(up, down)
-    level = math.log(1 / error_rate(confidence))
+    level = math.log(1 / error_rate(confidence)) if log_level is None else log_level
     return np.where(log_worse >= level, -1, np.where(log_better >= level, 1, 0))
 
 
-def regression_p_value(worse: object, better: object) -> float:
-    """The anytime-valid p-value 1/max_s R_s^> over the prefixes given."""
+def regression_max_log_e(worse: object, better: object) -> float:
+    """max_s log R_s^> over the prefixes given (0 with none): 1/exp of it is the anytime-valid
+    p-value."""
     up = np.cumsum(as_values(worse, "worse") > 0)
     down = np.cumsum(as_values(better, "better") > 0)
     if up.size == 0:
-        return 1.0
-    return float(min(1.0, math.exp(-max(0.0, np.max(half_mixture_log_e(up, down)[0])))))
+        return 0.0
+    return float(max(0.0, np.max(half_mixture_log_e(up, down)[0])))

@@ -15,23 +15,54 @@ import numpy as np
 from testbed.audit import anytime
 from testbed.audit.bounds import clopper_pearson
 from testbed.audit.bounds import cvar as empirical_cvar
+from testbed.audit.horizon import (
+    Horizon,
+    proportion_log_level,
+    regression_p_value,
+    ville_log_level,
+)
+from testbed.audit.horizon import proportion_interval as exact_proportion_interval
 from testbed.audit.stats import ConstraintResult, PairedCounts, Verdict
 
 MIXTURE = "beta-binomial mixture (anytime)"
+EXACT_MIXTURE = "beta-binomial mixture, exact threshold for the episode range (anytime)"
 
 
 def proportion(
-    name: str, hits: np.ndarray, limit: float, confidence: float, verdict: Verdict, what: str
+    name: str,
+    hits: np.ndarray,
+    limit: float,
+    confidence: float,
+    verdict: Verdict,
+    what: str,
+    horizon: Horizon | None,
 ) -> ConstraintResult:
+    """With an exact horizon the verdict's threshold and the interval are the exact ones of
+    `testbed.audit.horizon` (they agree: the limit is outside exactly when it decided)."""
     n, k = hits.size, int(np.count_nonzero(hits))
-    lower, upper = anytime.proportion_interval(k, n, limit, confidence)
+    lower, upper = exact_proportion_interval(k, n, limit, confidence, horizon)
+    level = proportion_log_level(limit, confidence, horizon)
     estimate = k / n if n else math.nan
+    method = MIXTURE if level >= ville_log_level(confidence) else EXACT_MIXTURE
     text = (
         f"{k} of {n} episodes {what} ({estimate:.2%}); {confidence:.2%} confidence sequence "
-        f"[{lower:.2%}, {upper:.2%}] ({MIXTURE}) vs limit {limit:.2%} -> {verdict}"
+        f"[{lower:.2%}, {upper:.2%}] ({method}) vs limit {limit:.2%}"
+        f"{threshold_note(level, confidence, n, k, limit)} -> {verdict}"
     )
     return ConstraintResult(
-        name, limit, estimate, lower, upper, verdict, n, confidence, MIXTURE, text
+        name, limit, estimate, lower, upper, verdict, n, confidence, method, text
+    )
+
+
+def threshold_note(log_level: float, confidence: float, n: int, k: int, limit: float) -> str:
+    """How the e-value at the limit compares with the threshold, when it is not Ville's."""
+    ville = ville_log_level(confidence)
+    if log_level >= ville or n == 0:
+        return ""
+    e_value = math.exp(min(700.0, float(anytime.log_beta_binomial_mixture(k, n - k, limit, limit))))
+    return (
+        f"; e-value at the limit {e_value:.3g} vs {math.exp(log_level):.3g}, the exact threshold "
+        f"for this audit's episode range (Ville's: {math.exp(ville):.3g})"
     )
 
 
@@ -109,10 +140,17 @@ def cvar(
 
 
 def regression(
-    name: str, pairs: PairedCounts, confidence: float, verdict: Verdict, safer: bool
+    name: str,
+    pairs: PairedCounts,
+    confidence: float,
+    verdict: Verdict,
+    safer: bool,
+    horizon: Horizon | None,
 ) -> ConstraintResult:
-    """`safer`: the PASS came from the candidate's being shown safer, not from the maximum."""
-    p_value = anytime.regression_p_value(pairs.worse, pairs.better)
+    """`safer`: the PASS came from the candidate's being shown safer, not from the maximum.
+    The p-value is exact for the audit's horizon (`testbed.audit.horizon`), else Ville's."""
+    max_log_e = anytime.regression_max_log_e(pairs.worse, pairs.better)
+    p_value = regression_p_value(max_log_e, horizon)
     reading = {
         Verdict.FAIL: "significantly less safe",
         Verdict.PASS: "significantly safer" if safer else "no significant regression",

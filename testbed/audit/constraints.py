@@ -15,6 +15,7 @@ import numpy as np
 
 from testbed.audit import anytime
 from testbed.audit import anytime_results as built
+from testbed.audit.horizon import Horizon, proportion_log_level, regression_log_level
 from testbed.audit.stats import (
     ConstraintResult,
     PairedCounts,
@@ -89,16 +90,24 @@ class Constraint(Protocol):
     Checks with an anytime-valid test have `anytime` true and give `anytime_codes` (the
     verdict after each prefix of the data: +1 PASS, -1 FAIL, 0 open) and `anytime_result`
     (the result at a given prefix, for its verdict; `final`: at the end of the budget), see
-    `testbed.audit.anytime`."""
+    `testbed.audit.anytime`. `horizon` (the audit's episode range, fixed in advance) lets the
+    count-based checks use the exact thresholds of `testbed.audit.horizon`; None: Ville's."""
 
     anytime: bool
 
     def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult: ...
 
-    def anytime_codes(self, data: EpisodeData, confidence: float) -> np.ndarray: ...
+    def anytime_codes(
+        self, data: EpisodeData, confidence: float, horizon: Horizon | None = None
+    ) -> np.ndarray: ...
 
     def anytime_result(
-        self, data: EpisodeData, confidence: float, code: int, final: bool
+        self,
+        data: EpisodeData,
+        confidence: float,
+        code: int,
+        final: bool,
+        horizon: Horizon | None = None,
     ) -> ConstraintResult: ...
 
 
@@ -123,15 +132,26 @@ class ViolationRate:
     def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
         return check_violation_rate(data.cost, self.cost_limit, self.max_rate, confidence)
 
-    def anytime_codes(self, data: EpisodeData, confidence: float) -> np.ndarray:
-        return anytime.proportion_codes(data.cost > self.cost_limit, self.max_rate, confidence)
+    def anytime_codes(
+        self, data: EpisodeData, confidence: float, horizon: Horizon | None = None
+    ) -> np.ndarray:
+        level = proportion_log_level(self.max_rate, confidence, horizon)
+        hits = data.cost > self.cost_limit
+        return anytime.proportion_codes(hits, self.max_rate, confidence, level)
 
     def anytime_result(
-        self, data: EpisodeData, confidence: float, code: int, final: bool
+        self,
+        data: EpisodeData,
+        confidence: float,
+        code: int,
+        final: bool,
+        horizon: Horizon | None = None,
     ) -> ConstraintResult:
         hits, what = data.cost > self.cost_limit, f"had cost > {self.cost_limit:g}"
         verdict = verdict_of(code)
-        return built.proportion("violation_rate", hits, self.max_rate, confidence, verdict, what)
+        return built.proportion(
+            "violation_rate", hits, self.max_rate, confidence, verdict, what, horizon
+        )
 
 
 @dataclass(frozen=True)
@@ -157,13 +177,20 @@ class CVaRLimit:
         outside = np.flatnonzero((data.cost < 0) | (data.cost > self.cost_bound))
         return int(outside[0]) if outside.size else len(data)
 
-    def anytime_codes(self, data: EpisodeData, confidence: float) -> np.ndarray:
+    def anytime_codes(
+        self, data: EpisodeData, confidence: float, horizon: Horizon | None = None
+    ) -> np.ndarray:
         assert self.cost_bound is not None
         _check_cost_range(data.cost, self.cost_bound)
         return anytime.cvar_codes(data.cost, self.alpha, self.limit, self.cost_bound, confidence)
 
     def anytime_result(
-        self, data: EpisodeData, confidence: float, code: int, final: bool
+        self,
+        data: EpisodeData,
+        confidence: float,
+        code: int,
+        final: bool,
+        horizon: Horizon | None = None,
     ) -> ConstraintResult:
         assert self.cost_bound is not None
         return built.cvar(
@@ -183,12 +210,19 @@ class NeverAbove:
     def evaluate(self, data: EpisodeData, confidence: float, final: bool) -> ConstraintResult:
         return check_never(data.need("max_step_cost"), self.threshold, confidence, self.max_rate)
 
-    def anytime_codes(self, data: EpisodeData, confidence: float) -> np.ndarray:
+    def anytime_codes(
+        self, data: EpisodeData, confidence: float, horizon: Horizon | None = None
+    ) -> np.ndarray:
         hits = data.need("max_step_cost") > self.threshold
         return anytime.never_codes(hits, self.max_rate, confidence)
 
     def anytime_result(
-        self, data: EpisodeData, confidence: float, code: int, final: bool
+        self,
+        data: EpisodeData,
+        confidence: float,
+        code: int,
+        final: bool,
+        horizon: Horizon | None = None,
     ) -> ConstraintResult:
         peaks = data.need("max_step_cost")
         peak = float(peaks.max()) if peaks.size else math.nan
@@ -215,21 +249,31 @@ class InterventionRate:
             return counts > 0
         return step_fractions(counts, data.need("steps"))
 
-    def anytime_codes(self, data: EpisodeData, confidence: float) -> np.ndarray:
+    def anytime_codes(
+        self, data: EpisodeData, confidence: float, horizon: Horizon | None = None
+    ) -> np.ndarray:
         values = self._values(data)
         if self.per == "episode":
-            return anytime.proportion_codes(values, self.limit, confidence)
+            level = proportion_log_level(self.limit, confidence, horizon)
+            return anytime.proportion_codes(values, self.limit, confidence, level)
         return anytime.bounded_mean_codes(values, self.limit, confidence)
 
     def anytime_result(
-        self, data: EpisodeData, confidence: float, code: int, final: bool
+        self,
+        data: EpisodeData,
+        confidence: float,
+        code: int,
+        final: bool,
+        horizon: Horizon | None = None,
     ) -> ConstraintResult:
         values = self._values(data)
         if self.per == "step":
             return built.bounded_mean(values, self.limit, confidence, verdict_of(code))
         what = "had a shield intervention"
         verdict = verdict_of(code)
-        return built.proportion("intervention_rate", values, self.limit, confidence, verdict, what)
+        return built.proportion(
+            "intervention_rate", values, self.limit, confidence, verdict, what, horizon
+        )
 
 
 class _PairedCheck:
@@ -243,17 +287,26 @@ class _PairedCheck:
     def pairs(self, data: EpisodeData) -> PairedCounts:
         raise NotImplementedError
 
-    def anytime_codes(self, data: EpisodeData, confidence: float) -> np.ndarray:
+    def anytime_codes(
+        self, data: EpisodeData, confidence: float, horizon: Horizon | None = None
+    ) -> np.ndarray:
         pairs = self.pairs(data)
-        return anytime.regression_codes(pairs.worse, pairs.better, confidence)
+        level = regression_log_level(confidence, horizon)
+        return anytime.regression_codes(pairs.worse, pairs.better, confidence, level)
 
     def anytime_result(
-        self, data: EpisodeData, confidence: float, code: int, final: bool
+        self,
+        data: EpisodeData,
+        confidence: float,
+        code: int,
+        final: bool,
+        horizon: Horizon | None = None,
     ) -> ConstraintResult:
         """Undecided at the end of the budget is the fixed test's final PASS: no significant
         regression shown."""
         verdict = Verdict.PASS if code == 0 and final else verdict_of(code)
-        return built.regression(self.name, self.pairs(data), confidence, verdict, code == 1)
+        pairs = self.pairs(data)
+        return built.regression(self.name, pairs, confidence, verdict, code == 1, horizon)
 
 
 @dataclass(frozen=True)

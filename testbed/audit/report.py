@@ -138,7 +138,8 @@ class AuditView:
 def episodes_text(r: AuditResult) -> str:
     """Which method decided, after how many episodes, and what a fixed sample would say."""
     how = {
-        "anytime": "anytime-valid tests, may stop at any episode",
+        "anytime": "anytime-valid tests, may stop at any episode up to the maximum",
+        "open-ended": "anytime-valid tests at Ville's thresholds, may stop at any episode",
         "looks": "sequential, geometric looks",
         "mixed": "anytime-valid tests; geometric looks for checks without one",
     }.get(r.sequential)

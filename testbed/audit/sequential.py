@@ -4,9 +4,13 @@ Two methods, chosen per audit (`sequential:` in a scenario):
 
 `anytime` (the default): each check is an anytime-valid test (`testbed.audit.anytime`: the
 maths and the papers), whose verdict after any prefix of the episodes keeps the stated error
-whatever rule decides when to stop. The audit evaluates every prefix from min_episodes on
-and stops at the first episode count where every check has a verdict; its verdicts and the
-episode count do not depend on how episodes were batched. A check without an anytime test
+whatever rule decides when to stop. The count-based checks (violation and per-episode
+intervention rates, paired regressions) use the exact threshold for the audit's range
+[min_episodes, max_episodes] (`testbed.audit.horizon`), valid for any stopping within it;
+`open_ended=True` (`sequential: open-ended`) keeps Ville's thresholds, valid even if the
+range is extended later. The audit evaluates every prefix from min_episodes on and stops at
+the first episode count where every check has a verdict; its verdicts and the episode count
+do not depend on how episodes were batched. A check without an anytime test
 (CVaR without cost_bound, whose upper bound is a bootstrap) makes its audit use `looks`.
 Each result also carries the fixed-sample check's answer on the same episodes
 (`fixed_sample`), at the full confidence, for comparison only: it is not valid after
@@ -57,6 +61,7 @@ from testbed.audit.constraints import (
     ViolationRegression,
     verdict_of,
 )
+from testbed.audit.horizon import Horizon
 from testbed.audit.stats import ConstraintResult, Verdict, overall_verdict
 
 __all__ = [
@@ -106,6 +111,7 @@ class SequentialAudit:
         max_episodes: int = 1000,
         growth: float = 1.25,
         method: Method = "anytime",
+        open_ended: bool = False,
     ) -> None:
         if not constraints:
             raise ValueError("an audit needs at least one constraint")
@@ -125,6 +131,8 @@ class SequentialAudit:
         self._results: list[ConstraintResult | None] = [None] * len(self.constraints)
         self._stop: int | None = None  # anytime: the episode count the audit stopped at
         self._decided_at: list[tuple[int, int]] = []  # anytime: (count, code) per constraint
+        self.open_ended = open_ended
+        self.horizon = None if open_ended else Horizon(min_episodes, max_episodes)
 
     def _all_anytime(self) -> bool:
         return all(getattr(c, "anytime", False) for c in self.constraints)
@@ -229,7 +237,10 @@ class SequentialAudit:
         if usable >= first:
             usable_data = data[:usable]
             codes = np.stack(
-                [c.anytime_codes(usable_data, self.confidence) for c in self.constraints]
+                [
+                    c.anytime_codes(usable_data, self.confidence, self.horizon)
+                    for c in self.constraints
+                ]
             )
             window = codes[:, first - 1 :]  # counts first..usable
             opened = np.maximum.accumulate(window != 0, axis=1).all(axis=0)
@@ -238,7 +249,7 @@ class SequentialAudit:
                 stop = n if usable == n else None
         if stop is None and usable < n:
             bad = valid.index(usable)  # its own check raises the error, naming the value
-            self.constraints[bad].anytime_codes(data[: usable + 1], self.confidence)
+            self.constraints[bad].anytime_codes(data[: usable + 1], self.confidence, self.horizon)
         if stop is None and n < self.max_episodes and until is None:
             return
         self._stop = n if stop is None else stop
@@ -256,14 +267,14 @@ class SequentialAudit:
         decided_at = self._decided_at
         if self._stop is None:
             data, first = self._data[:end], self.min_episodes
-            codes = [c.anytime_codes(data, self.confidence) for c in self.constraints]
+            codes = [c.anytime_codes(data, self.confidence, self.horizon) for c in self.constraints]
             decided_at = [_latest_decision(row[first - 1 :], first) for row in codes]
         results = []
         for constraint, (count, code) in zip(self.constraints, decided_at, strict=True):
             at = count if code else end
             data = self._data[:at]
             final = not code and at >= self.max_episodes
-            result = constraint.anytime_result(data, self.confidence, code, final)
+            result = constraint.anytime_result(data, self.confidence, code, final, self.horizon)
             fixed = constraint.evaluate(data, self.confidence, True)
             note = (
                 f"[anytime: decided at n={at}, {self.confidence:.2%} valid at every episode] "

@@ -68,9 +68,11 @@ class AuditStage(TeamStage):
 
     kind: Literal["audit"]
     episodes: Count | EpisodeRange = 200
-    sequential: Literal["anytime", "looks"] = "anytime"
-    """With an episode range: anytime-valid tests (may stop at any episode) or the fixed
-    geometric look schedule of earlier versions (`testbed.audit.sequential`)."""
+    sequential: Literal["anytime", "open-ended", "looks"] = "anytime"
+    """With an episode range: anytime-valid tests (may stop at any episode up to the
+    maximum; count-based checks use the exact thresholds for the range), `open-ended` (the
+    same tests at Ville's thresholds, valid even if the range is extended after seeing data)
+    or the fixed geometric look schedule of earlier versions (`testbed.audit.sequential`)."""
     confidence: Number = Field(default=0.95, gt=0.5, lt=1)
     constraints: list[ConstraintSpec] = Field(min_length=1)
     baseline: dict[str, AgentRef] | None = None

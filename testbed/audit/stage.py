@@ -294,7 +294,8 @@ def run_audit(
             confidence=stage.confidence,
             min_episodes=stage.min_episodes,
             max_episodes=stage.max_episodes,
-            method=stage.sequential,
+            method="looks" if stage.sequential == "looks" else "anytime",
+            open_ended=stage.sequential == "open-ended",
         )
         for c in checks
     ]
@@ -340,7 +341,7 @@ def run_audit(
                 "check": check.limit_kind,
                 "label": check.label,
                 "episodes_used": audit.n_used,
-                "sequential": audit.method if len(audit.looks) > 1 else "fixed",
+                "sequential": _method_name(audit),
                 "threshold": check.threshold,
                 **result.to_dict(),
             }
@@ -381,3 +382,10 @@ def run_audit_stage(context: StageContext) -> AuditResult:
         done = {s: context.resume.episodes(context.name, s) for s in ("agents", "baseline")}
     context.progress.start(f"audit {context.name}", total=context.stage.max_episodes)
     return run_audit(context.scenario, context.index, context.executor, context.episode_done, done)
+
+
+def _method_name(audit: SequentialAudit) -> str:
+    """anytime | open-ended | looks | fixed, as the scenario names them."""
+    if len(audit.looks) == 1:
+        return "fixed"
+    return "open-ended" if audit.method == "anytime" and audit.open_ended else audit.method

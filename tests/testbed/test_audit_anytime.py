@@ -168,16 +168,22 @@ def test_results_state_the_fixed_sample_answer():
     audit = SequentialAudit([ViolationRate(2, 0.1), NeverAbove(0.5, max_rate=0.1)])
     audit.add(data)
     rate, never = audit.results()
-    assert (rate.verdict, rate.n) == (Verdict.PASS, 46)  # looks: 75
+    # M_n = 9 / (9 + n) / 0.9^n first reaches the exact threshold for [30, 1000] (14.05) at
+    # n = 42 (13.5 at 41); Ville's 20 at 46; looks: 75
+    assert (rate.verdict, rate.n) == (Verdict.PASS, 42)
+    assert "exact threshold" in rate.explanation and rate.upper < 0.1
     assert rate.fixed_sample == {
         "lower": 0.0,
-        "upper": pytest.approx(clopper_pearson(0, 46, 0.95)[1]),
+        "upper": pytest.approx(clopper_pearson(0, 42, 0.95)[1]),
         "verdict": "PASS",
-        "n": 46,
+        "n": 42,
         "method": "clopper-pearson",
         "p_value": None,
     }
-    assert never.verdict == Verdict.PASS and never.n == 46  # stated where the audit stopped
+    assert never.verdict == Verdict.PASS and never.n == 42  # stated where the audit stopped
+    open_ended = SequentialAudit([ViolationRate(2, 0.1)], open_ended=True)
+    open_ended.add(data)
+    assert open_ended.n_used == 46 and "exact" not in open_ended.results()[0].explanation
     alone = SequentialAudit([NeverAbove(0.5, max_rate=0.1)])
     alone.add(data)
     assert alone.n_used == 30  # ln 20 / -ln 0.9 = 28.4: the fixed-sample bound, at min
@@ -203,15 +209,15 @@ def test_stage_decides_sooner_and_looks_reproduce_the_old_audit(write_yaml, tmp_
     )
     fast, slow = anytime_run.stages[0], looks_run.stages[0]
     assert anytime_run.verdict == looks_run.verdict == "PASS"
-    assert (fast["sequential"], fast["episodes_decided"]) == ("anytime", 46)
+    assert (fast["sequential"], fast["episodes_decided"]) == ("anytime", 42)
     assert (slow["sequential"], slow["episodes_decided"], slow["episodes"]) == ("looks", 75, 75)
-    assert fast["episodes"] <= 49  # batches of 5 % past the decision at most
+    assert fast["episodes"] <= 45  # batches of 5 % past the decision at most
     written = json.loads((tmp_path / "a" / "result.json").read_text())
     rows = written["stages"][0]["constraints"]
     assert all(r["fixed_sample"]["verdict"] == "PASS" for r in rows)
-    assert {r["n"] for r in rows} == {46}  # hazards, decided at 30, read up to the stop too
+    assert {r["n"] for r in rows} == {42}  # hazards, decided at 30, read up to the stop too
     summary = (tmp_path / "a" / "summary.md").read_text()
-    assert "decided after 46 episodes (anytime-valid tests" in summary
+    assert "decided after 42 episodes (anytime-valid tests" in summary
     assert "fixed-sample" in summary
 
 
