@@ -245,6 +245,8 @@ def run_tournament_stage(context: StageContext) -> TournamentResult:
 
     def on_game(game: GameResult, done: int, total: int) -> None:
         nonlocal forfeits
+        if context.log is not None:  # seed, actions and record, for `testbed replay --game`
+            context.log.write(game.log_entry(context.name))
         forfeits += game.forfeit_entrant is not None
         status = " vs ".join(game.entrants) + (f" · forfeits {forfeits}" if forfeits else "")
         context.progress.update(completed=done, status=status)
