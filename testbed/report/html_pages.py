@@ -212,6 +212,8 @@ def ratings_sections(ratings: dict[str, Any], skip: set[str] | frozenset[str] = 
             f"{escape(ratings['bradley_terry_error'])}</p>"
         )
     out.append(payoff_section(ratings))
+    order = [r["entrant"] for r in table]
+    out.append(mean_score_section(ratings.get("games") or [], order))
     if bt.get("prob_better"):
         out.append("<h3>P(row rated above column), bootstrap</h3>")
         order = [r["entrant"] for r in table]
@@ -283,6 +285,39 @@ def payoff_section(ratings: dict[str, Any]) -> str:
             high=1.0,
             notes=notes,
             caption="row's mean score vs column (win 1, draw ½, loss 0)",
+        )
+        + "</div>"
+    )
+
+
+def mean_score_section(games: list[dict[str, Any]], order: list[str]) -> str:
+    """Row's mean score (its side's summed return) against column, over two-sided games
+    without forfeits: what a win-rate table hides when margins matter (chips, points)."""
+    totals: dict[tuple[str, str], list[float]] = {}
+    for game in games:
+        if len(game["entrants"]) != 2 or game.get("forfeit_entrant"):
+            continue
+        (a, b), (sa, sb) = game["entrants"], game["scores"]
+        if a != b:
+            totals.setdefault((a, b), []).append(sa)
+            totals.setdefault((b, a), []).append(sb)
+    if not totals:
+        return ""
+    means = {key: sum(v) / len(v) for key, v in totals.items()}
+    cells = [[means.get((a, b)) for b in order] for a in order]
+    notes = [[f"{len(totals.get((a, b), []))} games" for b in order] for a in order]
+    spread = max(abs(v) for v in means.values()) or 1.0
+    return (
+        '<h3>Mean score of row against column</h3><div class="mean-score">'
+        + heat_map(
+            order,
+            order,
+            cells,
+            low=-spread,
+            high=spread,
+            notes=notes,
+            caption="row's mean score (its side's summed return per game); win rates "
+            "above count only who scored more",
         )
         + "</div>"
     )
@@ -395,7 +430,11 @@ def run_page(result: dict[str, Any], run_dir: Path | None = None) -> str:
 
 
 def leaderboard_page(
-    name: str, ratings: dict[str, Any], runs: list[dict[str, Any]], games: int, db: Path
+    name: str,
+    ratings: dict[str, Any],
+    runs: list[dict[str, Any]],
+    games: list[dict[str, Any]],
+    db: Path,
 ) -> str:
     """The page of a leaderboard: ratings over every game recorded under `name`."""
     run_rows = [
@@ -412,7 +451,7 @@ def leaderboard_page(
         for r in runs
     ]
     sections = [
-        ("ratings", "Ratings", ratings_sections(ratings)),
+        ("ratings", "Ratings", ratings_sections({**ratings, "games": games})),
         (
             "runs",
             "Runs",
@@ -423,7 +462,7 @@ def leaderboard_page(
             ),
         ),
     ]
-    subtitle = f"{games} games from {len(runs)} runs · database {escape(str(db))}"
+    subtitle = f"{len(games)} games from {len(runs)} runs · database {escape(str(db))}"
     return page(f"testbed leaderboard: {name}", subtitle, sections)
 
 

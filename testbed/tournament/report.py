@@ -247,7 +247,8 @@ def show_leaderboard(
         page_path = path.parent / f"leaderboard-{slug(name)}.html" if html is True else html
         data = dataclasses.asdict(result)
         Path(page_path).write_text(
-            leaderboard_page(name, data, runs, len(games), path), encoding="utf-8"
+            leaderboard_page(name, data, runs, [g.to_dict() for g in games], path),
+            encoding="utf-8",
         )
         console.print(f"wrote {page_path}", highlight=False)
     if as_json:

@@ -137,6 +137,7 @@ def test_run_page_in_chromium(finished_run, browser, tmp_path, capsys):
     heat = ladder.locator(".payoff svg g.cell")
     assert heat.count() == 6  # 3 x 3 without the diagonal
     assert ladder.locator(".payoff svg").bounding_box()["width"] > 150
+    assert ladder.locator(".mean-score svg g.cell").count() == 6
     games = json.loads((finished_run / "run" / "result.json").read_text())["stages"][0]["games"]
     assert ladder.locator("details.games table tbody tr").count() == len(games) == 12
     ladder.locator("details.games summary").click()  # collapsed until opened
@@ -168,6 +169,7 @@ def test_leaderboard_page_in_chromium(finished_run, browser, tmp_path, capsys):
     assert page.locator("h1").inner_text() == "testbed leaderboard: html-page/ladder"
     assert page.locator("table.leaderboard tbody tr").count() == 3
     assert page.locator(".payoff svg g.cell").count() == 6
+    assert page.locator(".mean-score svg g.cell").count() == 6
     assert page.locator("table.runs tbody tr").count() == 1
 
 
