@@ -174,7 +174,11 @@ def _replay_game(
     games = {e["episode"]: e for e in episodes if e["stage"] == name and e.get("subject") == "game"}
     if game not in games:
         have = f"games {min(games)}..{max(games)}" if games else "no recorded games"
-        raise BadInput(f"tournament {name!r} recorded no game {game} (it has {have})")
+        raise BadInput(
+            f"tournament {name!r} recorded no game {game} (it has {have})",
+            hint="a game played before the run was resumed from the leaderboard database "
+            "into another folder is in that earlier run's folder",
+        )
     recorded = games[game]
     index = names.index(name)
     env = build_env(scenario, index, **({"render_mode": "rgb_array"} if video else {}))
