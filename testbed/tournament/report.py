@@ -17,7 +17,7 @@ from rich.text import Text
 
 from testbed.errors import BadInput
 from testbed.report.format import fmt, slug
-from testbed.report.html_pages import leaderboard_page
+from testbed.report.html_ratings import leaderboard_page
 from testbed.tournament.spec import RatingOptions
 from testbed.tournament.stage import Ratings, TournamentResult, rate
 from testbed.tournament.store import DEFAULT_DB, LeaderboardStore

@@ -9,75 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from testbed import load_scenario
 from testbed.cli import main
 from testbed.report.html_pages import run_page
-from testbed.runner import run
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-SCENARIO = """
-    name: html-page
-    seed: 5
-    stages:
-      - kind: tournament
-        name: ladder
-        env: {id: testbed/breakthrough_v0, params: {rows: 4, cols: 4, piece_rows: 1}}
-        rounds: 2
-        ratings: {bootstrap: 50}
-        entrants:
-          depth0: {id: scripted/breakthrough_search, params: {depth: 0}}
-          depth1: {id: scripted/breakthrough_search, params: {depth: 1}}
-          depth2: {id: scripted/breakthrough_search, params: {depth: 2}}
-      - kind: audit
-        name: nav-audit
-        env: testbed/safe_navigation_v0
-        agents: {"*": scripted/safe_navigator}
-        episodes: 10
-        constraints:
-          - {name: hazards, cost: hazard, agent: each, never_above: 0.5}
-      - kind: train
-        name: train
-        env: gym/CartPole-v1
-        agents: {agent_0: ppo}
-        steps: 1000
-        eval_every: 500
-        eval_episodes: 1
-"""
-
-# A rating method added to result.json later (as the game-theoretic ratings will be): the
-# page must show it by the generic rules, with no code for it.
-ADDED = {
-    "alpha_rank": {
-        "entrants": ["depth2", "depth1", "depth0"],
-        "pi": [0.6, 0.3, 0.1],
-        "pi_low": [0.5, 0.2, 0.05],
-        "pi_high": [0.7, 0.4, 0.2],
-        "payoffs": [[0.0, 0.9, 0.8], [0.1, 0.0, 0.6], [0.2, 0.4, 0.0]],
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("html")
-    path = folder / "scenario.yaml"
-    path.write_text(textwrap.dedent(SCENARIO), encoding="utf-8")
-    run(load_scenario(path), folder / "run", show=False, workers=1, db=folder / "lb.sqlite")
-    result_path = folder / "run" / "result.json"
-    result = json.loads(result_path.read_text())
-    result["stages"][0].update(ADDED)
-    result_path.write_text(json.dumps(result))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -131,17 +74,19 @@ def test_run_page_in_chromium(finished_run, browser, tmp_path, capsys):
     assert page.locator("nav a").count() == 3  # one link per stage
 
     ladder = page.locator("#stage-0")
-    assert ladder.locator("table.leaderboard tbody tr").count() == 3
+    assert ladder.locator("table.leaderboard tbody tr").count() == 4
     intervals = ladder.locator(".ratings-plot svg g.interval")
-    assert intervals.count() == 3 and intervals.first.locator("line").count() == 3  # whiskers
+    assert intervals.count() == 4 and intervals.first.locator("line").count() == 3  # whiskers
     heat = ladder.locator(".payoff svg g.cell")
-    assert heat.count() == 6  # 3 x 3 without the diagonal
+    assert heat.count() == 12  # 4 x 4 without the diagonal
     assert ladder.locator(".payoff svg").bounding_box()["width"] > 150
-    assert ladder.locator(".mean-score svg g.cell").count() == 6
+    assert ladder.locator(".mean-score svg g.cell").count() == 6  # forfeits are not scores
     games = json.loads((finished_run / "run" / "result.json").read_text())["stages"][0]["games"]
-    assert ladder.locator("details.games table tbody tr").count() == len(games) == 12
+    assert ladder.locator("details.games table tbody tr").count() == len(games) == 24
     ladder.locator("details.games summary").click()  # collapsed until opened
-    assert "--game 11" in ladder.locator("details.games").inner_text()
+    assert "--game 23" in ladder.locator("details.games").inner_text()
+    forfeits = ladder.locator("table.forfeits tbody tr")
+    assert forfeits.count() == 12 and "masked out" in forfeits.first.inner_text()
 
     # the added rating method, rendered by the generic rules: a table, intervals, a heat map
     added = ladder.locator("h3", has_text="Alpha rank")
@@ -155,7 +100,12 @@ def test_run_page_in_chromium(finished_run, browser, tmp_path, capsys):
     verdict = audit.locator(".audit-verdict .verdict").inner_text()
     assert verdict in ("PASS", "FAIL", "INCONCLUSIVE")
     assert audit.locator("table.verdicts tbody tr").count() == 3  # hazards, one per robot
-    assert page.locator("#stage-2 svg.curves g.series").count() >= 1
+    train = page.locator("#stage-2")
+    assert train.locator("svg.curves").count() == 2  # the first seed's curves, every seed's
+    assert (
+        train.locator("h3:has-text('Evaluation return of every seed') + svg g.series").count() == 2
+    )
+    assert train.locator("table.sweep tbody tr").count() == 6  # IQM, median, mean x return, cost
 
 
 def test_leaderboard_page_in_chromium(finished_run, browser, tmp_path, capsys):
@@ -167,8 +117,8 @@ def test_leaderboard_page_in_chromium(finished_run, browser, tmp_path, capsys):
     page.screenshot(path=str(tmp_path / "board.png"), full_page=True)
     assert outside == [] and errors == []
     assert page.locator("h1").inner_text() == "testbed leaderboard: html-page/ladder"
-    assert page.locator("table.leaderboard tbody tr").count() == 3
-    assert page.locator(".payoff svg g.cell").count() == 6
+    assert page.locator("table.leaderboard tbody tr").count() == 4
+    assert page.locator(".payoff svg g.cell").count() == 12
     assert page.locator(".mean-score svg g.cell").count() == 6
     assert page.locator("table.runs tbody tr").count() == 1
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -12,34 +11,15 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from testbed import load_scenario
 from testbed.cli import main
 from testbed.rollout.recorded import RecordedTeam, ReplayDiverged, decode_action, encode_action
-from testbed.runner import run
-
-FAULTY = Path(__file__).resolve().parents[1] / "support" / "faulty_agents.py"
-
-LADDER = """
-    name: ladder
-    seed: 3
-    kind: tournament
-    env: {id: testbed/breakthrough_v0, params: {rows: 4, cols: 4, piece_rows: 1}}
-    rounds: 1
-    ratings: {bootstrap: 50}
-    entrants:
-      depth0: {id: scripted/breakthrough_search, params: {depth: 0}}
-      depth1: {id: scripted/breakthrough_search, params: {depth: 1}}
-"""
 
 
-@pytest.fixture(scope="module")
-def ladder_run(tmp_path_factory) -> tuple[Path, object]:
-    """One finished ladder run, shared: (run folder, result)."""
-    folder = tmp_path_factory.mktemp("ladder")
-    path = folder / "ladder.yaml"
-    path.write_text(textwrap.dedent(LADDER), encoding="utf-8")
-    result = run(load_scenario(path), folder / "r", show=False, workers=1, db=folder / "lb.sqlite")
-    return folder / "r", result
+@pytest.fixture()
+def ladder_run(finished_run) -> tuple[Path, list[dict]]:
+    """The shared run's folder and its tournament's games (tests/testbed/conftest.py)."""
+    folder = finished_run / "run"
+    return folder, json.loads((folder / "result.json").read_text())["stages"][0]["games"]
 
 
 def game_lines(run_dir: Path) -> list[dict]:
@@ -48,17 +28,22 @@ def game_lines(run_dir: Path) -> list[dict]:
 
 
 def test_every_game_is_logged_with_its_seed_and_actions(ladder_run):
-    folder, result = ladder_run
-    games = result.stages[0].games
+    folder, games = ladder_run
     lines = game_lines(folder)
     assert [line["episode"] for line in lines] == [g["index"] for g in games]
+    played = 0
     for line, game in zip(lines, games, strict=True):
         assert line["seed"] == game["seed"] and line["entrants"] == game["entrants"]
+        if game["forfeit_entrant"]:
+            assert line["forfeit_reason"] == game["forfeit_reason"] and line["actions"]
+            continue
+        played += 1
         assert len(line["actions"]) == line["length"] == game["length"] > 0
         movers = [next(iter(step)) for step in line["actions"]]
         assert movers[:2] == ["player_0", "player_1"]  # turn-based: one mover per step
         assert {a: r["return"] for a, r in line["agents"].items()} == game["returns"]
         assert "actions" not in game  # result.json lists games without their actions
+    assert played == 12
 
 
 def test_replay_of_a_game_matches_and_writes_gif_and_mp4(ladder_run, tmp_path, capsys):
@@ -77,8 +62,8 @@ def test_replay_of_a_game_matches_and_writes_gif_and_mp4(ladder_run, tmp_path, c
     assert meta["codec"] == "h264" and meta["size"][1] % 16 == 0 and first.std() > 0
     reader.close()
     capsys.readouterr()
-    assert main(["replay", str(tmp_path / "r"), "--game", "7"]) == 2
-    assert "recorded no game 7 (it has games 0..1)" in capsys.readouterr().err
+    assert main(["replay", str(tmp_path / "r"), "--game", "97"]) == 2
+    assert "recorded no game 97 (it has games 0..23)" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "r"), "--game", "0", "--mp4", str(tmp_path / "x")]) == 2
     with pytest.raises(SystemExit):  # argparse: --game and --episode exclude each other
         main(["replay", str(tmp_path / "r"), "--game", "0", "--episode", "0"])
@@ -95,17 +80,13 @@ def test_a_tampered_record_is_caught(ladder_run, tmp_path, capsys):
     assert "differs from the recorded episode" in capsys.readouterr().out
 
 
-def test_a_forfeited_game_replays_up_to_the_fault(write_yaml, tmp_path, capsys):
-    path = write_yaml(
-        LADDER + f'      faulty: {{id: "{FAULTY}:Illegal", params: {{fail_at: 1}}}}\n'
-    )
-    run(load_scenario(path), tmp_path / "r", show=False, workers=1, db=tmp_path / "lb.sqlite")
-    lost = [line for line in game_lines(tmp_path / "r") if line["forfeit_entrant"] == "faulty"]
-    assert lost and all(len(line["actions"]) >= 1 for line in lost)
-    code = main(["replay", str(tmp_path / "r"), "--game", str(lost[0]["episode"]),
-                 "--trust-code"])  # fmt: skip
-    assert code == 0
-    assert "replayed up to the forfeit" in capsys.readouterr().out
+def test_a_forfeited_game_replays_up_to_the_fault(ladder_run, capsys):
+    folder, games = ladder_run
+    lost = [g["index"] for g in games if g["forfeit_entrant"] == "faulty"]
+    assert len(lost) == 12
+    assert main(["replay", str(folder), "--stage", "ladder", "--game", str(lost[0])]) == 0
+    out = capsys.readouterr().out
+    assert "replayed up to the forfeit" in out and "masked out" in out
 
 
 def test_actions_round_trip_exactly_through_json():
