@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
 
 # 1. torch first, by exact version: the machine's local CPU wheel (a looser spec pulls CUDA).
 # 2. the project with the tested versions of everything else.
@@ -15,15 +15,22 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[safety,dev,ray]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[safety,dev,ray,media]"
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt safety-gymnasium gymnasium-robotics
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/testbed run scenarios/quickstart.yaml
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The HTML report is tested in a real headless browser: Debian's chromium package, driven by
+# playwright (pip). Installed once with apt-get (the machines' user is root); skipped when
+# /usr/bin/chromium exists. Never `playwright install` (it downloads a browser build).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -25,7 +25,7 @@ from testbed.context import RunOptions
 from testbed.describe import DescribeView, describe_env
 from testbed.errors import BadInput, Interrupted, TestbedError
 from testbed.listing import show_listing
-from testbed.replay import replay, same_episode
+from testbed.replay import replay_command
 from testbed.report.output import default_run_dir
 from testbed.resume import find_unfinished
 from testbed.runner import resume_hint, run
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_replay_command(sub)
     _add_describe_command(sub)
     _add_leaderboard_command(sub)
+    _add_report_command(sub)
     _add_check_command(sub)
     _add_datasets_command(sub)
     return parser
@@ -155,17 +156,22 @@ def _add_list_command(sub: Any) -> None:
 def _add_replay_command(sub: Any) -> None:
     command = sub.add_parser(
         "replay",
-        help="re-run one recorded episode exactly, optionally as a GIF",
-        description="Re-run episode K of a finished run from its recorded seed, check that it "
-        "reproduces the recorded returns and costs, and optionally write its frames as a GIF.",
-        epilog="example: testbed replay runs/audit-unsafe-20261121-101500 --episode 3 "
-        "--gif worst.gif",
+        help="re-run one recorded episode or tournament game exactly, optionally as a video",
+        description="Re-run episode K of a finished run from its recorded seed (with the "
+        "scenario's agents), or tournament game K from its recorded seed and actions (no "
+        "entrant is loaded); check that it reproduces the recorded returns and costs; "
+        "optionally write its frames as a GIF or an MP4.",
+        epilog="examples: testbed replay runs/audit-unsafe-20261121-101500 --episode 3 "
+        "--gif worst.gif; testbed replay runs/ladder --game 5 --mp4 game5.mp4",
     )
     command.add_argument("run_dir", type=Path, help="a run directory (result.json, episodes.jsonl)")
-    command.add_argument("--episode", type=int, required=True, help="episode number (from 0)")
-    command.add_argument("--stage", help="stage name (default: the first stage)")
+    which = command.add_mutually_exclusive_group(required=True)
+    which.add_argument("--episode", type=int, help="episode number (from 0)")
+    which.add_argument("--game", type=int, help="tournament game number (from 0)")
+    command.add_argument("--stage", help="stage name (default: the first stage, or tournament)")
     command.add_argument("--gif", type=Path, help="write the rendered frames to this GIF")
-    command.add_argument("--fps", type=int, default=15, help="GIF frames per second")
+    command.add_argument("--mp4", type=Path, help="write the rendered frames to this MP4")
+    command.add_argument("--fps", type=int, default=15, help="video frames per second")
     command.add_argument(
         "--trust-code",
         action="store_true",
@@ -248,10 +254,57 @@ def _add_leaderboard_command(sub: Any) -> None:
         "--db", type=Path, default=None, help="SQLite file (default runs/leaderboard.sqlite)"
     )
     command.add_argument("--json", action="store_true", help="machine-readable output")
+    command.add_argument(
+        "--html",
+        nargs="?",
+        const=True,
+        type=Path,
+        metavar="FILE",
+        help="also write the leaderboard as one self-contained HTML page (default FILE: "
+        "leaderboard-<name>.html next to the database)",
+    )
 
 
 def _leaderboard(args: argparse.Namespace, console: Console) -> int:
-    return show_leaderboard(args.db, args.name, as_json=args.json, console=console)
+    return show_leaderboard(args.db, args.name, as_json=args.json, console=console, html=args.html)
+
+
+def _add_report_command(sub: Any) -> None:
+    command = sub.add_parser(
+        "report",
+        help="show a finished run's report, or write it as an HTML page",
+        description="Print a run's summary.md, or (--html) write one self-contained HTML page "
+        "of its result.json: tables, ratings with intervals, payoff heat maps, audit "
+        "verdicts, learning curves.",
+        epilog="example: testbed report runs/quickstart-20261207-120000 --html",
+    )
+    command.add_argument("run_dir", type=Path, help="a run directory (result.json)")
+    command.add_argument(
+        "--html",
+        nargs="?",
+        const=True,
+        type=Path,
+        metavar="FILE",
+        help="write the page (default FILE: RUN_DIR/report.html)",
+    )
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    from rich.markdown import Markdown
+
+    from testbed.report.html_pages import write_run_page
+
+    if args.html:
+        path = write_run_page(args.run_dir, None if args.html is True else args.html)
+        console.print(f"wrote {path}", highlight=False)
+        return 0
+    summary = args.run_dir / "summary.md"
+    if not (args.run_dir / "result.json").is_file():
+        raise BadInput(f"{str(args.run_dir)!r} is not a run directory (it has no result.json)")
+    if not summary.is_file():
+        raise BadInput(f"{str(summary)!r} not found (the run did not finish); try --html")
+    console.print(Markdown(summary.read_text(encoding="utf-8")))
+    return 0
 
 
 def _describe(args: argparse.Namespace, console: Console) -> int:
@@ -266,27 +319,6 @@ def _describe(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps({**info, "agents": result.agents}, indent=2, default=str))
         return 0
     console.print(DescribeView(result))
-    return 0
-
-
-def _replay(args: argparse.Namespace, console: Console) -> int:
-    recorded, record, frames = replay(
-        args.run_dir, args.episode, args.stage, args.gif, args.fps, trust_code=args.trust_code
-    )
-    console.print(
-        f"episode {args.episode} (seed {recorded['seed']}): length {record.length}, "
-        f"team return {record.team_return:.4g}, team cost {record.team_cost:.4g}",
-        highlight=False,
-    )
-    if args.gif:
-        console.print(f"wrote {frames} frames to {args.gif}")
-    if not same_episode(recorded, record):
-        console.print(
-            "[bold red]the replay differs from the recorded episode[/] "
-            "(a nondeterministic env or agent?)"
-        )
-        return 3
-    console.print("[green]identical to the recorded episode[/]")
     return 0
 
 
@@ -413,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _validate,
         "list": _list,
         "describe": _describe,
-        "replay": _replay,
+        "replay": replay_command,
+        "report": _report,
         "leaderboard": _leaderboard,
         "check": _check,
         "datasets": _datasets,

@@ -53,6 +53,19 @@ AGENTS: dict[str, AgentSpec] = {
         "Wins if it can, blocks if it must, then centre, corners, edges.",
         envs=("classic/tictactoe_v3",),
     ),
+    "scripted/leduc_rules": AgentSpec(
+        "testbed.agents.scripted.leduc:LeducRules",
+        "scripted",
+        "Leduc hold'em by hand strength: raise pairs and kings, call queens, fold weak hands "
+        "to a bet (`bluff`: chance to raise them instead).",
+        envs=("classic/leduc_holdem_v4",),
+    ),
+    "scripted/pursuit_chaser": AgentSpec(
+        "testbed.agents.scripted.pursuit:PursuitChaser",
+        "scripted",
+        "SISL pursuit: steps toward the nearest evader in view, around walls; wanders otherwise.",
+        envs=("sisl/pursuit_v4",),
+    ),
     "scripted/spread_nearest": AgentSpec(
         "testbed.agents.scripted.mpe:SpreadNearestLandmark",
         "scripted",

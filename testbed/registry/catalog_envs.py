@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from testbed.registry.catalog_more import PETTINGZOO_MORE
 from testbed.registry.catalog_safety import SAFETY_ENVS
 from testbed.registry.specs import EnvSpec
 
@@ -97,6 +98,8 @@ ENVS: dict[str, EnvSpec] = {
         "Knights and archers kill advancing zombies (vector observations by default).",
         agents_leave=True,
     ),
+    # More PettingZoo (SISL, butterfly, classic cards and boards): testbed/envs/pettingzoo_more.py
+    **PETTINGZOO_MORE,
     # Safety-Gymnasium and Safe Multi-Agent MuJoCo: testbed/registry/catalog_safety.py
     **SAFETY_ENVS,
     # >>> custom envs: cooperative + constrained

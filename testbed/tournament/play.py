@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from testbed.errors import BadInput, RunFailed
 from testbed.joint import members
 from testbed.rollout.build import build_env_or_fail, build_policy, match_pattern, ref_is_joint
 from testbed.rollout.episode import run_episode
+from testbed.rollout.recorded import encode_action
 from testbed.rollout.team import PolicyTeam
 from testbed.rollout.workers import clear_activity, report_activity
 from testbed.scenario.document import Scenario
@@ -43,7 +44,10 @@ class _MoveTimeout(BaseException):
 
 @dataclass
 class GameResult:
-    """A finished game: side scores (summed returns), per-agent returns, any forfeit."""
+    """A finished game: side scores (summed returns), per-agent returns, any forfeit; and,
+    for the run folder's episodes.jsonl (not result.json or the database), every action
+    played (`actions`, one {agent: action} per step, `encode_action`'s JSON form) and the
+    episode record (returns, costs, length) that `testbed replay --game` checks against."""
 
     index: int
     round: int
@@ -56,9 +60,30 @@ class GameResult:
     forfeit_entrant: str | None
     forfeit_reason: str | None
     seconds: float
+    actions: list[dict[str, Any]] | None = field(default=None, repr=False)
+    episode: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The game as result.json lists it (without its actions and episode record)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name
+                not in ("actions", "episode")}  # fmt: skip
+
+    def log_entry(self, stage: str) -> dict[str, Any]:
+        """The game's line of episodes.jsonl: an episode record (subject `game`, numbered by
+        the game's index) with the entrants, scores, forfeit and actions."""
+        episode = self.episode or {"seed": self.seed, "length": self.length, "agents": {}}
+        return {
+            "stage": stage,
+            "subject": "game",
+            "episode": self.index,
+            **episode,
+            "entrants": list(self.entrants),
+            "scores": list(self.scores),
+            "round": self.round,
+            "forfeit_entrant": self.forfeit_entrant,
+            "forfeit_reason": self.forfeit_reason,
+            "actions": self.actions or [],
+        }
 
 
 def _legal(space: Any, action: Any, mask: np.ndarray | None) -> str | None:
@@ -139,12 +164,19 @@ class GuardedPolicy:
         return action
 
 
-def forfeit_result(game: Game, entrant: str, reason: str, seconds: float = 0.0) -> GameResult:
-    """A game `entrant` lost by fault: it scores 0, every other entrant 1."""
+def forfeit_result(
+    game: Game,
+    entrant: str,
+    reason: str,
+    seconds: float = 0.0,
+    actions: list[dict[str, Any]] | None = None,
+) -> GameResult:
+    """A game `entrant` lost by fault: it scores 0, every other entrant 1 (`actions`: the
+    moves played before the fault, when known)."""
     scores = [0.0 if e == entrant else 1.0 for e in game.entrants]
     return GameResult(
         game.index, game.round, game.group, list(game.entrants), game.seed, scores, {}, 0,
-        entrant, reason, seconds,
+        entrant, reason, seconds, actions,
     )  # fmt: skip
 
 
@@ -223,8 +255,13 @@ class GameRunner:
         team = PolicyTeam({a: self.policy(game.entrants[self.side_of[a]], a) for a in self.agents})
         started = time.perf_counter()
         forfeit: Forfeit | None = None
+        actions: list[dict[str, Any]] = []
+
+        def keep(step: int, joint: dict[str, Any], *_: Any) -> None:
+            actions.append({agent: encode_action(a) for agent, a in joint.items()})
+
         try:
-            record = run_episode(self.env, team, game.seed, self.stage.max_steps)
+            record = run_episode(self.env, team, game.seed, self.stage.max_steps, on_step=keep)
         except Forfeit as exc:
             forfeit = exc
         except Exception as exc:
@@ -234,7 +271,7 @@ class GameRunner:
             ) from exc
         seconds = time.perf_counter() - started
         if forfeit is not None:
-            return forfeit_result(game, forfeit.entrant, forfeit.reason, seconds)
+            return forfeit_result(game, forfeit.entrant, forfeit.reason, seconds, actions)
         returns = {a: r.ret for a, r in record.agents.items()}
         scores = [0.0] * len(self.sides)
         for agent, ret in returns.items():
@@ -242,7 +279,7 @@ class GameRunner:
         entrants = list(game.entrants)
         return GameResult(
             game.index, game.round, game.group, entrants, game.seed, scores, returns,
-            record.length, None, None, seconds,
+            record.length, None, None, seconds, actions, record.to_dict(),
         )  # fmt: skip
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from testbed.errors import BadInput
 from testbed.report.format import fmt, slug
+from testbed.report.html_ratings import leaderboard_page
 from testbed.tournament.spec import RatingOptions
 from testbed.tournament.stage import Ratings, TournamentResult, rate
 from testbed.tournament.store import DEFAULT_DB, LeaderboardStore
@@ -194,8 +195,16 @@ def ratings_plot(result: TournamentResult, path: Path) -> bool:
     return True
 
 
-def show_leaderboard(db: Path | None, name: str | None, *, as_json: bool, console: Any) -> int:
-    """`testbed leaderboard`: list the leaderboards of a database, or rate one of them."""
+def show_leaderboard(
+    db: Path | None,
+    name: str | None,
+    *,
+    as_json: bool,
+    console: Any,
+    html: Path | bool | None = None,
+) -> int:
+    """`testbed leaderboard`: list the leaderboards of a database, or rate one of them
+    (`html`: also write its page, to that path or, when True, next to the database)."""
     path = Path(db) if db is not None else DEFAULT_DB
     if not path.is_file():
         raise BadInput(
@@ -205,6 +214,11 @@ def show_leaderboard(db: Path | None, name: str | None, *, as_json: bool, consol
     store = LeaderboardStore(path)
     try:
         boards = store.leaderboards()
+        if name is None and len(boards) != 1 and html:
+            raise BadInput(
+                f"--html needs a leaderboard NAME: {str(path)!r} has "
+                f"{', '.join(b['leaderboard'] for b in boards) or 'none'}"
+            )
         if name is None and len(boards) != 1:
             if as_json:
                 print(json.dumps(boards, indent=2))
@@ -229,6 +243,14 @@ def show_leaderboard(db: Path | None, name: str | None, *, as_json: bool, consol
         runs = store.runs(name)
     finally:
         store.close()
+    if html:
+        page_path = path.parent / f"leaderboard-{slug(name)}.html" if html is True else html
+        data = dataclasses.asdict(result)
+        Path(page_path).write_text(
+            leaderboard_page(name, data, runs, [g.to_dict() for g in games], path),
+            encoding="utf-8",
+        )
+        console.print(f"wrote {page_path}", highlight=False)
     if as_json:
         print(
             json.dumps(

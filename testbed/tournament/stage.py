@@ -182,10 +182,10 @@ def run_tournament(
             GameRunner, (scenario, index), [(g,) for g in todo]
         ):
             result = _game_result(todo[position], outcome)
-            store.record(run_id, board, result)
             results[result.index] = result
-            if on_game is not None:
+            if on_game is not None:  # first: a game in the database is in the run's log too
                 on_game(result, len(results), len(games))
+            store.record(run_id, board, result)
         store.finish_run(run_id)
     finally:
         store.close()
@@ -245,6 +245,8 @@ def run_tournament_stage(context: StageContext) -> TournamentResult:
 
     def on_game(game: GameResult, done: int, total: int) -> None:
         nonlocal forfeits
+        if context.log is not None:  # seed, actions and record, for `testbed replay --game`
+            context.log.write(game.log_entry(context.name))
         forfeits += game.forfeit_entrant is not None
         status = " vs ".join(game.entrants) + (f" · forfeits {forfeits}" if forfeits else "")
         context.progress.update(completed=done, status=status)

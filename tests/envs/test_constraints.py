@@ -164,7 +164,7 @@ def test_bad_configs_name_the_cost_and_field(costs, message):
 
 
 def test_world_costs_need_a_world_and_names_must_not_clash():
-    with pytest.raises(BadInput, match="reads an MPE world"):
+    with pytest.raises(BadInput, match="reads the agents' positions, which Thermostat does not"):
         add_costs(Thermostat(), {"speed": {"type": "speed_limit", "limit": 1.0}})
     with_obs = add_costs(
         Thermostat(), {"speed": {"type": "speed_limit", "limit": 1.0, "observation_indices": [0]}}
