@@ -12,7 +12,9 @@ dataset (testbed/datasets/store.py: where, the per-agent layout, costs, seeds).
 ```
 
 Episode k is seeded as in `kind: evaluate` (the stage's seed and stream); the seed is stored
-with the episode. Parallel envs only (turn-based AEC games are not collected yet).
+with the episode. Turn-based (AEC) games: each agent's dataset holds its own turns; the
+reward and cost of a transition are what the agent received from its move until its next
+turn (PettingZoo's `last()`), so a game's final result lands on each player's last move.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from testbed.datasets.store import (
     datasets_root,
     write_dataset,
 )
-from testbed.errors import BadInput
 from testbed.report.format import fmt
 from testbed.rollout.build import build_env_or_fail, build_team
 from testbed.rollout.episode import action_mask
@@ -79,19 +80,35 @@ class CollectResult(StageResult):
 
 
 def check_collect(scenario: Scenario, index: int) -> None:
-    """Check the id and that the env is a parallel one; build the env and team."""
+    """Check the id; build the env and team."""
     stage = scenario.stages[index]
     check_id(stage.dataset, scenario.where("stages", index, "dataset"))
     env = build_env_or_fail(scenario, index)
     try:
-        if hasattr(env, "agent_iter"):
-            raise BadInput(
-                f"collect needs a parallel env; {stage.env.id!r} is turn-based (AEC)",
-                where=scenario.where("stages", index, "env"),
-            )
         build_team(scenario, index, env)
     finally:
         env.close()
+
+
+@dataclass
+class _How:
+    """How actions are chosen: which policy, and the epsilon of random ones."""
+
+    policy: str
+    epsilon: float
+    rng: np.random.Generator
+
+
+def _choose(env: Any, team: Any, agent: str, observation: Any, mask: Any, how: _How) -> Any:
+    """The agent's action: its policy's, or (with probability epsilon) a random legal one."""
+    p = team.policies[agent]
+    choose = getattr(p, "explore", p.act) if how.policy == "explore" else p.act
+    action = choose(observation, mask)
+    if how.epsilon > 0 and how.rng.random() < how.epsilon:
+        space = env.action_space(agent)
+        space.seed(int(how.rng.integers(2**31)))
+        action = space.sample(np.asarray(mask, np.int8)) if mask is not None else space.sample()
+    return action
 
 
 def play_and_record(
@@ -103,26 +120,23 @@ def play_and_record(
     epsilon: float = 0.0,
     max_steps: int | None = None,
 ) -> dict[str, Episode]:
-    """One episode of a parallel env: {agent: its Episode} (agents that joined late start at
-    their first observation; one that leaves ends there)."""
+    """One episode: {agent: its Episode} (agents that joined late start at their first
+    observation; one that leaves ends there). Turn-based envs: see `play_turns`."""
+    how = _How(policy, epsilon, np.random.default_rng(stream_seed(seed, "epsilon", 0)))
+    if hasattr(env, "agent_iter"):
+        return play_turns(env, team, seed, how, max_steps)
     observations, infos = env.reset(seed=seed)
     team.reset(seed)
-    rng = np.random.default_rng(stream_seed(seed, "epsilon", 0))
     record = {a: Episode(seed=seed, observations=[observations[a]]) for a in env.agents}
     length = 0
     while env.agents:
         live = list(env.agents)
-        masks = {a: action_mask(observations[a], infos.get(a)) for a in live}
-        actions = {}
-        for a in live:
-            p = team.policies[a]
-            choose = getattr(p, "explore", p.act) if policy == "explore" else p.act
-            actions[a] = choose(observations[a], masks[a])
-            if epsilon > 0 and rng.random() < epsilon:
-                space = env.action_space(a)
-                space.seed(int(rng.integers(2**31)))
-                mask = None if masks[a] is None else np.asarray(masks[a], np.int8)
-                actions[a] = space.sample(mask) if mask is not None else space.sample()
+        actions = {
+            a: _choose(
+                env, team, a, observations[a], action_mask(observations[a], infos.get(a)), how
+            )
+            for a in live
+        }
         observations, rewards, terms, truncs, infos = env.step(actions)
         length += 1
         cut = max_steps is not None and length >= max_steps
@@ -140,6 +154,52 @@ def play_and_record(
         if cut:
             break
     return {a: e for a, e in record.items() if len(e)}
+
+
+def play_turns(
+    env: Any, team: Any, seed: int, how: _How, max_steps: int | None
+) -> dict[str, Episode]:
+    """One episode of a turn-based (AEC) env: each agent's own turns. A transition closes at
+    the agent's next turn, with what `last()` then reports (reward and cost since its move,
+    the new observation, whether it is done); a cut at max_steps closes open ones truncated."""
+    env.reset(seed=seed)
+    team.reset(seed)
+    record: dict[str, Episode] = {}
+    open_move: set[str] = set()
+    moves = 0
+    for agent in env.agent_iter():
+        observation, reward, terminated, truncated, info = env.last()
+        done = terminated or truncated
+        cut = max_steps is not None and moves >= max_steps and not done
+        episode = record.setdefault(agent, Episode(seed=seed, observations=[observation]))
+        if agent in open_move:
+            _close(episode, observation, reward, info, terminated, truncated or cut)
+            open_move.discard(agent)
+        if done:
+            env.step(None)
+            continue
+        if cut:
+            break
+        action = _choose(env, team, agent, observation, action_mask(observation, info), how)
+        episode.actions.append(action)
+        open_move.add(agent)
+        env.step(action)
+        moves += 1
+    rewards = getattr(getattr(env, "unwrapped", env), "_cumulative_rewards", {})
+    for agent in open_move:  # cut at max_steps: close with the state the agent would see
+        info = env.infos.get(agent, {})
+        _close(record[agent], env.observe(agent), rewards.get(agent, 0.0), info, False, True)
+    return {a: e for a, e in record.items() if len(e)}
+
+
+def _close(
+    episode: Episode, observation: Any, reward: Any, info: Any, terminated: bool, truncated: bool
+) -> None:
+    episode.rewards.append(float(reward or 0.0))
+    episode.costs.append(float((info or {}).get("cost", 0.0)))
+    episode.terminations.append(bool(terminated))
+    episode.truncations.append(bool(truncated))
+    episode.observations.append(observation)
 
 
 def run_collect(scenario: Scenario, index: int, on_episode: Any = None) -> CollectResult:

@@ -179,3 +179,57 @@ def test_gail_trains_vectorized_from_a_dataset_and_needs_one(write_yaml, tmp_pat
     without = write_yaml(text.replace("        dataset: cp/d-v0\n", ""), "no_data.yaml")
     code, err = _run_cli(without, capsys)
     assert code == 2 and "learns from a dataset" in err and "Traceback" not in err
+
+
+TURNS = """
+name: turns
+seed: 5
+stages:
+  - kind: collect
+    name: games
+    env: classic/tictactoe_v3
+    agents: {player_1: scripted/tictactoe, player_2: random}
+    dataset: ttt/mixed-v0
+    episodes: 6
+"""
+
+
+def test_turn_based_games_are_collected_per_player(write_yaml, tmp_path):
+    """Each player's dataset holds its own moves; a move's reward is what the player got until
+    its next turn, so each game's result lands on both players' last moves (zero-sum)."""
+    scenario = load_scenario(write_yaml(TURNS))
+    result = run(scenario, tmp_path / "run", show=False).stages[0]
+    assert result.datasets == {
+        "player_1": "ttt/mixed/player_1-v0",
+        "player_2": "ttt/mixed/player_2-v0",
+    }
+    env = build_env(scenario, 0)
+    read = {
+        agent: load_episodes(
+            datasets_root(), dataset_id, env.observation_space(agent), env.action_space(agent)
+        )
+        for agent, dataset_id in result.datasets.items()
+    }
+    seeds = list(EpisodeSeeds(scenario.stage_seed(0), 6, scenario.seed_stream(0)))
+    for first, second in zip(read["player_1"], read["player_2"], strict=True):
+        assert first.seed == second.seed and first.seed in seeds
+        assert len(first) - len(second) in (0, 1)  # player_1 opens; moves alternate
+        assert len(first.observations) == len(first) + 1
+        assert sum(first.rewards) == -sum(second.rewards)  # win, loss or draw
+        assert first.terminations[-1] and second.terminations[-1]
+        assert not any(first.terminations[:-1]) and set(first.rewards[:-1]) <= {0.0}
+        for obs, action in zip(first.observations, first.actions, strict=False):
+            assert obs["action_mask"][action] == 1  # only legal moves were recorded
+    wins = sum(sum(e.rewards) > 0 for e in read["player_1"])
+    assert wins >= 4, "the heuristic should beat a random player most of the time"
+
+
+def test_a_turn_based_game_cut_at_max_steps_ends_truncated(write_yaml):
+    scenario = load_scenario(write_yaml(TURNS))
+    env = build_env(scenario, 0)
+    team, _ = build_team(scenario, 0, env)
+    played = play_and_record(env, team, 11, max_steps=3)
+    assert [len(played["player_1"]), len(played["player_2"])] == [2, 1]
+    for episode in played.values():
+        assert episode.truncations[-1] and not episode.terminations[-1]
+        assert len(episode.observations) == len(episode) + 1
