@@ -36,6 +36,7 @@ from testbed.rollout import ray_executor
 from testbed.rollout.backends import make_executor
 from testbed.rollout.executor import Executor
 from testbed.scenario.document import Scenario
+from testbed.scenario.references import is_checkpoint_param
 from testbed.stages import KINDS, StageKind
 
 
@@ -244,33 +245,39 @@ def write_run_files(result: RunResult, out_dir: Path, allow_inconclusive: bool) 
 
 
 def resolve_trained(scenario: Scenario, index: int, trained: dict[str, dict[str, str]]) -> Scenario:
-    """Replace `checkpoint: "@<train stage>/<agent>"` in stage `index` by the folder that
-    stage wrote in this run."""
+    """Replace `checkpoint: "@<train stage>/<agent>"` in stage `index` (and agent parameters
+    named `*_checkpoint`, e.g. DAgger's `expert_checkpoint`) by the folder that stage wrote
+    in this run."""
     stage = scenario.stages[index]
     data = stage.model_dump(mode="python")
     changed = False
 
-    def walk(node: Any, loc: tuple[Any, ...]) -> Any:
+    def folder(ref: str, loc: tuple[Any, ...]) -> str:
         nonlocal changed
+        stage_name, _, agent = ref[1:].partition("/")
+        path = trained.get(stage_name, {}).get(agent)
+        if path is None:
+            known = [f"@{s}/{a}" for s, agents in trained.items() for a in agents]
+            raise BadInput(
+                f"{ref!r}: no such trained agent in this run; trained so "
+                f"far: {', '.join(known) or 'none'}",
+                where=scenario.where("stages", index, *loc),
+            )
+        changed = True
+        return path
+
+    def walk(node: Any, loc: tuple[Any, ...]) -> Any:
         if isinstance(node, dict):
             ref = node.get("checkpoint")
             if isinstance(ref, str) and ref.startswith("@"):
-                stage_name, _, agent = ref[1:].partition("/")
-                path = trained.get(stage_name, {}).get(agent)
-                if path is None:
-                    where = scenario.where("stages", index, *loc, "checkpoint")
-                    known = [f"@{s}/{a}" for s, agents in trained.items() for a in agents]
-                    raise BadInput(
-                        f"{ref!r}: no such trained agent in this run; trained so "
-                        f"far: {', '.join(known) or 'none'}",
-                        where=where,
-                    )
-                changed = True
+                path = folder(ref, (*loc, "checkpoint"))
                 saved = read_config(Path(path))["agent"]
                 if registry.is_reference(saved):  # code this scenario named in that stage
                     return {**node, "checkpoint": path, "id": saved}
                 return {**node, "checkpoint": path}
             return {k: walk(v, (*loc, k)) for k, v in node.items()}
+        if isinstance(node, str) and is_checkpoint_param(loc) and node.startswith("@"):
+            return folder(node, loc)  # an agent parameter such as DAgger's expert_checkpoint
         return node
 
     data = walk(data, ())

@@ -14,7 +14,8 @@ regressor, agents/imitation/bc.py) trains `gradient_steps` on the whole aggregat
 makes round 0 plain behaviour cloning on expert roll-outs.
 
 The expert is a registered agent (`expert`, `expert_params`) or a checkpoint folder
-(`expert_checkpoint`, e.g. a trained PPO); it is queried online, so training needs the env.
+(`expert_checkpoint`, e.g. a trained PPO, or `"@<train stage>/<agent>"` for one trained
+earlier in the same scenario); it is queried online, so training needs the env.
 `act` is the learner's greedy policy. Checkpoints hold the learner and the round count, not
 the aggregated data.
 """
@@ -41,7 +42,8 @@ class DAggerConfig:
     expert_params: dict[str, Any] = field(default_factory=dict)
     """Parameters of the expert agent."""
     expert_checkpoint: str = ""
-    """A checkpoint folder the expert is loaded from (instead of `expert`)."""
+    """A checkpoint folder the expert is loaded from (instead of `expert`); in a scenario also
+    `@<train stage>/<agent>`."""
     beta: float = 1.0
     """Probability that the expert acts in round 0."""
     beta_decay: float = 0.5

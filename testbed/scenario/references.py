@@ -71,11 +71,26 @@ def _check_agent_ref(scenario: Scenario, index: int, loc: tuple[str, ...], ref: 
         registry.agent_class(agent_id, where=where, base_dir=scenario.base_dir)
         return
     assert ref.id is not None
+    for key, value in ref.params.items():
+        if is_checkpoint_param((key,)) and isinstance(value, str) and value.startswith("@"):
+            where = scenario.where("stages", index, *loc, "params", key)
+            if earlier_train_stage(scenario, index, value, where=where) is None:
+                raise BadInput(
+                    f"{key}: {value!r} names no earlier `kind: train` stage of this scenario",
+                    where=where,
+                    hint="write @<train stage name>/<agent name>, e.g. @train/agent_0",
+                )
     where = scenario.where("stages", index, *loc, "id")
     cls = registry.agent_class(ref.id, where=where, base_dir=scenario.base_dir)
     registry.agent_config(
         cls, ref.params, name=ref.id, where=scenario.where("stages", index, *loc, "params")
     )
+
+
+def is_checkpoint_param(loc: tuple[object, ...]) -> bool:
+    """An agent parameter that names a checkpoint folder (`*_checkpoint`): it may be written
+    `@<train stage>/<agent>` like an agent's own `checkpoint:`."""
+    return bool(loc) and isinstance(loc[-1], str) and loc[-1].endswith("_checkpoint")
 
 
 def earlier_train_stage(

@@ -233,3 +233,35 @@ def test_a_turn_based_game_cut_at_max_steps_ends_truncated(write_yaml):
     for episode in played.values():
         assert episode.truncations[-1] and not episode.terminations[-1]
         assert len(episode.observations) == len(episode) + 1
+
+
+TEACH = """
+name: teach
+seed: 2
+stages:
+  - kind: train
+    name: teacher
+    env: gym/CartPole-v1
+    agents: {"*": {id: ppo, params: {rollout_steps: 32, minibatch_size: 16, epochs: 1}}}
+    steps: 64
+    eval_episodes: 1
+  - kind: train
+    name: student
+    env: gym/CartPole-v1
+    agents:
+      "*":
+        id: dagger
+        params: {expert_checkpoint: "@teacher/agent_0", round_steps: 50, gradient_steps: 50}
+    steps: 100
+    eval_episodes: 1
+"""
+
+
+def test_dagger_expert_may_be_a_checkpoint_trained_earlier_in_the_run(write_yaml, tmp_path, capsys):
+    result = run(load_scenario(write_yaml(TEACH)), tmp_path / "run", show=False)
+    student = result.stages[1]
+    assert student.metrics["agent_0"]["labelled_states"] == 100
+    assert student.checkpoints["agent_0"]
+    wrong = write_yaml(TEACH.replace("@teacher/agent_0", "@nobody/agent_0"))
+    assert main(["run", str(wrong)]) == 2
+    assert "expert_checkpoint: '@nobody/agent_0' names no earlier" in capsys.readouterr().err
