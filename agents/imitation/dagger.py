@@ -16,8 +16,8 @@ makes round 0 plain behaviour cloning on expert roll-outs.
 The expert is a registered agent (`expert`, `expert_params`) or a checkpoint folder
 (`expert_checkpoint`, e.g. a trained PPO, or `"@<train stage>/<agent>"` for one trained
 earlier in the same scenario); it is queried online, so training needs the env.
-`act` is the learner's greedy policy. Checkpoints hold the learner and the round count, not
-the aggregated data.
+`act` is the learner's greedy policy. Checkpoints hold the learner, the round count and the
+aggregated data.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from testbed.agents.common.spaces import obs_dim, to_vector
@@ -154,9 +155,22 @@ class DAgger:
         return {**metrics, "labelled_states": float(n), "beta": self.beta}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"learner": self.learner.state_dict(), "rounds": self.rounds, "steps": self.steps}
+        """The learner, the round count and the aggregate (labelled states as tensors), so
+        training can go on from a checkpoint with every label it had."""
+        dim = obs_dim(self.observation_space)
+        states = np.asarray(self.states, np.float32).reshape(-1, dim)
+        return {
+            "learner": self.learner.state_dict(),
+            "rounds": self.rounds,
+            "steps": self.steps,
+            "states": torch.from_numpy(states),
+            "labels": torch.as_tensor(np.asarray(self.labels)),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.learner.load_state_dict(state["learner"])
         self.rounds = int(state["rounds"])
         self.steps = int(state["steps"])
+        if "states" in state:  # checkpoints written before the aggregate was kept have none
+            self.states = list(state["states"].numpy())
+            self.labels = list(state["labels"].numpy())

@@ -103,3 +103,24 @@ def test_dagger_aggregates_rounds_and_imitates_its_expert():
     assert dagger.beta == pytest.approx(0.125)
     probe = np.random.default_rng(3).normal(0, 0.1, (50, 4)).astype(np.float32)
     assert all(int(dagger.act(o)) == 1 for o in probe)  # the expert always pushes right
+
+
+def test_dagger_checkpoint_keeps_the_aggregate(tmp_path):
+    from testbed.registry import make_env
+    from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+    from testbed.train.loop import train
+
+    deterministic_torch(0)
+    env = make_env("gym/CartPole-v1")
+    obs, act = env.observation_space("agent_0"), env.action_space("agent_0")
+    params = {"expert": "noop", "expert_params": {"action": 1}, "round_steps": 50}
+    dagger = make_agent("dagger", obs, act, gradient_steps=20, **params)
+    train(env, {"agent_0": dagger}, 100, seed=0)
+    save_checkpoint(
+        tmp_path, dagger, agent_id="dagger", params=params, observation_space=obs,
+        action_space=act,
+    )  # fmt: skip
+    again = load_checkpoint(tmp_path, obs, act)
+    assert again.rounds == dagger.rounds == 2 and len(again.states) == 100
+    np.testing.assert_array_equal(np.asarray(again.states), np.asarray(dagger.states))
+    assert [int(a) for a in again.labels] == [int(a) for a in dagger.labels] == [1] * 100
