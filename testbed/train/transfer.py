@@ -174,7 +174,8 @@ def apply_transfer(learner: Any, source: dict[str, Any], spec: InitFrom) -> Tran
             continue
         new[path] = other.to(tensor.dtype).clone()
         report.copied.append(path)
-    if not [p for p in report.copied if p in params]:
+    fitted = [p for p in report.copied if p in params] if params else report.copied
+    if not fitted:  # (a tabular learner has no nn.Parameter: its table is what fits)
         raise ValueError(
             f"no layer of the checkpoint fits {type(learner).__name__} (its layers: "
             f"{', '.join(layers)}; mismatched shapes: {', '.join(report.mismatched) or 'none'})"
