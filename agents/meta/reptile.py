@@ -102,4 +102,7 @@ class Multitask(MetaLearner):
         loss.backward()
         self.optimizer.step()
         self.iterations += 1
-        return {"loss": float(loss), "return": sum(b.mean_return for b in batches) / len(batches)}
+        return {
+            "loss": float(loss.detach()),
+            "return": sum(b.mean_return for b in batches) / len(batches),
+        }
