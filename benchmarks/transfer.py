@@ -9,7 +9,8 @@ env's reward).
 
 - cartpole: PPO (rl-baselines3-zoo CartPole set, 8 copies) on CartPole-v1, then on a
   variant with a pole twice as long (`length: 1.0`) and a weaker motor (`force_mag: 6`).
-  Threshold 475.
+  Threshold 475. A third run starts from the source with a fresh policy head
+  (`reset_head: [actor]`).
 - four_rooms: tabular Q-learning (Bacon et al.'s flat baseline settings) on four rooms with
   the goal in the east doorway (cell 62), then with the goal in the south-west room; episodes
   end after 200 steps, so the return is the fraction of evaluation episodes that reach the
@@ -59,6 +60,7 @@ PAIRS: dict[str, dict[str, Any]] = {
         "eval_episodes": 10,
         "num_envs": 8,
         "threshold": 475.0,
+        "reset_head": ["actor"],
     },
     "four_rooms": {
         "agent": {
@@ -92,18 +94,26 @@ def run_pair(name: str, seed: int, out: Path) -> dict[str, Any]:
         {**common, "name": "transfer", "env": pair["target_env"], "steps": pair["target_steps"],
          "init_from": "@source/agent_0", "seed": seed + 1000},
     ]  # fmt: skip
+    if pair.get("reset_head"):
+        stages.append({**stages[-1], "name": "transfer-reset-head",
+                       "init_from": {"checkpoint": "@source/agent_0",
+                                     "reset_head": pair["reset_head"]}})  # fmt: skip
     data = {"name": f"transfer-{name}-{seed}", "seed": seed, "stages": stages}
     started = time.perf_counter()
     scenario = parse_scenario(data, Source("benchmarks/transfer.py"))
     result = testbed.run(scenario, out=out / f"{name}-{seed}", show=False)
-    source, scratch, transfer = result.stages
-    curves = {s.name: [(r["step"], r["eval_return"]) for r in s.curve] for s in (scratch, transfer)}
+    source, *targets = result.stages
+    curves = {s.name: [(r["step"], r["eval_return"]) for r in s.curve] for s in targets}
+    arms = [n for n in curves if n != "scratch"]
     return {
         "pair": name,
         "seed": seed,
         "source_final": source.curve[-1]["eval_return"],
         "curves": curves,
         "metrics": transfer_metrics(curves["scratch"], curves["transfer"], pair["threshold"]),
+        "arms": {
+            arm: transfer_metrics(curves["scratch"], curves[arm], pair["threshold"]) for arm in arms
+        },
         "seconds": time.perf_counter() - started,
     }
 
@@ -136,21 +146,27 @@ def table(runs: list[dict[str, Any]]) -> str:
         rs = [r for r in runs if r["pair"] == name]
         if not rs:
             continue
-        m = [r["metrics"] for r in rs]
-        d = 0 if name == "cartpole" else 2
-        lines.append(
-            f"| {name} (threshold {pair['threshold']:g}; {pair['target_steps']} steps) | "
-            f"{len(rs)} | {_stat([r['source_final'] for r in rs], d)} | "
-            f"{_stat([x['jumpstart'] for x in m], d)} | "
-            f"{_stat([x['time_to_threshold_scratch'] for x in m], 0)} | "
-            f"{_stat([x['time_to_threshold_transfer'] for x in m], 0)} | "
-            f"{_stat([x['asymptotic_scratch'] for x in m], d)} | "
-            f"{_stat([x['asymptotic_transfer'] for x in m], d)} | "
-            f"{_stat([x['area_ratio'] for x in m], 2)} | "
-            f"{_stat([r['seconds'] for r in rs], 0)} |"
-        )
+        for arm in rs[0].get("arms", {"transfer": None}):
+            m = [r.get("arms", {"transfer": r["metrics"]})[arm] for r in rs]
+            lines.append(_row(name, pair, arm, rs, m))
     lines.append("")
     return "\n".join(lines)
+
+
+def _row(name: str, pair: dict, arm: str, rs: list[dict], m: list[dict]) -> str:
+    d = 0 if name == "cartpole" else 2
+    label = "init_from" if arm == "transfer" else f"init_from, reset_head: {pair['reset_head']}"
+    return (
+        f"| {name}: {label} (threshold {pair['threshold']:g}; {pair['target_steps']} steps) | "
+        f"{len(rs)} | {_stat([r['source_final'] for r in rs], d)} | "
+        f"{_stat([x['jumpstart'] for x in m], d)} | "
+        f"{_stat([x['time_to_threshold_scratch'] for x in m], 0)} | "
+        f"{_stat([x['time_to_threshold_transfer'] for x in m], 0)} | "
+        f"{_stat([x['asymptotic_scratch'] for x in m], d)} | "
+        f"{_stat([x['asymptotic_transfer'] for x in m], d)} | "
+        f"{_stat([x['area_ratio'] for x in m], 2)} | "
+        f"{_stat([r['seconds'] for r in rs], 0)} |"
+    )
 
 
 def main() -> None:
@@ -158,7 +174,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--pairs", nargs="+", choices=list(PAIRS), default=list(PAIRS))
     args = parser.parse_args()
-    runs: list[dict[str, Any]] = []
+    old = RESULTS / "transfer.json"  # other pairs' runs are kept
+    runs: list[dict[str, Any]] = [
+        r for r in (json.loads(old.read_text())["runs"] if old.is_file() else [])
+        if r["pair"] not in args.pairs
+    ]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.pairs:
             for seed in range(args.seeds):
@@ -168,7 +188,7 @@ def main() -> None:
                 RESULTS.mkdir(exist_ok=True)
                 (RESULTS / "transfer.json").write_text(json.dumps({
                     "pairs": PAIRS, "machine": platform.platform(), "runs": runs,
-                    "complete": len(runs) == args.seeds * len(args.pairs),
+                    "complete": len(runs) == args.seeds * len(PAIRS),
                 }, indent=1) + "\n")  # fmt: skip
                 (RESULTS / "transfer.md").write_text(table(runs))
 
