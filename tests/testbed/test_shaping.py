@@ -140,3 +140,26 @@ def test_shaping_input_errors_name_the_field(tmp_path: Path) -> None:
              "steps": 10, "shaping": {"function": "nope"}},
             Source("inline.yaml"),
         )  # fmt: skip
+
+
+def test_value_function_potentials_read_critics_q_networks_and_tables() -> None:
+    import torch
+
+    from testbed.registry import make_agent
+    from testbed.train.shaping import value_function
+
+    box, two = spaces.Box(-1, 1, (3,), np.float32), spaces.Discrete(2)
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 3))
+    ppo = make_agent("ppo", box, two, hidden=[8])
+    with torch.no_grad():
+        expected = ppo.critic(torch.as_tensor(x, dtype=torch.float32))[:, 0].numpy()
+    assert value_function(ppo)(x) == pytest.approx(expected, abs=1e-6)
+    dqn = make_agent("dqn", box, two, hidden=[8])
+    with torch.no_grad():
+        q = dqn.q(torch.as_tensor(x, dtype=torch.float32)).max(1).values.numpy()
+    assert value_function(dqn)(x) == pytest.approx(q, abs=1e-6)
+    table = make_agent("q_learning", spaces.Discrete(3), two)
+    table.table.copy_(torch.tensor([[1.0, 2.0], [0.0, -1.0], [5.0, 3.0]]))
+    assert value_function(table)(np.eye(3)) == pytest.approx([2.0, 0.0, 5.0])
+    with pytest.raises(ValueError, match="no value function"):
+        value_function(make_agent("random", box, two))
