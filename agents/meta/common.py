@@ -4,9 +4,9 @@ inner-loop adaptation, and a base class (acting, checkpoints, `adapt`).
 
 A task is a callable that builds one env of it (`make_env() -> ParallelEnv` with one agent);
 K episodes of a task run as K envs in lockstep, one forward pass per step for all of them.
-The policy-gradient loss is REINFORCE with a time-dependent baseline (the mean return-to-go
-over the K episodes at each step, as the episodes of these tasks have a fixed length) and
-standardised advantages.
+Episodes that end early stop stepping (their later rows are masked out). The policy-gradient
+loss is REINFORCE with a time-dependent baseline (the mean return-to-go at each step over the
+episodes still running) and standardised advantages.
 """
 
 from __future__ import annotations
@@ -54,11 +54,13 @@ class PolicyNet(nn.Module):
 
 @dataclass
 class Episodes:
-    """K episodes of one task in lockstep: arrays (T, K, ...)."""
+    """K episodes of one task in lockstep: arrays (T, K, ...); `alive` (T, K) marks the steps
+    each episode really had (episodes may end at different times)."""
 
     obs: torch.Tensor
     actions: torch.Tensor
     rewards: np.ndarray
+    alive: np.ndarray
 
     @property
     def mean_return(self) -> float:
@@ -72,36 +74,49 @@ def sample(
     envs = [task() for _ in range(episodes)]
     obs = [env.reset(seed=seed + k)[0] for k, env in enumerate(envs)]
     agent = envs[0].possible_agents[0]
-    all_obs, all_actions, all_rewards = [], [], []
+    all_obs, all_actions, all_rewards, all_alive = [], [], [], []
+    alive = np.ones(episodes, bool)
     with torch.no_grad():
-        while envs[0].agents:
+        while alive.any():
             x = torch.from_numpy(to_vectors(space, [o[agent] for o in obs]))
             action = functional_call(net, params, (x,)).sample()
-            step = [env.step({agent: a}) for env, a in zip(envs, action.numpy(), strict=True)]
+            rewards = np.zeros(episodes)
+            for k in np.flatnonzero(alive):
+                next_obs, reward, *_ = envs[k].step({agent: action[k].numpy()})
+                obs[k], rewards[k] = next_obs, reward[agent]
             all_obs.append(x)
             all_actions.append(action)
-            all_rewards.append([s[1][agent] for s in step])
-            obs = [s[0] for s in step]
+            all_rewards.append(rewards)
+            all_alive.append(alive.copy())
+            alive = np.array([bool(env.agents) for env in envs])
     for env in envs:
         env.close()
-    return Episodes(torch.stack(all_obs), torch.stack(all_actions), np.array(all_rewards))
+    return Episodes(torch.stack(all_obs), torch.stack(all_actions), np.array(all_rewards),
+                    np.array(all_alive))  # fmt: skip
 
 
 def pg_loss(net: PolicyNet, params: Params, batch: Episodes, gamma: float) -> torch.Tensor:
     """REINFORCE surrogate loss (to minimise) of a batch of episodes at `params`."""
-    rewards = batch.rewards
+    rewards, alive = batch.rewards, batch.alive
     returns = np.zeros_like(rewards)
     running = np.zeros(rewards.shape[1])
     for t in range(len(rewards) - 1, -1, -1):
         running = rewards[t] + gamma * running
         returns[t] = running
-    advantage = returns - returns.mean(axis=1, keepdims=True)
-    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
     dist = functional_call(net, params, (batch.obs,))
     log_prob = dist.log_prob(batch.actions)
     if log_prob.dim() == 3:  # Gaussian: sum over action dimensions
         log_prob = log_prob.sum(-1)
-    return -(log_prob * torch.as_tensor(advantage, dtype=torch.float32)).mean()
+    if alive.all():  # episodes of one length
+        advantage = returns - returns.mean(axis=1, keepdims=True)
+        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+        return -(log_prob * torch.as_tensor(advantage, dtype=torch.float32)).mean()
+    count = np.maximum(alive.sum(axis=1, keepdims=True), 1)
+    advantage = returns - (returns * alive).sum(axis=1, keepdims=True) / count
+    live = advantage[alive]
+    advantage = np.where(alive, (advantage - live.mean()) / (live.std() + 1e-8), 0.0)
+    weights = torch.as_tensor(advantage, dtype=torch.float32)
+    return -(log_prob * weights).sum() / float(alive.sum())
 
 
 def adapt(
