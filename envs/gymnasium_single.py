@@ -98,8 +98,28 @@ def any_task(
     return _make(task, max_episode_steps, render_mode, **(kwargs or {}))
 
 
-def cartpole_v1(max_episode_steps: int | None = None, render_mode: str | None = None):
-    return _make("CartPole-v1", max_episode_steps, render_mode)
+def cartpole_v1(
+    max_episode_steps: int | None = None,
+    render_mode: str | None = None,
+    gravity: float = 9.8,
+    length: float = 0.5,
+    masspole: float = 0.1,
+    masscart: float = 1.0,
+    force_mag: float = 10.0,
+):
+    """CartPole-v1; its physics (`length`: half the pole, `gravity`, masses, `force_mag`) can
+    vary, e.g. for transfer between variants or a `tasks:` distribution."""
+    for name, value in (("gravity", gravity), ("length", length), ("masspole", masspole),
+                        ("masscart", masscart), ("force_mag", force_mag)):  # fmt: skip
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+    env = _make("CartPole-v1", max_episode_steps, render_mode)
+    physics = env.env.unwrapped
+    physics.gravity, physics.length, physics.force_mag = gravity, length, force_mag
+    physics.masspole, physics.masscart = masspole, masscart
+    physics.total_mass = masspole + masscart
+    physics.polemass_length = masspole * length
+    return env
 
 
 def acrobot_v1(max_episode_steps: int | None = None, render_mode: str | None = None):

@@ -35,6 +35,13 @@ from testbed.describe import (
 from testbed.errors import BadInput, TestbedError
 from testbed.evaluate.report import EvaluateView, evaluate_markdown
 from testbed.evaluate.stage import EvaluateStage, check_evaluate, run_evaluate_stage
+from testbed.meta.stage import (
+    MetaTrainStage,
+    MetaTrainView,
+    check_meta_train,
+    meta_train_markdown,
+    run_meta_train_stage,
+)
 from testbed.scenario import document
 from testbed.scenario.document import Scenario
 from testbed.scenario.models import StageModel
@@ -114,6 +121,14 @@ KINDS: dict[str, StageKind] = {
         quick=("steps=200", "eval_every=100", "eval_episodes=1"),
         check=check_train,
         workers="all",  # a sweep's seeds train in parallel; one run uses no worker
+    ),
+    "meta_train": StageKind(
+        model=MetaTrainStage,
+        run=run_meta_train_stage,
+        view=MetaTrainView,
+        markdown=meta_train_markdown,
+        quick=("iterations=2",),
+        check=check_meta_train,
     ),
     "collect": StageKind(
         model=CollectStage,

@@ -21,7 +21,7 @@ from testbed.stages import quick_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
-SHORTENED_KINDS = {"train", "tournament"}
+SHORTENED_KINDS = {"train", "tournament", "meta_train"}
 FASTER = {"scenarios/audit_safety_gym.yaml": ["--workers", "2"]}
 
 

@@ -24,6 +24,8 @@ class EvaluateView:
     def __rich__(self) -> Panel:
         r = self.result
         metrics = r.metrics
+        if "adaptation" in metrics:
+            return _adaptation_panel(r)
         team = Table(title="Team", title_justify="left", expand=False)
         team.add_column("metric")
         team.add_column("mean ± 95% CI", justify="right")
@@ -59,6 +61,8 @@ class EvaluateView:
 
 def evaluate_markdown(result: EvaluateResult) -> list[str]:
     """Markdown lines: the team's metrics with their intervals."""
+    if "adaptation" in result.metrics:
+        return _adaptation_lines(result)
     team = result.metrics["team"]
     lines = ["| metric | mean | 95% CI | IQM |", "|---|---:|---:|---:|"]
     for key in ("return", "cost", "length"):
@@ -68,3 +72,28 @@ def evaluate_markdown(result: EvaluateResult) -> list[str]:
             f"{fmt(s.get('iqm'))} |"
         )
     return [*lines, "", f"{result.episodes} episodes, root seed {result.seed}.", ""]
+
+
+def _adaptation_panel(r: EvaluateResult) -> Panel:
+    a = r.metrics["adaptation"]
+    table = Table(title="Return of sampled episodes, mean ± 95% CI over held-out tasks",
+                  title_justify="left")  # fmt: skip
+    table.add_column("adaptation steps", justify="right")
+    table.add_column("return", justify="right")
+    for step, summary in zip(a["steps"], a["return"], strict=True):
+        table.add_row(str(step), fmt_ci(summary))
+    footer = Text(
+        f"{len(r.metrics['tasks'])} held-out tasks, {a['episodes_per_step']} episodes per step, "
+        f"{r.wall_time_s:.1f} s, root seed {r.seed}",
+        style="dim",
+    )
+    title = f"[bold]evaluate · adapt[/] {r.name} · [cyan]{r.env['id']}[/]"
+    return Panel(Group(table, footer), title=title, title_align="left")
+
+
+def _adaptation_lines(r: EvaluateResult) -> list[str]:
+    a = r.metrics["adaptation"]
+    lines = ["| adaptation steps | return | 95% CI |", "|---:|---:|---:|"]
+    for step, s in zip(a["steps"], a["return"], strict=True):
+        lines.append(f"| {step} | {fmt(s['mean'])} | [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}] |")
+    return [*lines, "", f"{len(r.metrics['tasks'])} held-out tasks, root seed {r.seed}.", ""]

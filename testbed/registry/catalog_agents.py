@@ -403,4 +403,30 @@ AGENTS: dict[str, AgentSpec] = {
         },
     ),
     # <<< hierarchical + model-based
+    # >>> meta-learning
+    "maml": AgentSpec(
+        "testbed.agents.meta.maml:MAML",
+        "meta",
+        "Policy-gradient MAML (Finn et al. 2017) via torch.func; first-order by default "
+        "(`first_order: false`: second order). Trains in `kind: meta_train`, adapts in `adapt:`.",
+        try_env="testbed/point_nav_v0",
+        try_params={"hidden": [16], "episodes": 2, "meta_batch": 2},
+    ),
+    "reptile": AgentSpec(
+        "testbed.agents.meta.reptile:Reptile",
+        "meta",
+        "Reptile (Nichol et al. 2018): moves the initial weights toward each task's "
+        "policy-gradient-adapted ones. Trains in `kind: meta_train`, adapts in `adapt:`.",
+        try_env="testbed/point_nav_v0",
+        try_params={"hidden": [16], "episodes": 2, "meta_batch": 2},
+    ),
+    "multitask": AgentSpec(
+        "testbed.agents.meta.reptile:Multitask",
+        "meta",
+        "One policy pretrained by policy gradients on all tasks jointly (Finn et al.'s "
+        "pretrained baseline for MAML); adapts in `adapt:` like the meta-learners.",
+        try_env="testbed/point_nav_v0",
+        try_params={"hidden": [16], "episodes": 2, "meta_batch": 2},
+    ),
+    # <<< meta-learning
 }

@@ -175,6 +175,17 @@ ENVS: dict[str, EnvSpec] = {
         "upright, 200 steps, best return 200.",
     ),
     # <<< custom envs: goal-conditioned + hierarchical
+    # >>> custom envs: meta-learning task families
+    "testbed/point_nav_v0": EnvSpec(
+        "testbed.envs.point_nav:point_nav_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "2D point navigation to an unobserved goal on a circle (`goal_angle`; Finn et al. "
+        "2017): reward minus the distance, 20 steps; a task family for meta-RL.",
+    ),
+    # <<< custom envs: meta-learning task families
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
     "gym/CartPole-v1": EnvSpec(
         "testbed.envs.gymnasium_single:cartpole_v1",

@@ -25,17 +25,18 @@ class CurveLog:
         "seconds",
     )
 
-    def __init__(self, path: Path, append: bool):
+    def __init__(self, path: Path, append: bool, extra: tuple[str, ...] = ()):
         self.path = path
+        self.fields = (*self.FIELDS, *extra)
         fresh = not (append and path.exists())
         self.file = path.open("a" if not fresh else "w", newline="", encoding="utf-8")
         self.writer = csv.writer(self.file)
         if fresh:
-            self.writer.writerow(self.FIELDS)
+            self.writer.writerow(self.fields)
             self.file.flush()
 
     def write(self, row: dict[str, Any]) -> None:
-        self.writer.writerow([row[k] for k in self.FIELDS])
+        self.writer.writerow([row.get(k) for k in self.fields])
         self.file.flush()
 
     def close(self) -> None:
@@ -53,15 +54,17 @@ class Curve:
         append: bool = False,
         tensorboard: bool = False,
         until: int | None = None,
+        extra: tuple[str, ...] = (),
     ):
         """`until`: keep the rows of an existing curve.csv up to this step (a run continued
-        in its own folder), drop later ones."""
+        in its own folder), drop later ones. `extra`: more columns (e.g. `train_shaping`),
+        given to `add` as `extra`."""
         self.rows: list[dict[str, Any]] = []
         path = folder / "curve.csv"
         if append and until is not None and path.is_file():
             self.rows = [r for r in _read_rows(path) if r["step"] <= until]
             path.unlink()
-        self.log = CurveLog(path, append=append)
+        self.log = CurveLog(path, append=append, extra=extra)
         for row in self.rows:
             self.log.write(row)
         self.writer = _tensorboard(folder / "tensorboard") if tensorboard else None
@@ -75,6 +78,7 @@ class Curve:
         recent_returns: Iterable[float],
         recent_costs: Iterable[float],
         metrics: dict[str, dict[str, float]] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record one evaluation (return, cost) with the recent training episodes' means."""
         row = {
@@ -85,6 +89,7 @@ class Curve:
             "train_return": _mean(list(recent_returns)),
             "train_cost": _mean(list(recent_costs)),
             "seconds": round(self.elapsed, 3),
+            **(extra or {}),
         }
         self.rows.append(row)
         self.log.write(row)

@@ -24,6 +24,7 @@ from testbed.protocols import Learner, Policy
 from testbed.rollout.episode import action_mask, run_episode
 from testbed.rollout.team import PolicyTeam
 from testbed.seeding import stream_seed
+from testbed.train.shaping import Shaper
 from testbed.train.state import (
     EpisodeHook,
     EpisodeStats,
@@ -46,9 +47,13 @@ def train(
     max_steps: int | None = None,
     on_step: StepHook | None = None,
     on_episode: EpisodeHook | None = None,
+    shaping: Shaper | None = None,
 ) -> TrainState:
-    """Run until `state.step == total_steps` (an episode cut by the budget is abandoned)."""
+    """Run until `state.step == total_steps` (an episode cut by the budget is abandoned).
+    With `shaping`, learners observe shaped rewards; returns stay the env's."""
     if hasattr(env, "agent_iter"):
+        if shaping is not None:
+            raise TypeError("shaping works in parallel envs, not turn-based (AEC) ones")
         if any(is_learner(group) for group, _ in groups(policies).values()):
             raise TypeError("joint (multi-agent) learners train in parallel envs, not AEC ones")
         return train_turns(
@@ -114,6 +119,8 @@ def train(
                     "action_mask": masks[agent],
                     "next_action_mask": action_mask(next_obs.get(agent), info),
                 }
+                if shaping is not None:
+                    transitions[agent] = shaping.one(agent, transitions[agent])
                 learner = learners.get(agent)
                 if learner is not None:
                     learner.observe(transitions[agent])

@@ -25,6 +25,8 @@ class TrainResult(StageResult):
     folder: str = ""
     wall_time_s: float = 0.0
     self_play: dict[str, Any] | None = None
+    transfer: dict[str, Any] | None = None
+    """With `init_from:`: per learning unit, the tensors copied, kept fresh, and frozen."""
     sweep: dict[str, Any] | None = None
     """With `seeds:`: every seed's run and the aggregates over seeds (the other fields are
     the first seed's run)."""

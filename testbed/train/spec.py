@@ -16,6 +16,8 @@ from testbed.scenario.models import (
     Strict,
     TeamStage,
 )
+from testbed.train.shaping import ShapingSpec
+from testbed.train.transfer import InitFrom
 
 
 class SelfPlayOptions(Strict):
@@ -90,9 +92,19 @@ class TrainStage(TeamStage):
     target_return: Number | None = None
     """A return the learners aim at (e.g. 500 on CartPole): a sweep also reports the
     optimality gap below it."""
+    init_from: InitFrom | None = None
+    """Transfer: start the learners from a checkpoint (a folder or `"@<stage>/<agent>"`), copying
+    the layers that fit; `freeze: [layers]`, `reset_head: true` (testbed/train/transfer.py)."""
+    eval_at_start: bool | None = None
+    """Evaluate once before learning (step 0; default: with `init_from`), for jumpstart."""
+    shaping: ShapingSpec | None = None
+    """Reward shaping of what the learners learn from (potential-based or additive); the curve
+    and every evaluation keep the env's own reward (testbed/train/shaping.py)."""
 
     def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
         refs = super().agent_refs()
+        if self.init_from is not None:
+            refs.append((("init_from",), self.init_from))
         if self.self_play is not None:
             refs.append((("self_play", "eval_opponent"), self.self_play.eval_opponent))
             for name, entrant in (self.self_play.entrants or {}).items():
@@ -130,6 +142,8 @@ class TrainStage(TeamStage):
             raise ValueError("`tensorboard` does not work with `self_play` yet")
         if self.dataset is not None:
             raise ValueError("`dataset` does not work with `self_play`")
+        if self.shaping is not None or self.init_from is not None:
+            raise ValueError("`shaping` and `init_from` do not work with `self_play` yet")
         if (self.num_envs or 1) > 1 or self.vectorization != "auto":
             raise ValueError(
                 "`num_envs` and `vectorization` do not work with `self_play` (its turn-based "
@@ -139,6 +153,14 @@ class TrainStage(TeamStage):
             raise ValueError(
                 'self-play trains one learner: give it once for every seat, e.g. agents: {"*": ppo}'
             )
+        return self
+
+    @model_validator(mode="after")
+    def _init_from_checkpoint(self) -> TrainStage:
+        if self.init_from is not None and self.init_from.checkpoint is None:
+            raise ValueError("`init_from` needs a `checkpoint` (a folder or @<stage>/<agent>)")
+        if self.shaping is not None and self.dataset is not None:
+            raise ValueError("`shaping` shapes env rewards; a `dataset` stage has no env steps")
         return self
 
     @property

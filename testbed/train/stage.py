@@ -19,9 +19,11 @@ from typing import Any
 from testbed.context import StageContext
 from testbed.datasets.store import check_id
 from testbed.errors import BadInput, RunFailed, TestbedError
+from testbed.registry.checkpoint import read_config
 from testbed.report.format import slug
 from testbed.rollout.build import (
     build_env_or_fail,
+    build_policy,
     build_seats,
     build_vec_env,
     seat_assignment,
@@ -40,7 +42,9 @@ from testbed.train.offline import (
 )
 from testbed.train.result import TrainResult
 from testbed.train.selfplay_stage import check_self_play, run_self_play
+from testbed.train.shaping import Shaper, build_shaper
 from testbed.train.state import EpisodeStats, TrainState, learns
+from testbed.train.transfer import apply_transfer
 from testbed.train.vector_loop import choose_num_envs, train_vectorized
 
 ProgressHook = Callable[[int, str], None]
@@ -175,6 +179,16 @@ class _TrainRun:
         self.units: dict[str, SavedUnit] = saved_units(
             scenario, stage.agents, self.policies, self.learners, seats, self.env
         )
+        self.transfer = self._init_from() if stage.init_from is not None else None
+        self.shaper: Shaper | None = None
+        if stage.shaping is not None:
+            self.shaper = build_shaper(
+                stage.shaping, {a: self.policies[a] for a in self.learners}, self.env,
+                self._load_for_shaping, where=self._where("shaping"),
+            )  # fmt: skip
+            if hasattr(self.env, "agent_iter"):
+                raise BadInput("shaping works on parallel envs, not turn-based (AEC) ones",
+                               where=self._where("shaping"))  # fmt: skip
         self.state = TrainState()
         self.continued = continue_from is not None or stage.resume_from is not None
         if self.continued:
@@ -195,6 +209,58 @@ class _TrainRun:
 
     def _where(self, *loc: Any) -> str | None:
         return self.scenario.where("stages", self.index, *loc)
+
+    def _init_from(self) -> dict[str, Any]:
+        """Copy the `init_from` checkpoint's fitting layers into every learning unit."""
+        import torch
+
+        spec = self.stage.init_from
+        where = self._where("init_from", "checkpoint")
+        folder = scenario_path(self.scenario, spec.checkpoint)
+        read_config(folder, where=where)
+        try:
+            source = torch.load(folder / "weights.pt", weights_only=True)
+        except Exception as exc:
+            raise BadInput(
+                f"init_from: {str(folder)!r}: weights do not load: {type(exc).__name__}: {exc}",
+                where=where,
+            ) from exc
+        reports = {}
+        for key, unit in self.units.items():
+            try:
+                reports[key] = apply_transfer(unit.learner, source, spec).to_dict()
+            except ValueError as exc:
+                raise BadInput(f"init_from: {exc}", where=self._where("init_from")) from None
+        return reports
+
+    def _load_for_shaping(self, checkpoint: str, obs_space: Any, action_space: Any) -> Any:
+        from testbed.scenario.models import AgentRef
+
+        return build_policy(
+            self.scenario, AgentRef(checkpoint=checkpoint), obs_space, action_space,
+            where=self._where("shaping", "checkpoint"),
+        )  # fmt: skip
+
+    def _evaluate_now(self, state: TrainState) -> None:
+        stage = self.stage
+        evaluation = evaluate(
+            self.eval_env, self.policies, self.eval_seed, stage.eval_episodes,
+            stage.max_steps, self.learners,
+        )  # fmt: skip
+        metrics = state.metrics
+        extra = None
+        if self.shaper is not None:
+            metrics = {**metrics, "shaping": self.shaper.metrics()}
+            extra = {"train_shaping": self.shaper.recent_episode_mean()}
+        self.curve.add(
+            state.step,
+            state.episodes,
+            evaluation,
+            [sum(e.returns.get(a, 0.0) for a in self.learners) for e in self.recent],
+            [sum(e.costs.get(a, 0.0) for a in self.learners) for e in self.recent],
+            metrics,
+            extra,
+        )
 
     def checkpoint(self, tag: str) -> dict[str, str]:
         """Save every unit under `checkpoints/<tag>/`; {unit name: folder}."""
@@ -227,18 +293,7 @@ class _TrainRun:
             return state.step // interval > before // interval
 
         if passed(stage.evaluation_interval) or state.step == stage.steps:
-            evaluation = evaluate(
-                self.eval_env, self.policies, self.eval_seed, stage.eval_episodes,
-                stage.max_steps, self.learners,
-            )  # fmt: skip
-            self.curve.add(
-                state.step,
-                state.episodes,
-                evaluation,
-                [sum(e.returns.get(a, 0.0) for a in self.learners) for e in self.recent],
-                [sum(e.costs.get(a, 0.0) for a in self.learners) for e in self.recent],
-                state.metrics,
-            )
+            self._evaluate_now(state)
         if passed(stage.checkpoint_every or stage.evaluation_interval) and state.step < stage.steps:
             self.checkpoint(f"step-{state.step}")
         if self.on_progress is not None and (passed(100) or state.step == stage.steps):
@@ -248,6 +303,9 @@ class _TrainRun:
         """The learners' training: on N copies at once when `num_envs` > 1."""
         stage = self.stage
         hooks = {"on_step": self.on_step, "on_episode": lambda s, _: self.recent.append(s)}
+        at_start = stage.eval_at_start
+        if (at_start or (at_start is None and stage.init_from is not None)) and not self.continued:
+            self._evaluate_now(self.state)
         if self.offline:
             load_datasets(
                 stage.dataset, self.env, self.policies, self.learners, where=self._where("dataset")
@@ -258,14 +316,15 @@ class _TrainRun:
         if self.num_envs == 1:
             train(
                 self.env, self.policies, stage.steps, self.seed, state=self.state,
-                max_steps=stage.max_steps, **hooks,
+                max_steps=stage.max_steps, shaping=self.shaper, **hooks,
             )  # fmt: skip
             return
         vec_env = build_vec_env(self.scenario, self.index, self.num_envs)
         try:
             train_vectorized(
-                vec_env, self.policies, stage.steps, self.seed, state=self.state, **hooks
-            )
+                vec_env, self.policies, stage.steps, self.seed, state=self.state,
+                shaping=self.shaper, **hooks,
+            )  # fmt: skip
         except AgentsLeft as exc:
             raise BadInput(str(exc), where=self._where("num_envs"), hint="use num_envs: 1") from exc
         finally:
@@ -283,6 +342,7 @@ class _TrainRun:
             append=self.continued,
             tensorboard=stage.tensorboard,
             until=self.state.step if self.continued else None,
+            extra=("train_shaping",) if self.shaper is not None else (),
         )
         try:
             self.train()
@@ -316,6 +376,7 @@ class _TrainRun:
             final_eval=self.curve.last,
             metrics=self.state.metrics,
             checkpoints=final,
+            transfer=self.transfer,
             folder=str(self.folder),
             wall_time_s=self.curve.elapsed,
         )

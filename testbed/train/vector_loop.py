@@ -33,6 +33,7 @@ from testbed.joint import groups
 from testbed.protocols import Policy
 from testbed.rollout.vector import TransitionBatch, VecEnv, VecObs, VecStep, copy_seed
 from testbed.seeding import stream_seed
+from testbed.train.shaping import Shaper
 from testbed.train.state import (
     EpisodeHook,
     EpisodeStats,
@@ -108,8 +109,10 @@ def train_vectorized(
     state: TrainState | None = None,
     on_step: StepHook | None = None,
     on_episode: EpisodeHook | None = None,
+    shaping: Shaper | None = None,
 ) -> TrainState:
-    """Train until `state.step == total_steps` env steps (see the module docstring)."""
+    """Train until `state.step == total_steps` env steps (see the module docstring); with
+    `shaping`, learners observe shaped rewards (returns stay the env's)."""
     state = state or TrainState()
     n, agents = vec_env.num_envs, list(vec_env.possible_agents)
     single, joint = batch_learners(policies)
@@ -142,10 +145,12 @@ def train_vectorized(
         step = vec_env.step(actions)
         state.step += rows
         for agent, learner in single.items():
-            learner.observe_batch(_transitions(agent, obs, actions, step, rows))
+            learner.observe_batch(_transitions(agent, obs, actions, step, rows, shaping))
             _log(state, agent, learner.update())
         for group, names in joint:
-            group.observe_batch({a: _transitions(a, obs, actions, step, rows) for a in names})
+            group.observe_batch(
+                {a: _transitions(a, obs, actions, step, rows, shaping) for a in names}
+            )
             _log(state, group_name(names), group.update())
         lengths += 1
         for agent in agents:
@@ -200,14 +205,25 @@ def _actions(
 
 
 def _transitions(
-    agent: str, obs: VecObs, actions: dict[str, np.ndarray], step: VecStep, rows: int
+    agent: str,
+    obs: VecObs,
+    actions: dict[str, np.ndarray],
+    step: VecStep,
+    rows: int,
+    shaping: Shaper | None = None,
 ) -> TransitionBatch:
-    """The first `rows` copies' transitions of one agent."""
+    """The first `rows` copies' transitions of one agent (rewards shaped with `shaping`)."""
     mask, next_mask = obs.action_masks.get(agent), step.next_action_mask(agent)
+    reward = np.asarray(step.rewards[agent][:rows], np.float32)
+    if shaping is not None:
+        reward = shaping.batch(
+            agent, obs.observations[agent][:rows], step.next_observation(agent)[:rows], reward,
+            step.terminated[agent][:rows], step.done[:rows],
+        )  # fmt: skip
     return TransitionBatch(
         obs=obs.observations[agent][:rows],
         action=actions[agent][:rows],
-        reward=np.asarray(step.rewards[agent][:rows], np.float32),
+        reward=reward,
         cost=np.asarray(step.costs[agent][:rows], np.float32),
         next_obs=step.next_observation(agent)[:rows],
         terminated=np.asarray(step.terminated[agent][:rows], bool),

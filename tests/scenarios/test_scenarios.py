@@ -45,12 +45,16 @@ def test_scenario_runs_a_short_version(path, tmp_path):
     result = run(scenario, tmp_path / "run", show=False, db=tmp_path / "lb.sqlite")
     assert result.status == "ok"
     for stage in result.stages:
-        if stage["kind"] in ("evaluate", "audit"):
+        if stage["kind"] == "evaluate" and "adaptation" in stage["metrics"]:
+            assert stage["metrics"]["adaptation"]["return"]  # held-out tasks: `tasks.count`
+        elif stage["kind"] in ("evaluate", "audit"):
             assert stage["episodes"] == 2
         elif stage["kind"] == "collect":
             assert stage["episodes"] == 2 and stage["steps"] > 0
         elif stage["kind"] == "tournament":
             assert stage["games_total"] > 0 and not stage["forfeits"]
+        elif stage["kind"] == "meta_train":
+            assert stage["iterations"] == 2
         else:
             assert stage["steps"] == 200
     assert (tmp_path / "run" / "result.json").is_file()

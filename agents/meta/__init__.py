@@ -1,0 +1,1 @@
+"""Meta-learning: MAML, Reptile and the jointly pretrained baseline, on task distributions."""
