@@ -1,0 +1,136 @@
+"""Melting Pot-style population benchmark on the commons: trained self-play focal population
+against scripted sustainable and greedy backgrounds, resident and visitor.
+
+Runs `scenarios/population_commons.yaml` once per root seed: five independent PPO learners
+train together on `testbed/commons_harvest_v0` (200k env steps), then their five final
+snapshots form the focal population, tested in four scenarios (resident: four focal
+harvesters and one bot; visitor: one focal harvester among four bots; bots sustainable or
+greedy), 30 episodes each, against the reference populations random (score 0) and the best
+of always-sustainable / always-greedy in that scenario (score 1). Reported per seed and
+scenario: focal per-capita return (95% t-interval), normalised score (paired bootstrap 95%
+interval), the background's per-capita return; across seeds the mean score with a t-interval
+over the 3 seeds. Also the training curve's last evaluation (team return, 5 agents).
+
+    .venv/bin/python benchmarks/population_commons.py [--seeds 0 1 2] [--steps 200000]
+
+Writes benchmarks/results/population_commons.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import testbed  # noqa: F401  (first: it imports gymnasium before pettingzoo, STACK.md trap 4)
+from testbed import load_scenario, run
+from testbed.evaluate.stats import summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SCENARIO = ROOT / "scenarios" / "population_commons.yaml"
+
+
+def one_seed(seed: int, steps: int, folder: Path) -> dict[str, Any]:
+    scenario = load_scenario(SCENARIO, [f"seed={seed}", f"stages.0.steps={steps}"])
+    start = time.perf_counter()
+    result = run(scenario, folder / f"seed-{seed}", show=False, workers=1)
+    seconds = time.perf_counter() - start
+    train, population = result.stages
+    rows = [
+        {k: row[k] for k in ("scenario", "mode", "population", "focal", "score", "background")}
+        for row in population["rows"]
+    ]
+    return {
+        "seed": seed,
+        "seconds": round(seconds, 1),
+        "train_final_eval_team_return": (train.get("final_eval") or {}).get("eval_return"),
+        "rows": rows,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# Population benchmark: self-play PPO focal population on the commons",
+        "",
+        f"`{report['command']}`: {report['steps']} training steps per seed, "
+        f"{report['episodes']} episodes per scenario and population; "
+        f"{report['seconds']:.0f} s on 2 shared cores.",
+        "",
+        "Score: random = 0, best of always-sustainable / always-greedy in that scenario = 1.",
+        "",
+        "| scenario | seed | focal per-capita | score [95% CI] | background per-capita |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for run_ in report["runs"]:
+        for row in run_["rows"]:
+            if row["population"] != "focal":
+                continue
+            f, s, b = row["focal"], row["score"], row["background"]
+            lines.append(
+                f"| {row['scenario']} | {run_['seed']} | {f['mean']:.1f} ± "
+                f"{(f['ci_high'] - f['ci_low']) / 2:.1f} | {s['value']:.2f} "
+                f"[{s['ci_low']:.2f}, {s['ci_high']:.2f}] (1 = {s['one']}) | "
+                f"{b['mean']:.1f} ± {(b['ci_high'] - b['ci_low']) / 2:.1f} |"
+            )
+    lines += ["", "Over seeds (mean score, 95% t-interval over seeds):", ""]
+    lines += ["| scenario | score | references: sustainable / greedy / random per-capita |"]
+    lines += ["|---|---:|---|"]
+    for name, agg in report["over_seeds"].items():
+        refs = " / ".join(
+            f"{agg['references'][g]:.1f}" for g in ("sustainable", "greedy", "random")
+        )
+        lines.append(
+            f"| {name} | {agg['score']['mean']:.2f} [{agg['score']['ci_low']:.2f}, "
+            f"{agg['score']['ci_high']:.2f}] | {refs} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=200_000)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = []
+        for seed in args.seeds:
+            runs.append(one_seed(seed, args.steps, Path(tmp)))
+            print("seed", seed, "done", runs[-1]["seconds"], "s", flush=True)
+    over: dict[str, Any] = {}
+    for name in dict.fromkeys(r["scenario"] for r in runs[0]["rows"]):
+        mine = [[r for r in x["rows"] if r["scenario"] == name] for x in runs]
+        focal = [next(r for r in rows if r["population"] == "focal") for rows in mine]
+        over[name] = {
+            "score": summarize([r["score"]["value"] for r in focal]).to_dict(),
+            "focal": summarize([r["focal"]["mean"] for r in focal]).to_dict(),
+            "references": {
+                g: sum(
+                    next(r for r in rows if r["population"] == g)["focal"]["mean"] for rows in mine
+                )
+                / len(mine)
+                for g in ("sustainable", "greedy", "random")
+            },
+        }
+    scenario = load_scenario(SCENARIO)
+    report = {
+        "command": "python benchmarks/population_commons.py "
+        f"--seeds {' '.join(map(str, args.seeds))} --steps {args.steps}",
+        "steps": args.steps,
+        "episodes": scenario.stages[1].episodes,
+        "seconds": time.perf_counter() - start,
+        "runs": runs,
+        "over_seeds": over,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "population_commons.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "population_commons.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
