@@ -10,7 +10,7 @@ two of them are not all alike. Examples with 3 actions (0 rock, 1 paper, 2 sciss
 - mirror (copy the opponent): `replies: [0, 1, 2]`;
 - beat the last move: `replies: [1, 2, 0]`;
 - a weak mirror that answers rock with scissors and, when it errs, prefers the moves that
-  lose to paper and scissors: `replies: [2, 1, 2], epsilon: 0.4, noise: [0.33, 0.47, 0.2]`.
+  lose to paper and scissors: `replies: [2, 1, 2], epsilon: 0.4, noise: [0.3, 0.55, 0.15]`.
 
 `opening: null` opens uniformly at random. All randomness comes from the seed given to `reset`.
 """
