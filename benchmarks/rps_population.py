@@ -3,8 +3,9 @@
 Real tournaments on repeated rock-paper-scissors (`classic/rps_v2`, 15 rounds a game) between
 reactive scripted bots (`scripted/rps_reactive`): always-rock, always-paper and
 always-scissors (a cycle: each beats one and loses to one, every game), and a weak mirror
-that answers rock with scissors and plays randomly 30 % of the time (it loses to rock and
-splits its games with paper and scissors). This is `scenarios/tournament_rps.yaml`.
+that answers rock with scissors and errs 40 % of the time toward losing moves (it loses
+nearly every game to rock, about seven in ten to paper and to scissors). This is
+`scenarios/tournament_rps.yaml`.
 
 The truth, by construction: rock, paper and scissors are equally good (each is beaten by
 exactly one other); the weak mirror is worst. Bradley–Terry and Elo rank by mean score

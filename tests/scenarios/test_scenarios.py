@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from testbed import load_scenario, run, stages
-from testbed.rollout.build import build_env, build_team
 from testbed.population.stage import check_population
+from testbed.rollout.build import build_env, build_team
 from testbed.tournament.play import GameRunner
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
