@@ -160,3 +160,25 @@ def test_transitive_tournament_agrees_and_gauntlet_is_explained():
     assert find_cycle(np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], bool)) == [0, 1, 2]
     theory = game_theory(cross_play(matches), n_bootstrap=0)
     assert compare(theory, ["a", "b", "c"])["agree"]
+
+
+def test_reports_show_the_game_theoretic_table_and_the_lines():
+    import io
+
+    from rich.console import Console
+
+    from testbed.tournament.report import TournamentView, tournament_markdown
+    from testbed.tournament.stage import TournamentResult
+
+    ratings = rate_matches(
+        cycle_with_weak(10), RatingOptions(bootstrap=50, game_theory_bootstrap=30)
+    )
+    result = TournamentResult(name="t", env={"id": "classic/rps_v2"}, **vars(ratings))
+    markdown = "\n".join(tournament_markdown(result))
+    assert "| entrant | α-Rank π |" in markdown and "Jeffreys interval" in markdown
+    assert "Disagree:" in markdown and "Intervals: 4 pairing(s)" in markdown
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(TournamentView(result))
+    text = out.getvalue()
+    assert "Game-theoretic ratings [95% CI, bayesian]" in text and "Nash rating" in text
+    assert "weak" in text and "Disagree" in text
