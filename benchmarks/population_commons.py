@@ -12,6 +12,7 @@ interval), the background's per-capita return; across seeds the mean score with 
 over the 3 seeds. Also the training curve's last evaluation (team return, 5 agents).
 
     .venv/bin/python benchmarks/population_commons.py [--seeds 0 1 2] [--steps 200000]
+        [--keep DIR]    (keep the run folders)  |  --collect DIR  (summarise kept folders)
 
 Writes benchmarks/results/population_commons.json and .md.
 """
@@ -21,13 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import testbed  # noqa: F401  (first: it imports gymnasium before pettingzoo, STACK.md trap 4)
 from testbed import load_scenario, run
 from testbed.evaluate.stats import summarize
+from testbed.report.format import fmt
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -36,17 +37,27 @@ SCENARIO = ROOT / "scenarios" / "population_commons.yaml"
 
 def one_seed(seed: int, steps: int, folder: Path) -> dict[str, Any]:
     scenario = load_scenario(SCENARIO, [f"seed={seed}", f"stages.0.steps={steps}"])
-    start = time.perf_counter()
-    result = run(scenario, folder / f"seed-{seed}", show=False, workers=1)
-    seconds = time.perf_counter() - start
-    train, population = result.stages
+    run(scenario, folder / f"seed-{seed}", show=False, workers=1)
+    return collect(folder / f"seed-{seed}")
+
+
+def finished(run_dir: Path) -> bool:
+    path = run_dir / "result.json"
+    return path.is_file() and json.loads(path.read_text()).get("status") == "ok"
+
+
+def collect(run_dir: Path) -> dict[str, Any]:
+    """One seed's figures from its run folder's result.json."""
+    result = json.loads((run_dir / "result.json").read_text())
+    train, population = result["stages"]
     rows = [
         {k: row[k] for k in ("scenario", "mode", "population", "focal", "score", "background")}
         for row in population["rows"]
     ]
     return {
-        "seed": seed,
-        "seconds": round(seconds, 1),
+        "seed": int(run_dir.name.removeprefix("seed-")),
+        "seconds": round(train["wall_time_s"] + population["wall_time_s"], 1),
+        "train_steps": train["curve"][-1]["step"],
         "train_final_eval_team_return": (train.get("final_eval") or {}).get("eval_return"),
         "rows": rows,
     }
@@ -58,7 +69,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"`{report['command']}`: {report['steps']} training steps per seed, "
         f"{report['episodes']} episodes per scenario and population; "
-        f"{report['seconds']:.0f} s on 2 shared cores.",
+        f"{report['seconds']:.0f} s of stage wall time on 2 shared cores (a busy machine).",
         "",
         "Score: random = 0, best of always-sustainable / always-greedy in that scenario = 1.",
         "",
@@ -84,8 +95,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"{agg['references'][g]:.1f}" for g in ("sustainable", "greedy", "random")
         )
         lines.append(
-            f"| {name} | {agg['score']['mean']:.2f} [{agg['score']['ci_low']:.2f}, "
-            f"{agg['score']['ci_high']:.2f}] | {refs} |"
+            f"| {name} | {fmt(agg['score']['mean'])} [{fmt(agg['score']['ci_low'])}, "
+            f"{fmt(agg['score']['ci_high'])}] | {refs} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -94,13 +105,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--keep", type=Path, help="keep the run folders here (seed-N/)")
+    parser.add_argument(
+        "--collect", type=Path, help="only summarise the seed-N/ run folders already in this folder"
+    )
     args = parser.parse_args()
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = []
-        for seed in args.seeds:
-            runs.append(one_seed(seed, args.steps, Path(tmp)))
-            print("seed", seed, "done", runs[-1]["seconds"], "s", flush=True)
+    if args.collect is not None:
+        done = [d for d in sorted(args.collect.glob("seed-*")) if finished(d)]
+        runs = [collect(d) for d in done]
+        args.seeds = [r["seed"] for r in runs]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = args.keep or Path(tmp)
+            runs = []
+            for seed in args.seeds:
+                runs.append(one_seed(seed, args.steps, folder))
+                print("seed", seed, "done", runs[-1]["seconds"], "s", flush=True)
     over: dict[str, Any] = {}
     for name in dict.fromkeys(r["scenario"] for r in runs[0]["rows"]):
         mine = [[r for r in x["rows"] if r["scenario"] == name] for x in runs]
@@ -122,7 +142,7 @@ def main() -> None:
         f"--seeds {' '.join(map(str, args.seeds))} --steps {args.steps}",
         "steps": args.steps,
         "episodes": scenario.stages[1].episodes,
-        "seconds": time.perf_counter() - start,
+        "seconds": sum(r["seconds"] for r in runs),
         "runs": runs,
         "over_seeds": over,
     }
