@@ -69,7 +69,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"`{report['command']}`: {report['steps']} training steps per seed, "
         f"{report['episodes']} episodes per scenario and population; "
-        f"{report['seconds']:.0f} s of stage wall time on 2 shared cores (a busy machine).",
+        f"{report['seconds']:.0f} s of stage wall time, summed over seeds, on 2 shared cores "
+        "(a busy machine).",
         "",
         "Score: random = 0, best of always-sustainable / always-greedy in that scenario = 1.",
         "",
@@ -114,6 +115,7 @@ def main() -> None:
         done = [d for d in sorted(args.collect.glob("seed-*")) if finished(d)]
         runs = [collect(d) for d in done]
         args.seeds = [r["seed"] for r in runs]
+        args.steps = runs[0]["train_steps"]
     else:
         with tempfile.TemporaryDirectory() as tmp:
             folder = args.keep or Path(tmp)
