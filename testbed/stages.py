@@ -42,6 +42,9 @@ from testbed.meta.stage import (
     meta_train_markdown,
     run_meta_train_stage,
 )
+from testbed.population.report import PopulationView, population_markdown
+from testbed.population.spec import PopulationStage
+from testbed.population.stage import check_population, run_population_stage
 from testbed.scenario import document
 from testbed.scenario.document import Scenario
 from testbed.scenario.models import StageModel
@@ -112,6 +115,14 @@ KINDS: dict[str, StageKind] = {
         write_files=write_tournament_files,
         workers="all",
         isolated=True,
+    ),
+    "population": StageKind(
+        model=PopulationStage,
+        run=run_population_stage,
+        view=PopulationView,
+        markdown=population_markdown,
+        quick=("episodes=2",),
+        check=check_population,
     ),
     "train": StageKind(
         model=TrainStage,

@@ -131,6 +131,14 @@ AGENTS: dict[str, AgentSpec] = {
         "Sustainable while the others were on average, greedy for a step after they were not.",
         envs=("testbed/commons_harvest_v0",),
     ),
+    "scripted/rps_reactive": AgentSpec(
+        "testbed.agents.scripted.rps:ReactiveRPS",
+        "scripted",
+        "Repeated RPS: an opening move, then a fixed reply to the opponent's last move "
+        "(always rock, mirror, beat-last, ...), random with chance epsilon.",
+        envs=("classic/rps_v2",),
+        try_params={"replies": [1, 2, 0], "epsilon": 0.1},
+    ),
     # <<< custom agents: competitive + mixed
     # >>> value-based
     "q_learning": AgentSpec(

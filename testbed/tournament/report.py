@@ -104,7 +104,75 @@ def payoff_table(result: Ratings) -> Table | None:
             score = cell["score"]
             cells.append(Text(f"{score:.2f}", style=_heat(score)))
         table.add_row(*cells)
+    theory = result.game_theory
+    if theory:
+        names = theory["entrants"]
+        widest = max(
+            (
+                (theory["payoff_high"][i][j] - theory["payoff_low"][i][j], a, b)
+                for i, a in enumerate(names)
+                for j, b in enumerate(names)
+                if i != j
+            ),
+            default=None,
+        )
+        if widest is not None:
+            width, a, b = widest
+            games = theory["games"][names.index(a)][names.index(b)]
+            table.caption = (
+                f"{theory['confidence']:.0%} Jeffreys intervals of the cells are up to "
+                f"±{width / 2:.2f} wide ({a} vs {b}, {games} games); see summary.md"
+            )
+            table.caption_justify = "left"
     return table
+
+
+def _share(row: dict[str, Any], key: str, sep: str = ", ") -> str:
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    return f"{row[key]:.2f}" + ("" if low is None else f" [{low:.2f}{sep}{high:.2f}]")
+
+
+def _rank_range(row: dict[str, Any], key: str) -> str:
+    low, high = row.get(f"{key}_rank_low"), row.get(f"{key}_rank_high")
+    rank = row[f"{key}_rank"]
+    return f"{rank}" + ("" if low is None or low == high else f" ({low}–{high})")
+
+
+def game_theory_table(result: Ratings) -> Table | None:
+    """α-Rank mass and Nash averaging (mass p, rating against the Nash mix), in BT order."""
+    theory = result.game_theory
+    if not theory:
+        return None
+    confidence = theory["confidence"]
+    table = Table(
+        title=f"Game-theoretic ratings [{confidence:.0%} CI, {theory['interval']}]",
+        title_justify="left",
+    )
+    for column in ("entrant", "α-Rank π", "rank", "Nash p", "Nash rating"):
+        table.add_column(column, justify="left" if column == "entrant" else "right", no_wrap=True)
+    for row in result.leaderboard_table:
+        if "alpharank" not in row:
+            continue
+        table.add_row(
+            Text(row["entrant"], style="bold"),
+            _share(row, "alpharank", ","),
+            _rank_range(row, "alpharank"),
+            f"{row['nash_mass']:.2f}",
+            _share(row, "nash", ","),
+        )
+    return table
+
+
+def notes(result: Ratings) -> list[str]:
+    """The agreement verdict, the interval note and why game-theoretic ratings are missing."""
+    out = []
+    if result.game_theory:
+        out.append(result.game_theory["verdict"]["line"])
+    elif result.game_theory_error:
+        out.append(f"α-Rank and Nash averaging not computed: {result.game_theory_error}")
+    if result.interval_note:
+        out.append(f"Intervals: {result.interval_note}.")
+    return out
 
 
 @dataclass
@@ -120,6 +188,10 @@ class TournamentView:
         payoff = payoff_table(r)
         if payoff is not None:
             parts.append(payoff)
+        theory = game_theory_table(r)
+        if theory is not None:
+            parts.append(theory)
+        parts += [Text(line, style="yellow" if "Disagree" in line else "") for line in notes(r)]
         if r.forfeits:
             forfeits = Table(title="Forfeits", title_justify="left")
             for column in ("game", "entrant", "reason"):
@@ -159,6 +231,44 @@ def tournament_markdown(result: TournamentResult) -> list[str]:
         f"{result.games_total} games, root seed {result.seed}, leaderboard `{result.leaderboard}`.",
         "",
     ]
+    theory = result.game_theory
+    if theory:
+        confidence = f"{theory['confidence']:.0%}"
+        lines += [
+            f"Game-theoretic ratings ({confidence} intervals, {theory['interval']}, "
+            f"{theory['n_bootstrap']} resampled payoff tables; α-Rank m={theory['alpharank_m']}, "
+            f"alpha={theory['alpharank_alpha']:g}):",
+            "",
+            "| entrant | α-Rank π | α-Rank rank | Nash mass | Nash rating | Nash rank |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in result.leaderboard_table:
+            if "alpharank" in row:
+                lines.append(
+                    f"| {row['entrant']} | {_share(row, 'alpharank')} | "
+                    f"{_rank_range(row, 'alpharank')} | {row['nash_mass']:.2f} | "
+                    f"{_share(row, 'nash')} | {_rank_range(row, 'nash')} |"
+                )
+        names = theory["entrants"]
+        lines += [
+            "",
+            f"Payoff: row's mean score against column, [{confidence} Jeffreys interval], games:",
+            "",
+            "| | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names),
+        ]
+        for i, a in enumerate(names):
+            cells = [
+                "·"
+                if i == j
+                else f"{theory['payoff'][i][j]:.2f} [{theory['payoff_low'][i][j]:.2f}, "
+                f"{theory['payoff_high'][i][j]:.2f}], {theory['games'][i][j]}"
+                for j in range(len(names))
+            ]
+            lines.append(f"| {a} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for line in notes(result):
+        lines += [line, ""]
     return lines
 
 
@@ -265,6 +375,11 @@ def show_leaderboard(
         )
         return 0
     console.print(leaderboard_table(result, title=f"Leaderboard {name!r}"))
+    theory = game_theory_table(result)
+    if theory is not None:
+        console.print(theory)
+    for line in notes(result):
+        console.print(Text(line))
     unfinished = sum(r["status"] != "finished" for r in runs)
     note = f", {unfinished} unfinished (testbed run … --resume)" if unfinished else ""
     console.print(

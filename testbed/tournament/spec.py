@@ -27,6 +27,19 @@ class RatingOptions(Strict):
     """Bootstrap replicates of the Bradley–Terry fit (0 = no intervals)."""
     confidence: Number = Field(default=0.95, gt=0.5, lt=1)
     elo_k: PositiveNumber = 32.0
+    interval: Literal["auto", "bootstrap", "bayesian"] = "auto"
+    """How games are resampled for intervals: `bootstrap` redraws each pairing's games from
+    its results; `bayesian` draws its outcome rates from their Jeffreys posterior; `auto`
+    (default) bootstraps unless some pairing ended the same way in every game, which the
+    bootstrap cannot vary (it would report zero-width intervals), and then goes Bayesian."""
+    game_theory: bool = True
+    """Also rate by α-Rank and Nash averaging (two-sided games, every pair met)."""
+    game_theory_bootstrap: NonNegativeCount = 200
+    """Resampled payoff tables for the α-Rank and Nash intervals (0 = none)."""
+    alpharank_m: Count = Field(default=50, ge=2)
+    """α-Rank population size."""
+    alpharank_alpha: PositiveNumber = 100.0
+    """α-Rank selection intensity (payoffs are scores in [0, 1]; high = strong selection)."""
 
 
 class TournamentExpectations(Strict):

@@ -20,7 +20,9 @@ from testbed.report.output import write_json
 from testbed.rollout.executor import Executor
 from testbed.rollout.workers import WorkerDied
 from testbed.scenario.document import Scenario
+from testbed.tournament.agreement import compare
 from testbed.tournament.bradley_terry import bradley_terry
+from testbed.tournament.metagame import choose_interval, game_theory
 from testbed.tournament.play import GameResult, GameRunner, forfeit_result
 from testbed.tournament.ratings import MatchResult, cross_play, elo, openskill_ratings
 from testbed.tournament.schedule import Game, make_schedule
@@ -32,7 +34,10 @@ GameHook = Callable[[GameResult, int, int], None]
 @dataclass
 class Ratings:
     """What finished games say about the entrants: Bradley–Terry (with bootstrap intervals),
-    Elo, Weng–Lin skills, the cross-play table and the forfeits."""
+    Elo, Weng–Lin skills, the cross-play table, the forfeits, and the game-theoretic ratings
+    (α-Rank, Nash averaging; `testbed.tournament.metagame`) with `game_theory["verdict"]`
+    saying whether they agree with BT. `interval` is how intervals were resampled
+    (`bootstrap` or `bayesian`) and `interval_note` why, when not the plain bootstrap."""
 
     matches: int = 0
     leaderboard_table: list[dict[str, Any]] = field(default_factory=list)
@@ -42,6 +47,10 @@ class Ratings:
     openskill: list[dict[str, Any]] = field(default_factory=list)
     cross_play: dict[str, Any] | None = None
     forfeits: list[dict[str, Any]] = field(default_factory=list)
+    interval: str = "bootstrap"
+    interval_note: str | None = None
+    game_theory: dict[str, Any] | None = None
+    game_theory_error: str | None = None
 
 
 @dataclass
@@ -69,6 +78,10 @@ class TournamentResult(StageResult):
     openskill: list[dict[str, Any]] = field(default_factory=list)
     cross_play: dict[str, Any] | None = None
     forfeits: list[dict[str, Any]] = field(default_factory=list)
+    interval: str = "bootstrap"
+    interval_note: str | None = None
+    game_theory: dict[str, Any] | None = None
+    game_theory_error: str | None = None
     games: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -308,6 +321,8 @@ def rate(
     seen = [e for e in entrants if any(e in m.entrants for m in matches)]
     two_sided = all(len(m.entrants) == 2 for m in matches)
     bt, bt_error, elo_ratings = None, None, None
+    table = cross_play(matches, seen) if matches else None
+    interval, interval_note = choose_interval(table, options.interval)
     if two_sided and matches:
         elo_ratings = elo(matches, k=options.elo_k, entrants=seen)
         try:
@@ -317,11 +332,11 @@ def rate(
                 n_bootstrap=options.bootstrap,
                 confidence=options.confidence,
                 seed=seed,
+                resample="pairing" if interval == "bootstrap" else "bayesian",
             )
         except ValueError as exc:  # e.g. entrants in disconnected groups
             bt_error = str(exc)
     skills = openskill_ratings(matches) if matches else []
-    table = cross_play(matches, seen) if matches else None
     forfeits = [
         {
             "game": g.index,
@@ -362,6 +377,29 @@ def rate(
                 score=r.score,
             )
         rows.append(row)
+    theory, theory_error = None, None
+    if not options.game_theory:
+        theory_error = "turned off (ratings: {game_theory: false})"
+    elif not two_sided:
+        theory_error = "needs two-sided games (free-for-all matches have more sides)"
+    elif table is not None:
+        try:
+            theory = game_theory(
+                table,
+                n_bootstrap=options.game_theory_bootstrap,
+                interval=interval,
+                confidence=options.confidence,
+                m=options.alpharank_m,
+                alpha=options.alpharank_alpha,
+                seed=seed,
+            )
+        except ValueError as exc:  # e.g. a gauntlet: challengers never meet
+            theory_error = str(exc)
+    if theory is not None:
+        theory["verdict"] = compare(theory, [r["entrant"] for r in rows])
+        extra = {r["entrant"]: r for r in theory["ratings"]}
+        for row in rows:
+            row.update({k: v for k, v in extra[row["entrant"]].items() if k != "entrant"})
     return Ratings(
         matches=len(matches),
         leaderboard_table=rows,
@@ -371,4 +409,8 @@ def rate(
         openskill=[vars(s) for s in skills],
         cross_play=table.to_dict() if table is not None else None,
         forfeits=forfeits,
+        interval=interval,
+        interval_note=interval_note,
+        game_theory=theory,
+        game_theory_error=theory_error,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from testbed import load_scenario, run, stages
+from testbed.population.stage import check_population
 from testbed.rollout.build import build_env, build_team
 from testbed.tournament.play import GameRunner
 
@@ -25,6 +26,10 @@ def test_scenario_validates_and_builds(path):
         env = build_env(scenario, index)
         if stage.kind == "tournament":
             GameRunner(scenario, index).check_entrants()
+        elif stage.kind == "population":
+            refs = [ref.checkpoint or "" for _, ref in stage.agent_refs()]
+            if not any(r.startswith("@") for r in refs):  # else: checkpoints of this run
+                assert check_population(scenario, index)
         elif all(
             ref.checkpoint is None or not ref.checkpoint.startswith("@")
             for ref in stage.agents.values()
@@ -55,6 +60,8 @@ def test_scenario_runs_a_short_version(path, tmp_path):
             assert stage["games_total"] > 0 and not stage["forfeits"]
         elif stage["kind"] == "meta_train":
             assert stage["iterations"] == 2
+        elif stage["kind"] == "population":
+            assert stage["episodes"] == 2 and stage["rows"]
         else:
             assert stage["steps"] == 200
     assert (tmp_path / "run" / "result.json").is_file()

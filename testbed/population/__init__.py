@@ -1,0 +1,1 @@
+"""`kind: population`: a focal population against background bots (Melting Pot protocol)."""
