@@ -6,7 +6,7 @@ rejects every unhashable default (``ValueError: mutable default <class 'numpy.nd
 field color is not allowed``); Python 3.10 rejected only ``list``, ``dict`` and ``set``.
 
 What: `import_safety_gymnasium()` imports gymnasium first (gymnasium 0.29 loads its plugins on
-import, gymnasium-robotics among them, which imports pettingzoo; STACK.md, trap 4), then imports
+import, gymnasium-robotics among them, which imports pettingzoo; docs/STACK.md, trap 4), then imports
 `safety_gymnasium` and all its task and asset modules while `dataclasses._get_field` is wrapped:
 a default that is unhashable but neither a list, dict nor set becomes
 ``field(default_factory=<deep copy of the default>)``. The class attribute itself is left as
@@ -32,6 +32,7 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
+from testbed._stack import MODERN, stack
 from testbed.errors import BadInput
 
 # Modules whose dataclasses need the step. The package __init__ does not import the
@@ -51,6 +52,19 @@ _INSTALL_HINT = (
 )
 
 _lock = threading.Lock()
+
+
+class NeedsLegacyStack(BadInput):
+    """A Safety-Gymnasium part that does not run on the installed (modern) stack; the message
+    names the stack that runs it (exit code 2, like any unusable input)."""
+
+    def __init__(self, part: str, reason: str):
+        super().__init__(
+            f"{part} does not run on the modern stack (gymnasium >= 1.0): {reason}; it runs on "
+            "the legacy stack (gymnasium 0.29, numpy 1.26: constraints.txt, docs/STACK.md)",
+            hint="`make run` builds the legacy stack in .venv; by hand: "
+            "`pip install -c constraints.txt -e '.[safety]'`, then " + _INSTALL_HINT,
+        )
 
 
 def _needs_factory(default: object) -> bool:
@@ -94,10 +108,15 @@ def unhashable_defaults_as_factories() -> Iterator[None]:
 
 def import_safety_gymnasium() -> ModuleType:
     """Return the `safety_gymnasium` module, importing it with the compatibility step once."""
+    if stack() == MODERN:
+        raise NeedsLegacyStack(
+            "Safety-Gymnasium 1.0.0",
+            "it imports gymnasium modules that gymnasium 1.0 removed",
+        )
     module = sys.modules.get("safety_gymnasium")
     if module is not None and all(name in sys.modules for name in _MODULES):
         return module
-    import gymnasium  # noqa: F401  (before pettingzoo and safety_gymnasium; STACK.md, trap 4)
+    import gymnasium  # noqa: F401  (before pettingzoo and safety_gymnasium; docs/STACK.md, trap 4)
 
     with _lock, unhashable_defaults_as_factories():
         try:
