@@ -6,9 +6,9 @@ rejects every unhashable default (``ValueError: mutable default <class 'numpy.nd
 field color is not allowed``); Python 3.10 rejected only ``list``, ``dict`` and ``set``.
 
 What: `import_safety_gymnasium()` imports gymnasium first (gymnasium 0.29 loads its plugins on
-import, gymnasium-robotics among them, which imports pettingzoo; docs/STACK.md, trap 4), then imports
-`safety_gymnasium` and all its task and asset modules while `dataclasses._get_field` is wrapped:
-a default that is unhashable but neither a list, dict nor set becomes
+import, gymnasium-robotics among them, which imports pettingzoo; docs/STACK.md, trap 4), then
+imports `safety_gymnasium` and all its task and asset modules while `dataclasses._get_field` is
+wrapped: a default that is unhashable but neither a list, dict nor set becomes
 ``field(default_factory=<deep copy of the default>)``. The class attribute itself is left as
 it was, so ``Hazards.color`` is still the array. Each instance gets its own copy of the array
 where Python 3.10 shared one; Safety-Gymnasium never mutates these defaults, so behaviour is
