@@ -31,8 +31,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 from testbed._stack import MODERN, stack
+from testbed.envs import safety_modern
 from testbed.errors import BadInput
 
 # Modules whose dataclasses need the step. The package __init__ does not import the
@@ -108,11 +110,6 @@ def unhashable_defaults_as_factories() -> Iterator[None]:
 
 def import_safety_gymnasium() -> ModuleType:
     """Return the `safety_gymnasium` module, importing it with the compatibility step once."""
-    if stack() == MODERN:
-        raise NeedsLegacyStack(
-            "Safety-Gymnasium 1.0.0",
-            "it imports gymnasium modules that gymnasium 1.0 removed",
-        )
     module = sys.modules.get("safety_gymnasium")
     if module is not None and all(name in sys.modules for name in _MODULES):
         return module
@@ -120,8 +117,12 @@ def import_safety_gymnasium() -> ModuleType:
 
     with _lock, unhashable_defaults_as_factories():
         try:
+            if stack() == MODERN:
+                safety_modern.prepare()
             for name in _MODULES:
                 importlib.import_module(name)
+            if stack() == MODERN:
+                safety_modern.patch_imported()
         except ModuleNotFoundError as exc:
             missing = exc.name or str(exc)
             raise BadInput(
@@ -130,3 +131,11 @@ def import_safety_gymnasium() -> ModuleType:
                 hint=_INSTALL_HINT,
             ) from exc
     return sys.modules["safety_gymnasium"]
+
+
+def make_task(task_id: str, max_episode_steps: int | None = None) -> Any:
+    """``safety_gymnasium.make(task_id, max_episode_steps=...)`` on either stack."""
+    safety_gymnasium = import_safety_gymnasium()
+    if stack() == MODERN:
+        return safety_modern.make(task_id, max_episode_steps)
+    return safety_gymnasium.make(task_id, max_episode_steps=max_episode_steps)
