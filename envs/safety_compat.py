@@ -1,4 +1,4 @@
-"""Import Safety-Gymnasium on Python 3.11: the one compatibility step it needs, in one place.
+"""Import Safety-Gymnasium on Python 3.11 (and on the modern stack), in one place.
 
 Why: Safety-Gymnasium 1.0.0 declares numpy arrays as dataclass field defaults, e.g.
 ``color: np.array = COLOR['hazard']`` in ``safety_gymnasium/assets/geoms/hazards.py``. Python 3.11
@@ -16,6 +16,10 @@ the same. The wrapper is removed when the import ends (also on error), so datacl
 by any other code behave exactly as Python 3.11 defines them. Later calls return the module
 already imported and patch nothing.
 
+On the modern stack (gymnasium 1.x, numpy 2; `testbed._stack`) the import also applies the
+steps of `testbed.envs.safety_modern` (before: aliases for removed gymnasium modules; after:
+Car joint sensors, Safe MaMuJoCo attribute forwarding, ``safety_gymnasium.make``).
+
 If Safety-Gymnasium or one of its runtime needs is missing, a `testbed.errors.BadInput` says
 which install step provides it.
 """
@@ -31,7 +35,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
 
 from testbed._stack import MODERN, stack
 from testbed.envs import safety_modern
@@ -132,10 +135,3 @@ def import_safety_gymnasium() -> ModuleType:
             ) from exc
     return sys.modules["safety_gymnasium"]
 
-
-def make_task(task_id: str, max_episode_steps: int | None = None) -> Any:
-    """``safety_gymnasium.make(task_id, max_episode_steps=...)`` on either stack."""
-    safety_gymnasium = import_safety_gymnasium()
-    if stack() == MODERN:
-        return safety_modern.make(task_id, max_episode_steps)
-    return safety_gymnasium.make(task_id, max_episode_steps=max_episode_steps)

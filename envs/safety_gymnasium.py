@@ -65,7 +65,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from testbed.envs._mujoco_camera import MujocoCamera
-from testbed.envs.safety_compat import import_safety_gymnasium, make_task
+from testbed.envs.safety_compat import import_safety_gymnasium
 
 AGENT = "agent_0"
 NAVIGATION_TASKS = tuple(
@@ -115,7 +115,7 @@ class SafetyTaskEnv(ParallelEnv):
         if task_id not in safety_gymnasium.utils.registration.safe_registry:
             raise ValueError(f"Safety-Gymnasium has no task {task_id!r}")
         self.task_id = task_id
-        self._env = make_task(task_id, max_episode_steps)
+        self._env = safety_gymnasium.make(task_id, max_episode_steps=max_episode_steps)
         base = self._env.unwrapped
         self._navigation = hasattr(base, "task")  # the Builder of navigation tasks
         self._model_owner = base.task if self._navigation else base

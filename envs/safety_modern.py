@@ -20,7 +20,7 @@ stack"); `prepare()` is applied once by `testbed.envs.safety_compat`, before the
    Safety-Gymnasium's module only, by a subclass whose robot env forwards unknown attributes
    to the unwrapped robot.
 
-`make(task_id, max_episode_steps)` replaces Safety-Gymnasium's own ``make`` (a copy of
+`make(task_id, max_episode_steps)` becomes ``safety_gymnasium.make``, replacing its own (a copy of
 gymnasium 0.28's, which gymnasium 1.x's registry no longer fits): it builds the registered
 task and adds what that ``make`` adds around it for these tasks: ``SafeTimeLimit``
 (Safety-Gymnasium's 6-tuple time limit). The passive env checker and the order-enforcing
@@ -154,13 +154,19 @@ def prepare() -> None:
 
 
 def patch_imported() -> None:
-    """Steps 2 and 3; call once Safety-Gymnasium's modules are imported."""
+    """Steps 2 and 3, and `make` as ``safety_gymnasium.make``; call once Safety-Gymnasium's
+    modules are imported."""
+    import safety_gymnasium
+    from safety_gymnasium.utils import registration
+
     _patch_joint_sensors()
     _patch_multi_agent()
+    safety_gymnasium.make = registration.make = make
 
 
-def make(task_id: str, max_episode_steps: int | None = None) -> Any:
-    """A registered Safety-Gymnasium task inside ``SafeTimeLimit``, as its own make built it."""
+def make(task_id: str, max_episode_steps: int | None = None, **kwargs: Any) -> Any:
+    """A registered Safety-Gymnasium task inside ``SafeTimeLimit``, as its own make built it;
+    `kwargs` go to the task's constructor, over the registered ones."""
     from gymnasium.envs.registration import load_env_creator, registry
     from safety_gymnasium.utils.registration import safe_registry
     from safety_gymnasium.wrappers import SafeTimeLimit
@@ -173,6 +179,6 @@ def make(task_id: str, max_episode_steps: int | None = None) -> Any:
         if isinstance(spec.entry_point, str)
         else spec.entry_point
     )
-    env = creator(**dict(spec.kwargs))
+    env = creator(**{**spec.kwargs, **kwargs})
     limit = max_episode_steps if max_episode_steps is not None else spec.max_episode_steps
     return SafeTimeLimit(env, limit) if limit is not None else env
