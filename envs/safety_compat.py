@@ -134,4 +134,3 @@ def import_safety_gymnasium() -> ModuleType:
                 hint=_INSTALL_HINT,
             ) from exc
     return sys.modules["safety_gymnasium"]
-
