@@ -59,19 +59,6 @@ _INSTALL_HINT = (
 _lock = threading.Lock()
 
 
-class NeedsLegacyStack(BadInput):
-    """A Safety-Gymnasium part that does not run on the installed (modern) stack; the message
-    names the stack that runs it (exit code 2, like any unusable input)."""
-
-    def __init__(self, part: str, reason: str):
-        super().__init__(
-            f"{part} does not run on the modern stack (gymnasium >= 1.0): {reason}; it runs on "
-            "the legacy stack (gymnasium 0.29, numpy 1.26: constraints.txt, docs/STACK.md)",
-            hint="`make run` builds the legacy stack in .venv; by hand: "
-            "`pip install -c constraints.txt -e '.[safety]'`, then " + _INSTALL_HINT,
-        )
-
-
 def _needs_factory(default: object) -> bool:
     """True for defaults Python 3.11 rejects but Python 3.10 accepted (e.g. numpy arrays)."""
     if default is dataclasses.MISSING or isinstance(default, dataclasses.Field):

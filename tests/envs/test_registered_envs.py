@@ -60,7 +60,6 @@ from testbed.conformance.env import (
     infos_in,
     record,
 )
-from testbed.envs.safety_compat import NeedsLegacyStack
 from testbed.errors import BadInput
 from testbed.registry import ENV_KINDS, ENVS, EnvSpec, env_factory, make_env
 
@@ -122,11 +121,6 @@ def build(env_id: str, **params: Any) -> Any:
     extra = ENVS[env_id].extra
     try:
         return make_env(env_id, **params)
-    except NeedsLegacyStack as exc:
-        # not a skip: the clear error is the behaviour promised on this stack, and xfail keeps
-        # the count of such ids visible in the summary
-        assert "runs on the legacy stack" in str(exc), exc
-        pytest.xfail(f"{env_id}: {exc.message}")
     except (ModuleNotFoundError, BadInput) as exc:
         missing = not_installed(exc)
         if extra is None or missing is None:
