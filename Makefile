@@ -1,7 +1,22 @@
-# `make run` and `make test` each build .venv when it is missing (or older than the
+# `make run` and `make test` each build the venv when it is missing (or older than the
 # dependency files), then run. Only Python 3.11 and make are needed.
+#
+# Two tested dependency stacks (docs/STACK.md), chosen with STACK=legacy|modern:
+#   legacy (default): constraints.txt in .venv: numpy 1.26, gymnasium 0.29, pettingzoo 1.24.3,
+#                     supersuit 3.9.3 and Safety-Gymnasium, every feature;
+#   modern:           constraints-modern.txt in .venv-modern: numpy 2, gymnasium 1.x,
+#                     pettingzoo 1.27, mpe2, supersuit 3.11 (what `pip install .` resolves today).
 PYTHON ?= python3
+STACK ?= legacy
+ifeq ($(STACK),legacy)
 VENV := .venv
+CONSTRAINTS := constraints.txt
+else ifeq ($(STACK),modern)
+VENV := .venv-modern
+CONSTRAINTS := constraints-modern.txt
+else
+$(error STACK must be legacy or modern, got '$(STACK)')
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -11,12 +26,16 @@ STAMP := $(VENV)/.installed
 # 2. the project with the tested versions of everything else.
 # 3. Safety-Gymnasium and gymnasium-robotics without their own pins (gymnasium 0.28.1,
 #    mujoco 2.3.3, pygame 2.1.0, numpy<1.24), which cannot install on Python 3.11; their real
-#    runtime needs come with the [safety] extra (STACK.md, trap 1).
-$(STAMP): pyproject.toml setup.py constraints.txt
+#    runtime needs come with the [safety] extra (docs/STACK.md, trap 1).
+# 4. gymnasium-robotics 1.2.2 without its gymnasium plugin entry point: gymnasium 0.29 loads it
+#    on import and it imports pettingzoo, so a script's `import pettingzoo` (which imports
+#    gymnasium) failed half-way; nothing here uses the robotics ids it registers (trap 4).
+$(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[safety,dev,ray,media]"
-	$(BIN)/pip install --quiet --no-deps -c constraints.txt safety-gymnasium gymnasium-robotics
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[safety,dev,ray,media]"
+	$(BIN)/pip install --quiet --no-deps -c $(CONSTRAINTS) safety-gymnasium gymnasium-robotics
+	rm -f $(VENV)/lib/python*/site-packages/gymnasium_robotics-*.dist-info/entry_points.txt
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -41,4 +60,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/env_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache runs
+	rm -rf .venv .venv-modern .pytest_cache runs

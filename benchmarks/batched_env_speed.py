@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-import testbed  # noqa: F401  (first: gymnasium before pettingzoo, STACK.md trap 4)
+import testbed  # noqa: F401  (first: gymnasium before pettingzoo, docs/STACK.md trap 4)
 from testbed import make_vec_env
 from testbed.registry import ENVS
 

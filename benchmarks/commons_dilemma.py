@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo, see docs/STACK.md trap 4)
 import numpy as np
 
 from testbed.registry import make_agent, make_env

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo, see docs/STACK.md trap 4)
 import numpy as np
 
 from testbed.agents.common.nets import deterministic_torch

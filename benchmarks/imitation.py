@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo, see docs/STACK.md trap 4)
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))

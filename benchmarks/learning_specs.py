@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from testbed._stack import gym_id
+
 
 @dataclass(frozen=True)
 class LearningSpec:
@@ -42,7 +44,7 @@ SPECS: dict[str, LearningSpec] = {
     # so the greedy policy's return is exactly the optimum once it is found.
     "q_learning": LearningSpec(
         agent="q_learning",
-        env="gym/CliffWalking-v0",
+        env=f"gym/{gym_id('CliffWalking')}",
         steps=20_000,
         target=-13.0,
         reference="Sutton & Barto (2018) Example 6.6: Q-learning learns the optimal "

@@ -30,7 +30,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo, see docs/STACK.md trap 4)
 
 from testbed import load_scenario
 from testbed.agents.common.nets import deterministic_torch

@@ -20,15 +20,14 @@ import time
 import gymnasium  # noqa: F401  (before pettingzoo: the import-order trap of this stack)
 import numpy as np
 
+from testbed._stack import mpe_module
 from testbed.envs import mpe_batched
 
 POOL = 16
 
 
 def _pettingzoo_rate(name: str, seconds: float) -> float:
-    import importlib
-
-    env = importlib.import_module(f"pettingzoo.mpe.{name}").parallel_env()
+    env = mpe_module(name).parallel_env()
     env.reset(seed=0)
     pool = [{a: env.action_space(a).sample() for a in env.possible_agents} for _ in range(1024)]
     steps, start = 0, time.process_time()

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import gymnasium  # noqa: F401  (before pettingzoo: STACK.md, trap 4)
-from pettingzoo.mpe import simple_spread_v3
+import gymnasium  # noqa: F401  (before pettingzoo: docs/STACK.md, trap 4)
 
+from testbed._stack import mpe_module
 from testbed.agents.baselines.random import RandomPolicy
 from testbed.runner import run
 from testbed.scenario.yamlsrc import Source
@@ -33,7 +33,7 @@ STAGE = "overhead"
 
 def bare_loop(seeds: list[int]) -> list[float]:
     """The loop a user would write by hand with PettingZoo alone."""
-    env = simple_spread_v3.parallel_env()
+    env = mpe_module("simple_spread_v3").parallel_env()
     policies = {
         a: RandomPolicy(env.observation_space(a), env.action_space(a)) for a in env.possible_agents
     }

@@ -17,7 +17,7 @@ import json
 import sys
 import time
 
-import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo, see docs/STACK.md trap 4)
 import numpy as np
 
 from testbed.agents.common.nets import deterministic_torch

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import testbed  # noqa: F401  (first: gymnasium before pettingzoo, STACK.md trap 4)
+import testbed  # noqa: F401  (first: gymnasium before pettingzoo, docs/STACK.md trap 4)
 from testbed import load_scenario, run
 from testbed.rollout.executor import LocalExecutor, ProcessExecutor
 from testbed.rollout.ray_executor import RayExecutor, connect, shutdown

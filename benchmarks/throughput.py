@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-import testbed  # noqa: F401  (first: gymnasium before pettingzoo, STACK.md trap 4)
+import testbed  # noqa: F401  (first: gymnasium before pettingzoo, docs/STACK.md trap 4)
 from testbed import make_vec_env
 from testbed.agents.common.nets import deterministic_torch
 from testbed.registry import make_agent, make_env

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import testbed  # noqa: F401  (first: it imports gymnasium before pettingzoo, STACK.md trap 4)
+import testbed  # noqa: F401  (first: it imports gymnasium before pettingzoo, docs/STACK.md trap 4)
 from testbed import load_scenario
 from testbed.rollout.executor import LocalExecutor, ProcessExecutor
 from testbed.tournament.stage import run_tournament

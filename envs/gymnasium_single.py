@@ -6,7 +6,8 @@ truncations (the task's own time limit, or `max_episode_steps`) pass through unc
 registered `gym/<Task>` id is a factory below; `gym/any` wraps any Gymnasium id
 (`task: LunarLander-v2`, `kwargs: {...}`).
 
-Version history: v0 (this module) wraps gymnasium 0.29 tasks.
+Version history: v0 (this module) wraps gymnasium 0.29 tasks; on gymnasium 1.x the same
+factories wrap that release's tasks, with its ids for CliffWalking and Taxi (docs/STACK.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import gymnasium
 from pettingzoo import ParallelEnv
+
+from testbed._stack import gym_id
 
 AGENT = "agent_0"
 
@@ -153,12 +156,14 @@ def frozen_lake_v1(
     )
 
 
-def cliff_walking_v0(max_episode_steps: int | None = 500, render_mode: str | None = None):
-    return _make("CliffWalking-v0", max_episode_steps, render_mode)
+def cliff_walking(max_episode_steps: int | None = 500, render_mode: str | None = None):
+    """CliffWalking-v0 (gymnasium < 1.0) or CliffWalking-v1 (gymnasium 1.x): `_stack.gym_id`."""
+    return _make(gym_id("CliffWalking"), max_episode_steps, render_mode)
 
 
-def taxi_v3(max_episode_steps: int | None = None, render_mode: str | None = None):
-    return _make("Taxi-v3", max_episode_steps, render_mode)
+def taxi(max_episode_steps: int | None = None, render_mode: str | None = None):
+    """Taxi-v3 (gymnasium < 1.0) or Taxi-v4 (gymnasium 1.x): `_stack.gym_id`."""
+    return _make(gym_id("Taxi"), max_episode_steps, render_mode)
 
 
 def inverted_pendulum_v4(max_episode_steps: int | None = None, render_mode: str | None = None):

@@ -1,12 +1,14 @@
 """Standard PettingZoo environments, each with a zero cost in its infos.
 
 One factory per registered id (`testbed.registry.ENVS`, the `mpe/`, `classic/` and
-`butterfly/` entries). Each factory has the keyword parameters of the PettingZoo env it builds,
-with the same defaults, imports that env's module (and so pygame, chess, ...) only when
-called, and returns the PettingZoo env (parallel or AEC, as registered) inside a thin wrapper
-that adds `infos[agent]["cost"] = 0.0` on reset and on every step: standard envs define no
-constraint, but every testbed env reports a float cost (ARCHITECTURE.md, conventions).
-Everything else (spaces, rewards, seeding, `render_mode`, `metadata["name"]`) is PettingZoo's
+`butterfly/` entries). MPE comes from `pettingzoo.mpe` or `mpe2`, and Knights-Archers-Zombies
+is v10 or v11, whichever the installed stack has (`testbed._stack`, docs/STACK.md). Each
+factory has the keyword parameters of the PettingZoo env it builds, with the same defaults,
+imports that env's module (and so pygame, chess, ...) only when called, and returns the
+PettingZoo env (parallel or AEC, as registered) inside a thin wrapper that adds
+`infos[agent]["cost"] = 0.0` on reset and on every step: standard envs define no constraint,
+but every testbed env reports a float cost (ARCHITECTURE.md, conventions). Everything else
+(spaces, rewards, seeding, `render_mode`, `metadata["name"]`) is PettingZoo's
 own; see https://pettingzoo.farama.org.
 
 | id | api | agents (defaults) | actions (Box: continuous_actions=True, in [0, 1]) |
@@ -20,7 +22,7 @@ own; see https://pettingzoo.farama.org.
 | classic/connect_four_v3 | aec | player_0, player_1 | Discrete(7), masked |
 | classic/chess_v6 | aec | player_0, player_1 | Discrete(4672), masked |
 | classic/rps_v2 | parallel | player_0, player_1 | Discrete(3) (5 with lizard-Spock) |
-| butterfly/knights_archers_zombies_v10 | parallel | archer_0..1, knight_0..1 | Discrete(6) |
+| butterfly/knights_archers_zombies_v10 (v11) | parallel | archer_0..1, knight_0..1 | Discrete(6) |
 
 Costs: always 0.0 (`infos[agent]["cost"]`); there is no `costs` dict.
 
@@ -36,6 +38,8 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
 from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
+
+from testbed._stack import mpe_module
 
 # Parameter types the harness checks (`testbed validate` too) before building an env.
 Count = Annotated[int, Ge(1)]
@@ -95,7 +99,7 @@ def simple_spread_v3(
     render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """N agents cover N landmarks; reward mixes the team's coverage and own collisions."""
-    from pettingzoo.mpe import simple_spread_v3 as module
+    module = mpe_module("simple_spread_v3")
 
     return _parallel(
         module.parallel_env(
@@ -115,7 +119,7 @@ def simple_reference_v3(
     render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """Two agents each guide the other to its target landmark by communicating."""
-    from pettingzoo.mpe import simple_reference_v3 as module
+    module = mpe_module("simple_reference_v3")
 
     return _parallel(
         module.parallel_env(
@@ -136,7 +140,7 @@ def simple_tag_v3(
     render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """Slower predators (adversary_*) chase faster prey (agent_*) among obstacles."""
-    from pettingzoo.mpe import simple_tag_v3 as module
+    module = mpe_module("simple_tag_v3")
 
     return _parallel(
         module.parallel_env(
@@ -157,7 +161,7 @@ def simple_adversary_v3(
     render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """N good agents reach the target landmark while hiding it from one adversary."""
-    from pettingzoo.mpe import simple_adversary_v3 as module
+    module = mpe_module("simple_adversary_v3")
 
     return _parallel(
         module.parallel_env(
@@ -175,7 +179,7 @@ def simple_push_v3(
     render_mode: RenderMode = None,
 ) -> ZeroCostParallel:
     """An adversary pushes the agent away from its target landmark."""
-    from pettingzoo.mpe import simple_push_v3 as module
+    module = mpe_module("simple_push_v3")
 
     return _parallel(
         module.parallel_env(
@@ -268,6 +272,40 @@ def knights_archers_zombies_v10(
             vector_state=vector_state,
             use_typemasks=use_typemasks,
             sequence_space=sequence_space,
+            render_mode=render_mode,
+        )
+    )
+
+
+def knights_archers_zombies_v11(
+    spawn_delay: Count = 20,
+    num_archers: NonNegative = 2,
+    num_knights: NonNegative = 2,
+    max_zombies: NonNegative = 10,
+    max_arrows: NonNegative = 10,
+    killable_knights: bool = True,
+    killable_archers: bool = True,
+    line_death: bool = False,
+    max_cycles: Count = 900,
+    obs_method: Literal["vector", "image", "vector-sequence", "vector-masked"] = "vector",
+    render_mode: RenderMode = None,
+) -> ZeroCostParallel:
+    """v10 for pettingzoo >= 1.25: `spawn_delay` replaces `spawn_rate`, `obs_method` replaces
+    `vector_state`, `use_typemasks` and `sequence_space`; `pad_observation` is gone."""
+    from pettingzoo.butterfly import knights_archers_zombies_v11 as module
+
+    return _parallel(
+        module.parallel_env(
+            spawn_delay=spawn_delay,
+            num_archers=num_archers,
+            num_knights=num_knights,
+            max_zombies=max_zombies,
+            max_arrows=max_arrows,
+            killable_knights=killable_knights,
+            killable_archers=killable_archers,
+            line_death=line_death,
+            max_cycles=max_cycles,
+            obs_method=obs_method,
             render_mode=render_mode,
         )
     )

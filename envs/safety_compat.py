@@ -1,4 +1,4 @@
-"""Import Safety-Gymnasium on Python 3.11: the one compatibility step it needs, in one place.
+"""Import Safety-Gymnasium on Python 3.11 (and on the modern stack), in one place.
 
 Why: Safety-Gymnasium 1.0.0 declares numpy arrays as dataclass field defaults, e.g.
 ``color: np.array = COLOR['hazard']`` in ``safety_gymnasium/assets/geoms/hazards.py``. Python 3.11
@@ -6,15 +6,19 @@ rejects every unhashable default (``ValueError: mutable default <class 'numpy.nd
 field color is not allowed``); Python 3.10 rejected only ``list``, ``dict`` and ``set``.
 
 What: `import_safety_gymnasium()` imports gymnasium first (gymnasium 0.29 loads its plugins on
-import, gymnasium-robotics among them, which imports pettingzoo; STACK.md, trap 4), then imports
-`safety_gymnasium` and all its task and asset modules while `dataclasses._get_field` is wrapped:
-a default that is unhashable but neither a list, dict nor set becomes
+import, gymnasium-robotics among them, which imports pettingzoo; docs/STACK.md, trap 4), then
+imports `safety_gymnasium` and all its task and asset modules while `dataclasses._get_field` is
+wrapped: a default that is unhashable but neither a list, dict nor set becomes
 ``field(default_factory=<deep copy of the default>)``. The class attribute itself is left as
 it was, so ``Hazards.color`` is still the array. Each instance gets its own copy of the array
 where Python 3.10 shared one; Safety-Gymnasium never mutates these defaults, so behaviour is
 the same. The wrapper is removed when the import ends (also on error), so dataclasses defined
 by any other code behave exactly as Python 3.11 defines them. Later calls return the module
 already imported and patch nothing.
+
+On the modern stack (gymnasium 1.x, numpy 2; `testbed._stack`) the import also applies the
+steps of `testbed.envs.safety_modern` (before: aliases for removed gymnasium modules; after:
+Car joint sensors, Safe MaMuJoCo attribute forwarding, ``safety_gymnasium.make``).
 
 If Safety-Gymnasium or one of its runtime needs is missing, a `testbed.errors.BadInput` says
 which install step provides it.
@@ -32,6 +36,8 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
+from testbed._stack import MODERN, stack
+from testbed.envs import safety_modern
 from testbed.errors import BadInput
 
 # Modules whose dataclasses need the step. The package __init__ does not import the
@@ -97,12 +103,16 @@ def import_safety_gymnasium() -> ModuleType:
     module = sys.modules.get("safety_gymnasium")
     if module is not None and all(name in sys.modules for name in _MODULES):
         return module
-    import gymnasium  # noqa: F401  (before pettingzoo and safety_gymnasium; STACK.md, trap 4)
+    import gymnasium  # noqa: F401  (before pettingzoo and safety_gymnasium; docs/STACK.md, trap 4)
 
     with _lock, unhashable_defaults_as_factories():
         try:
+            if stack() == MODERN:
+                safety_modern.prepare()
             for name in _MODULES:
                 importlib.import_module(name)
+            if stack() == MODERN:
+                safety_modern.patch_imported()
         except ModuleNotFoundError as exc:
             missing = exc.name or str(exc)
             raise BadInput(

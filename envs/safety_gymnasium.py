@@ -1,6 +1,6 @@
 """Safety-Gymnasium 1.0.0 tasks as PettingZoo ParallelEnvs with testbed costs.
 
-Registry ids (extra ``safety``; `make` installs Safety-Gymnasium, see STACK.md):
+Registry ids (extra ``safety``; `make` installs Safety-Gymnasium, see docs/STACK.md):
 
 | id | agents | family |
 |---|---|---|

@@ -18,7 +18,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 # pygame (MPE's renderer) lets SDL install its own SIGTERM/SIGINT handlers, which would swallow
-# the signal that stops a run; keep Python's (STACK.md).
+# the signal that stops a run; keep Python's (docs/STACK.md).
 os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
 from testbed._quiet import silence_adroit_notice  # noqa: E402
@@ -27,7 +27,7 @@ silence_adroit_notice()
 
 # gymnasium must be imported before pettingzoo: gymnasium 0.29 loads its plugin entry points on
 # import, gymnasium-robotics is one and imports pettingzoo, which fails if pettingzoo is half
-# imported at that moment (STACK.md, trap 4).
+# imported at that moment (docs/STACK.md, trap 4).
 import gymnasium  # noqa: E402, F401
 
 from testbed._version import __version__  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import testbed  # noqa: E402, F401  (imports gymnasium before pettingzoo, see STACK.md trap 4)
+import testbed  # noqa: E402, F401  (imports gymnasium before pettingzoo, see docs/STACK.md trap 4)
 
 REPO = Path(__file__).resolve().parents[1]
 # Helper modules shared by tests (fake envs, ...). Tests are imported with

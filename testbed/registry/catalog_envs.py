@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from testbed._stack import gym_id, kaz_name
 from testbed.registry.catalog_more import PETTINGZOO_MORE
 from testbed.registry.catalog_safety import SAFETY_ENVS
 from testbed.registry.specs import EnvSpec
@@ -89,8 +90,8 @@ ENVS: dict[str, EnvSpec] = {
         "Chess with AlphaZero-style observation and action planes.",
     ),
     # PettingZoo butterfly, parallel API.
-    "butterfly/knights_archers_zombies_v10": EnvSpec(
-        "testbed.envs.pettingzoo_std:knights_archers_zombies_v10",
+    f"butterfly/{kaz_name()}": EnvSpec(  # v10 or v11, per stack (testbed._stack)
+        f"testbed.envs.pettingzoo_std:{kaz_name()}",
         "cooperative",
         "parallel",
         "num_archers + num_knights (default 2 + 2)",
@@ -235,16 +236,16 @@ ENVS: dict[str, EnvSpec] = {
         "discrete",
         "Tabular: cross a (slippery) frozen lake to the goal; +1 on reaching it.",
     ),
-    "gym/CliffWalking-v0": EnvSpec(
-        "testbed.envs.gymnasium_single:cliff_walking_v0",
+    f"gym/{gym_id('CliffWalking')}": EnvSpec(
+        "testbed.envs.gymnasium_single:cliff_walking",
         "single-agent",
         "parallel",
         "1",
         "discrete",
         "Tabular: walk along a cliff; -1 per step, -100 for a fall; optimum -13.",
     ),
-    "gym/Taxi-v3": EnvSpec(
-        "testbed.envs.gymnasium_single:taxi_v3",
+    f"gym/{gym_id('Taxi')}": EnvSpec(
+        "testbed.envs.gymnasium_single:taxi",
         "single-agent",
         "parallel",
         "1",

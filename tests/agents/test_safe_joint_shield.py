@@ -4,7 +4,7 @@ training through the harness, checkpoints, and a clear refusal of per-agent poli
 
 from __future__ import annotations
 
-import gymnasium  # noqa: F401  (before pettingzoo, see STACK.md trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo, see docs/STACK.md trap 4)
 import pytest
 import torch
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gymnasium  # noqa: F401  (before pettingzoo; STACK.md, trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo; docs/STACK.md, trap 4)
 import numpy as np
 import pytest
 from gymnasium import spaces

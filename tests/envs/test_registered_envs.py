@@ -19,9 +19,10 @@ Parametrized over the registry itself, so entries added later are tested without
 - (d) the `EnvSpec` is true: api, action kind (and the parameter that switches it), masks,
   the default number of agents, `metadata["name"]`, an explicit factory signature.
 
-An env whose optional dependency (`EnvSpec.extra`) cannot be imported is skipped, naming the
-extra. Every id runs every check by default (about 2 minutes on 2 cores, most of it
-Safety-Gymnasium rebuilding its MuJoCo world on each reset). For a quick local loop,
+An env whose optional dependency (`EnvSpec.extra`) is not installed is skipped, naming the
+extra and the missing package; an installed package that fails to import or build fails.
+Every id runs every check by default (about 2 minutes on 2 cores, most of it Safety-Gymnasium
+rebuilding its MuJoCo world on each reset). For a quick local loop,
 `TESTBED_QUICK_ENVS=1` runs (a)-(c) on a sample of each large family (more than `SAMPLE_ABOVE`
 ids from one factory module with the same `extra`) that covers every (api, agents, actions)
 signature, every cost name and the no-cost case; the others are skipped with a reason. (d)
@@ -38,6 +39,7 @@ Text formats read from `EnvSpec` (what registry authors must write):
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
 import math
 import os
@@ -114,18 +116,30 @@ def skip_unless_sampled(env_id: str) -> None:
 
 
 def build(env_id: str, **params: Any) -> Any:
-    """`make_env`, skipping when the env's optional dependency is missing."""
+    """`make_env`, skipping only when a package the env's optional extra brings is not
+    installed; any other build error (a package that is installed but breaks) fails."""
     extra = ENVS[env_id].extra
     try:
         return make_env(env_id, **params)
-    except ImportError as exc:
-        if extra is None:
+    except (ModuleNotFoundError, BadInput) as exc:
+        missing = not_installed(exc)
+        if extra is None or missing is None:
             raise
-        pytest.skip(f"{env_id} needs the {extra!r} extra (pip install 'testbed[{extra}]'): {exc}")
-    except BadInput as exc:
-        if extra is None or extra not in str(exc):
-            raise
-        pytest.skip(f"{env_id} needs the {extra!r} extra: {exc}")
+        pytest.skip(
+            f"{env_id} needs the {extra!r} extra (pip install 'testbed[{extra}]'): package "
+            f"{missing!r} is not installed"
+        )
+
+
+def not_installed(exc: BaseException) -> str | None:
+    """The top-level package whose absence caused `exc` (or its cause), if it is truly not
+    installed; None when the package is there (a missing submodule is breakage, e.g. a
+    module that a newer release removed)."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            top = error.name.partition(".")[0]
+            return top if importlib.util.find_spec(top) is None else None
+    return None
 
 
 def module_doc(env_id: str) -> str:

@@ -7,7 +7,7 @@ import dataclasses
 import importlib.util
 import sys
 
-import gymnasium  # noqa: F401  (before pettingzoo; STACK.md, trap 4)
+import gymnasium  # noqa: F401  (before pettingzoo; docs/STACK.md, trap 4)
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
