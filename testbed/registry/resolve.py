@@ -35,6 +35,7 @@ from pettingzoo import AECEnv, ParallelEnv
 from testbed.errors import BadInput, exception_text
 from testbed.registry.catalog_agents import AGENTS
 from testbed.registry.catalog_envs import ENVS
+from testbed.registry.catalog_more import missing_here
 
 # ---------------------------------------------------------------------------------------------
 # Resolution
@@ -58,6 +59,12 @@ def agent_ids() -> list[str]:
 
 
 def _unknown(what: str, name: str, known: list[str], where: str | None) -> BadInput:
+    if what == "env" and name in missing_here():
+        return BadInput(
+            f"{name!r} runs on the legacy dependency stack only: {missing_here()[name]}",
+            where=where,
+            hint="install testbed with constraints.txt (`make`, STACK=legacy; docs/STACK.md)",
+        )
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     if not close:  # also match on the last part, e.g. "simple_spread" -> "mpe/simple_spread_v3"
         tails = {k.split("/")[-1]: k for k in known}

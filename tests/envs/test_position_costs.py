@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 from pettingzoo.test import api_test, parallel_api_test
 
+from testbed._stack import kaz_name, mpe_module
 from testbed.envs.constraints import add_costs
 from testbed.envs.positions import bodies
 from testbed.registry import make_env
+from testbed.registry.catalog_more import missing_here
+
+# PettingZoo 1.25+ has no pursuit_v4 / waterworld_v4: those run on the legacy stack only (a
+# clear error on the modern one, tested in tests/envs/test_registered_envs.py)
+LEGACY_ONLY = pytest.mark.skipif(
+    "sisl/pursuit_v4" in missing_here(), reason="pursuit_v4/waterworld_v4: legacy stack only"
+)
 
 COSTS = {
     "collision": {"type": "collision"},
@@ -21,8 +29,9 @@ COSTS = {
 
 @pytest.mark.parametrize(
     "env_id",
-    ["sisl/pursuit_v4", "sisl/waterworld_v4", "sisl/multiwalker_v9",
-     "butterfly/pistonball_v6", "butterfly/knights_archers_zombies_v10", "testbed/foraging_v0"],
+    [pytest.param("sisl/pursuit_v4", marks=LEGACY_ONLY),
+     pytest.param("sisl/waterworld_v4", marks=LEGACY_ONLY), "sisl/multiwalker_v9",
+     "butterfly/pistonball_v6", f"butterfly/{kaz_name()}", "testbed/foraging_v0"],
 )  # fmt: skip
 def test_position_costs_on_envs_that_expose_positions(env_id):
     env = add_costs(make_env(env_id), COSTS)
@@ -38,6 +47,7 @@ def test_position_costs_on_envs_that_expose_positions(env_id):
             assert info["cost"] == pytest.approx(sum(info["costs"].values()))
 
 
+@LEGACY_ONLY
 def test_pursuers_on_one_cell_collide_and_moving_counts_as_speed():
     env = add_costs(make_env("sisl/pursuit_v4", n_pursuers=3), COSTS)
     env.reset(seed=0)
@@ -55,6 +65,7 @@ def test_pursuers_on_one_cell_collide_and_moving_counts_as_speed():
     assert infos["pursuer_2"]["costs"]["speed"] == float(moved > 0.5)
 
 
+@LEGACY_ONLY
 def test_waterworld_speed_reads_the_body_velocity():
     env = add_costs(
         make_env("sisl/waterworld_v4"),
@@ -72,7 +83,7 @@ def test_waterworld_speed_reads_the_body_velocity():
 def test_costs_on_a_turn_based_env():
     """AEC: MPE simple_spread's AEC form gets collision costs, passes PettingZoo's api test,
     and an overlapping pair is charged at the next turn of each."""
-    from pettingzoo.mpe import simple_spread_v3
+    simple_spread_v3 = mpe_module("simple_spread_v3")
 
     api_test(add_costs(simple_spread_v3.env(), COSTS), num_cycles=20)
     env = add_costs(simple_spread_v3.env(), {"collision": {"type": "collision", "weight": 2.0}})

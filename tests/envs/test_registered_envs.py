@@ -62,6 +62,7 @@ from testbed.conformance.env import (
 )
 from testbed.errors import BadInput
 from testbed.registry import ENV_KINDS, ENVS, EnvSpec, env_factory, make_env
+from testbed.registry.catalog_more import LEGACY_ONLY, missing_here
 
 ENV_IDS = sorted(ENVS)
 API_CYCLES = 20
@@ -312,3 +313,15 @@ def test_the_sample_covers_every_family() -> None:
         ]
         covered = set().union(*(coverage(ENVS[i]) for i in family))
         assert coverage(spec) <= covered, f"{env_id}: nothing in the sample covers it"
+
+
+@pytest.mark.parametrize("env_id", sorted(LEGACY_ONLY))
+def test_legacy_only_envs_name_the_stack_that_runs_them(env_id: str) -> None:
+    """PettingZoo 1.25+ removed or replaced these: on the modern stack asking for one is one
+    clear error naming the legacy stack; on the legacy stack they are registered and build."""
+    if env_id not in missing_here():
+        assert env_id in ENVS
+        return
+    with pytest.raises(BadInput, match="legacy dependency stack only") as raised:
+        make_env(env_id)
+    assert "constraints.txt" in (raised.value.hint or "")
