@@ -99,7 +99,10 @@ def _pistonball(u: Any) -> Bodies:
 
 
 def _kaz(u: Any) -> Bodies:
-    sprites = {a.agent_name: a for a in u.agent_list}
+    if hasattr(u, "agent_map"):  # v11 (PettingZoo 1.25+): {name: Player}
+        sprites = dict(u.agent_map)
+    else:  # v10: a list of the live players
+        sprites = {a.agent_name: a for a in u.agent_list}
     return Bodies(
         {name: _vec(s.rect.center) for name, s in sprites.items()},
         {name: s.rect.width / 2 for name, s in sprites.items()},
