@@ -140,6 +140,16 @@ AGENTS: dict[str, AgentSpec] = {
         try_params={"replies": [1, 2, 0], "epsilon": 0.1},
     ),
     # <<< custom agents: competitive + mixed
+    # >>> causal
+    "causal_q": AgentSpec(
+        "testbed.agents.causal.causal_q:CausalQ",
+        "causal",
+        "Tabular Q-learning on the reward's causal parents, found by PC (causal-learn) on "
+        "the agent's own interventions; discover: false conditions on every feature.",
+        envs=("testbed/confounded_v0",),
+        try_params={"discovery_steps": 150},
+    ),
+    # <<< causal
     # >>> value-based
     "q_learning": AgentSpec(
         "testbed.agents.value.q_learning:QLearning",

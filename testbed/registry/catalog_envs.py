@@ -187,6 +187,17 @@ ENVS: dict[str, EnvSpec] = {
         "2017): reward minus the distance, 20 steps; a task family for meta-RL.",
     ),
     # <<< custom envs: meta-learning task families
+    # >>> custom envs: causal RL
+    "testbed/confounded_v0": EnvSpec(
+        "testbed.envs.confounded:confounded_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete",
+        "Answer with a hidden cause; a confounded spurious feature agrees with the reward in "
+        "the train distribution and flips at test; do-interventions for causal discovery.",
+    ),
+    # <<< custom envs: causal RL
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
     "gym/CartPole-v1": EnvSpec(
         "testbed.envs.gymnasium_single:cartpole_v1",

@@ -37,6 +37,19 @@ from testbed.train.state import (
 from testbed.train.turns import train_turns
 
 
+def run_experiments(env: ParallelEnv, learners: Mapping[str, Any], seed: int, budget: int) -> int:
+    """Let learners that experiment before learning (`experiment(env, agent, seed, budget)`,
+    e.g. causal_q's interventions) do so in the env; the env steps they used, which count in
+    the budget."""
+    used = 0
+    for index, (agent, learner) in enumerate(learners.items()):
+        experiment = getattr(learner, "experiment", None)
+        if callable(experiment):
+            seed_k = stream_seed(seed, "experiment", index)
+            used += int(experiment(env, agent, seed_k, budget - used))
+    return used
+
+
 def train(
     env: ParallelEnv,
     policies: Mapping[str, Policy],
@@ -68,6 +81,8 @@ def train(
         )
     state = state or TrainState()
     learners = {a: p for a, p in policies.items() if is_learner(p)}
+    if state.step == 0:
+        state.step += run_experiments(env, learners, seed, total_steps)
     joint = [(g, names) for g, names in groups(policies).values() if is_learner(g)]
     in_joint = {a for _, names in joint for a in names}
     while state.step < total_steps:

@@ -45,9 +45,25 @@ class TrainView:
             style="dim",
         )
         title = f"[bold]train[/] {r.name} · [cyan]{r.env['id']}[/]"
+        lines = [Text(line, style="dim") for line in experiment_lines(r.experiments)]
         if r.sweep is not None:
             return Panel(sweep_table(r.sweep), title=title + " · sweep", title_align="left")
-        return Panel(Group(table, footer), title=title, title_align="left")
+        return Panel(Group(table, *lines, footer), title=title, title_align="left")
+
+
+def experiment_lines(experiments: dict[str, Any] | None) -> list[str]:
+    """One line per experimenting learner: steps spent and the parents found."""
+    lines = []
+    for agent, found in (experiments or {}).items():
+        parts = [f"{agent} experimented for {found['steps']} steps"]
+        for label in ("interventional", "observational"):
+            if label in found:
+                parents = ", ".join(found[label]["parents"]) or "none"
+                parts.append(f"reward's parents from {label} rows: {parents}")
+        if "conditions_on" in found:
+            parts.append(f"conditions on: {', '.join(found['conditions_on']) or 'nothing'}")
+        lines.append("; ".join(parts))
+    return lines
 
 
 def _interval(stat: dict[str, Any]) -> str:
@@ -109,6 +125,7 @@ def train_markdown(result: TrainResult) -> list[str]:
         f"| {result.steps} | {result.episodes} | {fmt(final.get('eval_return'))} | "
         f"{fmt(final.get('eval_cost'))} | {result.wall_time_s:.1f} |",
         "",
+        *[line + "." for line in experiment_lines(result.experiments)],
         f"Checkpoints: `{result.folder}/checkpoints/final/`.",
         "",
     ]

@@ -27,6 +27,9 @@ class TrainResult(StageResult):
     self_play: dict[str, Any] | None = None
     transfer: dict[str, Any] | None = None
     """With `init_from:`: per learning unit, the tensors copied, kept fresh, and frozen."""
+    experiments: dict[str, Any] | None = None
+    """Learners that experiment before training (causal_q): per agent, the env steps spent
+    and what the experiments found."""
     sweep: dict[str, Any] | None = None
     """With `seeds:`: every seed's run and the aggregates over seeds (the other fields are
     the first seed's run)."""

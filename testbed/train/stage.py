@@ -72,6 +72,16 @@ def run_train(
     return _TrainRun(scenario, index, stage_folder(out_dir, name), on_progress, continue_from).run()
 
 
+def experiment_summaries(policies: dict[str, Any], learners: list[str]) -> dict[str, Any] | None:
+    """{agent: what its experiments found} for learners that experimented (causal_q)."""
+    found = {}
+    for agent in learners:
+        summary = getattr(policies[agent], "summary", None)
+        if callable(summary) and summary().get("steps"):
+            found[agent] = summary()
+    return found or None
+
+
 def stage_folder(out_dir: Path | None, name: str) -> Path:
     """`<out_dir>/<stage>/`, where a train stage writes its curve and checkpoints."""
     if out_dir is None:
@@ -206,6 +216,12 @@ class _TrainRun:
             1 if self.offline_only else choose_num_envs(scenario, index, self.env, self.policies)
         )
         self.previous_step = self.state.step
+        for agent in self.learners:  # learners that experiment first (causal_q) need an env
+            check = getattr(self.policies[agent], "check_lab", None)  # that allows it
+            try:
+                check is None or check(self.env)
+            except ValueError as exc:
+                raise BadInput(str(exc), where=self._where("agents")) from None
 
     def _where(self, *loc: Any) -> str | None:
         return self.scenario.where("stages", self.index, *loc)
@@ -377,6 +393,7 @@ class _TrainRun:
             metrics=self.state.metrics,
             checkpoints=final,
             transfer=self.transfer,
+            experiments=experiment_summaries(self.policies, self.learners),
             folder=str(self.folder),
             wall_time_s=self.curve.elapsed,
         )
