@@ -41,8 +41,11 @@ $(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 run: $(STAMP)
 	$(BIN)/testbed run scenarios/quickstart.yaml
 
+# Two pytest workers (pytest-xdist), one test file per worker at a time (--dist loadfile: a
+# file's module fixtures, e.g. its Ray cluster, are built once). PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 # The HTML report is tested in a real headless browser: Debian's chromium package, driven by
 # playwright (pip). Installed once with apt-get (the machines' user is root); skipped when
