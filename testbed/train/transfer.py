@@ -62,7 +62,8 @@ def _is_optimizer(node: Any) -> bool:
 
 
 def flat_tensors(state: Any, prefix: str = "") -> dict[str, Any]:
-    """{dotted path: tensor} of the float tensors of a (nested) state dict, optimizers left out."""
+    """{dotted path: tensor} of the float tensors of a (nested) state dict, optimizers left out;
+    list items are named by their index (`actors.0.body.0.weight`)."""
     import torch
 
     found: dict[str, Any] = {}
@@ -71,6 +72,9 @@ def flat_tensors(state: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(state, dict):
         for key, value in state.items():
             found.update(flat_tensors(value, f"{prefix}{key}."))
+    elif isinstance(state, list | tuple):  # e.g. MAPPO's actors, one per parameter group
+        for index, value in enumerate(state):
+            found.update(flat_tensors(value, f"{prefix}{index}."))
     elif isinstance(state, torch.Tensor) and state.is_floating_point():
         found[prefix[:-1]] = state
     return found
@@ -81,6 +85,8 @@ def _replace(state: Any, new: dict[str, Any], prefix: str = "") -> Any:
         return state
     if isinstance(state, dict):
         return {k: _replace(v, new, f"{prefix}{k}.") for k, v in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_replace(v, new, f"{prefix}{i}.") for i, v in enumerate(state))
     return new.get(prefix[:-1], state)
 
 

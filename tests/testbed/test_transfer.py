@@ -50,6 +50,30 @@ def test_other_observation_sizes_keep_a_fresh_first_layer() -> None:
         )
 
 
+def _mappo(n_agents: int, seed: int):
+    torch.manual_seed(seed)
+    env = testbed.make_env("mpe/simple_spread_v3", N=n_agents)
+    names = env.possible_agents
+    return make_agent(
+        "mappo",
+        {a: env.observation_space(a) for a in names},
+        {a: env.action_space(a) for a in names},
+        hidden=[16, 16],
+    )
+
+
+def test_a_shared_mappo_transfers_from_three_agents_to_four() -> None:
+    """Parameter sharing: the layers past the inputs fit whatever the number of agents."""
+    source, target = _mappo(3, seed=1).state_dict(), _mappo(4, seed=2)
+    report = apply_transfer(target, source, InitFrom(checkpoint="x", freeze=["actors.0.net.2"]))
+    assert sorted(report.mismatched) == ["actors.0.net.0.weight", "critics.0.0.weight"]
+    state = target.state_dict()
+    for path in ("actors.0.net.2.weight", "actors.0.net.4.bias", "critics.0.2.weight"):
+        part, index, rest = path.split(".", 2)
+        assert torch.equal(state[part][int(index)][rest], source[part][int(index)][rest])
+    assert report.frozen == ["actors.0.net.2.weight", "actors.0.net.2.bias"]
+
+
 def test_frozen_layers_do_not_learn() -> None:
     source = _ppo(4, seed=1).state_dict()
     agent = _ppo(4, seed=2)
