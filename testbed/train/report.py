@@ -47,7 +47,25 @@ class TrainView:
         title = f"[bold]train[/] {r.name} · [cyan]{r.env['id']}[/]"
         if r.sweep is not None:
             return Panel(sweep_table(r.sweep), title=title + " · sweep", title_align="left")
-        return Panel(Group(table, footer), title=title, title_align="left")
+        usage = [Text(line, style="dim") for line in language_model_lines(r.metrics)]
+        return Panel(Group(table, footer, *usage), title=title, title_align="left")
+
+
+def language_model_lines(metrics: dict[str, dict[str, float]]) -> list[str]:
+    """What learners advised by a language model (`llm_advised`) spent on it."""
+    lines = []
+    for agent, m in metrics.items():
+        if "llm_queries" not in m:
+            continue
+        lines.append(
+            f"language model advising {agent}: {m['llm_queries']:.0f} queries, "
+            f"{m['llm_calls']:.0f} calls, {m['llm_cache_hits']:.0f} cache hits, "
+            f"{m['llm_failures']:.0f} failed, {m['llm_fallbacks']:.0f} fallbacks, "
+            f"{m['llm_tokens']:.0f} tokens, {m['llm_latency_s']:.1f} s in calls; per training "
+            f"episode {m.get('llm_tokens_per_episode', 0.0):.1f} tokens, "
+            f"{m.get('llm_latency_s_per_episode', 0.0):.3f} s"
+        )
+    return lines
 
 
 def _interval(stat: dict[str, Any]) -> str:
@@ -111,4 +129,5 @@ def train_markdown(result: TrainResult) -> list[str]:
         "",
         f"Checkpoints: `{result.folder}/checkpoints/final/`.",
         "",
+        *[f"{line}." for line in language_model_lines(result.metrics)],
     ]
