@@ -157,17 +157,27 @@ def arms() -> list[dict[str, Any]]:
     return found
 
 
-def ci(values: list[float]) -> str:
+def ci(values: list[float], digits: int = 3) -> str:
     s = summarize(values)
-    return f"{s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"
+    return f"{s.mean:.{digits}f} [{s.ci_low:.{digits}f}, {s.ci_high:.{digits}f}]"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=30_000)
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="rewrite future_llm.md from future_llm.json, running nothing",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads((args.out / "future_llm.json").read_text(encoding="utf-8"))
+        args.steps = saved["meta"]["steps"]
+        write(saved["arms"], args, saved["meta"]["seeds"], saved["meta"]["wall_s"])
+        return
     seeds = list(range(args.seeds))
     results: dict[str, list[dict[str, Any]]] = {}
     started = time.perf_counter()
@@ -219,7 +229,7 @@ def write(results: dict[str, list[dict[str, Any]]], args: Any, seeds: list[int],
         reach = [r["steps_to_threshold"] for r in rows]
         reached = [r for r in reach if r is not None]
         reach_text = (
-            ci(reached)
+            ci(reached, 0)
             if len(reached) == len(reach)
             else (f"{len(reached)}/{len(reach)} seeds reached")
         )
@@ -238,7 +248,34 @@ def write(results: dict[str, list[dict[str, Any]]], args: Any, seeds: list[int],
               "OpenAI-compatible server through the `openai` backend, disk cache and rate "
               "limit (500 calls/s); its `LLM calls` are the real HTTP requests, the rest were "
               "cache hits.", ""]  # fmt: skip
+    lines += verdicts(results)
     (args.out / "future_llm.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def verdicts(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The claim, checked on the table's numbers (means over seeds)."""
+    auc = [float(np.mean([r["auc"] for r in results[f"advised q={q:g}"]])) for q in QUALITIES]
+    rising = all(a <= b for a, b in zip(auc, auc[1:], strict=False))
+    base = results["unadvised"]
+    means = ", ".join(f"{a:.3f}" for a in auc)
+    qs = ", ".join(f"{q:g}" for q in QUALITIES)
+    unadvised = float(np.mean([r["auc"] for r in base]))
+    lines = [
+        f"- Sample efficiency rises with q (AUC means {means} for q = {qs}): "
+        f"{'yes' if rising else 'NO'}; unadvised {unadvised:.3f}."
+    ]
+    for name, rows in results.items():
+        if name == "unadvised":
+            continue
+        same = all(r["final_success"] == b["final_success"] for r, b in zip(rows, base))  # noqa: B905
+        shares = ", ".join(f"{r['final_shortest']:.2f}" for r in rows)
+        base_shares = ", ".join(f"{b['final_shortest']:.2f}" for b in base)
+        lines.append(
+            f"- {name}: final greedy success equals the unadvised learner's on every seed: "
+            f"{'yes' if same else 'NO'}; shortest-path share per seed {shares} (unadvised "
+            f"{base_shares})."
+        )
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from gymnasium import spaces
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from testbed.agents.llm.calls import CachedModel, Sampling, Usage
 from testbed.agents.llm.model import LanguageModel, LocalCausalLM, OpenAIChat, ScriptedText
@@ -40,6 +40,12 @@ log = logging.getLogger("testbed.llm")
 Positive = Annotated[float, Field(gt=0)]
 
 
+def _http(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {url!r}")
+    return url
+
+
 @dataclass(frozen=True)
 class LanguageModelConfig:
     """Which language model answers, how it is asked, and what happens when it cannot."""
@@ -51,7 +57,7 @@ class LanguageModelConfig:
     """openai: the model name at the endpoint; transformers: the model folder (relative to the
     working directory); scripted: `module:factory`, called with `scripted_params`, returning a
     text policy (messages -> text)."""
-    base_url: str = "http://127.0.0.1:11434/v1"
+    base_url: Annotated[str, AfterValidator(_http)] = "http://127.0.0.1:11434/v1"
     """openai: the endpoint's base URL (default: Ollama on this machine)."""
     api_key_env: str = ""
     """openai: the environment variable holding the API key ("" = send none)."""

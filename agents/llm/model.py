@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from testbed.errors import BadInput
+
 Messages = list[dict[str, str]]
 
 
@@ -205,7 +207,10 @@ class ScriptedText:
     def __init__(self, reference: str, params: dict[str, Any] | None = None):
         from testbed.registry import load_reference  # code the scenario names, like a predicate
 
-        target = load_reference(reference)
+        try:
+            target = load_reference(reference)
+        except BadInput as exc:  # reported where the agent is, by the registry
+            raise ValueError(f"scripted model: {exc.message}") from None
         self.name = reference + (json.dumps(params, sort_keys=True) if params else "")
         try:
             self.policy: Callable[[Messages], str] = target(**(params or {}))

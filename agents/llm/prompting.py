@@ -121,9 +121,13 @@ def generic_text(observation: Any, space: spaces.Space) -> str:
 def renderer_for(env_id: str, reference: str = "") -> Renderer:
     """The user's renderer (`module:function`), else the env's, else the generic one."""
     if reference:
+        from testbed.errors import BadInput
         from testbed.registry import load_reference  # code the scenario names
 
-        return load_reference(reference)
+        try:
+            return load_reference(reference)
+        except BadInput as exc:  # reported where the agent is, by the registry
+            raise ValueError(f"render: {exc.message}") from None
     return RENDERERS.get(env_id, generic_text)
 
 
