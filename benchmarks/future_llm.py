@@ -17,7 +17,12 @@ the budget). Arms, each over the same seeds:
   path) in the others, consistently per state;
 - `advised q=0.75 over HTTP`: the same advisor served by a real OpenAI-compatible HTTP server
   on 127.0.0.1 (testbed.agents.llm.serve), called through the `openai` backend with its disk
-  cache (a fresh folder per seed) and rate limit: the full language-model path.
+  cache (a fresh folder per seed) and rate limit: the full language-model path;
+- `shaped q=Q` for Q in {0, 1}: the potential-based route. The unadvised learner learns from
+  r + gamma Phi(s') - Phi(s) where Phi(s) is a scripted rater's 0-10 closeness rating / 10
+  (testbed.agents.llm.scripted:four_rooms_rater through testbed.agents.llm.rating, the same
+  code as `shaping: {language_model: ...}`): exact in a share Q of the states, uniformly
+  random in the others (Q = 0: a useless, misleading potential).
 
 Every 1,000 env steps the greedy policy is run from each of the 103 start cells (no slip: one
 deterministic episode each). Reported per arm with 95 % t-intervals over seeds: the area under
@@ -44,11 +49,14 @@ import numpy as np
 import torch
 
 import testbed  # noqa: F401
+from testbed.agents.llm.agent import LanguageModelConfig
+from testbed.agents.llm.rating import LanguageModelPotential
 from testbed.agents.llm.scripted import four_rooms_advisor, four_rooms_distances
 from testbed.agents.llm.serve import ChatServer
 from testbed.envs.four_rooms import AGENT, FREE, four_rooms_v0
 from testbed.evaluate.stats import summarize
 from testbed.registry import make_agent
+from testbed.train.shaping import potential_term
 
 RESULTS = Path(__file__).parent / "results"
 QUALITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -58,6 +66,8 @@ EVAL_EVERY = 1000
 THRESHOLD = 0.9
 GAMMA = 0.99
 ADVISOR = "testbed.agents.llm.scripted:four_rooms_advisor"
+RATER = "testbed.agents.llm.scripted:four_rooms_rater"
+SHAPING_QUALITIES = (0.0, 1.0)
 
 
 def learner_params(steps: int) -> dict[str, Any]:
@@ -67,7 +77,7 @@ def learner_params(steps: int) -> dict[str, Any]:
 def build(arm: dict[str, Any], seed: int, steps: int, cache: Path, base_url: str) -> Any:
     env = four_rooms_v0(slip=0.0, max_steps=EPISODE_STEPS)
     obs_space, act_space = env.observation_space(AGENT), env.action_space(AGENT)
-    if arm["quality"] is None:
+    if arm["quality"] is None or arm.get("shaping"):
         return make_agent("q_learning", obs_space, act_space, **learner_params(steps))
     common = {
         "env": "testbed/four_rooms_v0",
@@ -108,10 +118,29 @@ def greedy_scores(agent: Any) -> tuple[float, float, float]:
     return reached / len(starts), ratio / len(starts), optimal / len(starts)
 
 
+def rating_potential(quality: float, seed: int) -> LanguageModelPotential:
+    """Phi(s) = a scripted rater's 0-10 closeness rating / 10, through the language-model
+    plumbing (prompt, call, parse); right in a share `quality` of the states."""
+    config = LanguageModelConfig(backend="scripted", model=RATER, env="testbed/four_rooms_v0",
+                                 scripted_params={"quality": quality, "seed": seed},
+                                 cache_dir="")  # fmt: skip
+    return LanguageModelPotential(four_rooms_v0().observation_space(AGENT), config)
+
+
+def shaped(phi: LanguageModelPotential | None, obs: int, nxt: int, reward: float, term: bool):
+    """The reward the learner sees: r + gamma Phi(s') - Phi(s) (Phi = 0 at the terminal)."""
+    if phi is None:
+        return reward
+    x = np.eye(len(FREE), dtype=np.float32)[[obs, nxt]]
+    values = phi(x)
+    return reward + float(potential_term(values[:1], values[1:], GAMMA, np.array([term]))[0])
+
+
 def run_arm(arm: dict[str, Any], seed: int, steps: int, base_url: str) -> dict[str, Any]:
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory() as cache:
         agent = build(arm, seed, steps, Path(cache), base_url)
+        phi = rating_potential(arm["quality"], seed) if arm.get("shaping") else None
         env = four_rooms_v0(slip=0.0, max_steps=EPISODE_STEPS)
         started = time.perf_counter()
         curve: list[tuple[int, float, float, float]] = []
@@ -123,7 +152,8 @@ def run_arm(arm: dict[str, Any], seed: int, steps: int, base_url: str) -> dict[s
                 action = agent.explore(obs)
                 nxt, rew, term, trunc, _ = env.step({AGENT: action})
                 done = term[AGENT] or trunc[AGENT]
-                agent.observe({"obs": obs, "action": action, "reward": rew[AGENT],
+                reward = shaped(phi, obs, nxt[AGENT], rew[AGENT], term[AGENT])
+                agent.observe({"obs": obs, "action": action, "reward": reward,
                                "next_obs": nxt[AGENT], "terminated": term[AGENT],
                                "truncated": trunc[AGENT]})  # fmt: skip
                 metrics = agent.update()
@@ -131,6 +161,8 @@ def run_arm(arm: dict[str, Any], seed: int, steps: int, base_url: str) -> dict[s
                 if step % EVAL_EVERY == 0:
                     curve.append((step, *greedy_scores(agent)))
         wall = time.perf_counter() - started
+    if phi is not None:
+        metrics = phi.usage.as_dict()
     success = [c[1] for c in curve]
     reach = next((c[0] for c in curve if c[1] >= THRESHOLD), None)
     return {
@@ -154,6 +186,8 @@ def arms() -> list[dict[str, Any]]:
     found += [{"name": f"advised q={q:g}", "quality": q, "http": False} for q in QUALITIES]
     found.append({"name": f"advised q={HTTP_QUALITY:g} over HTTP", "quality": HTTP_QUALITY,
                   "http": True})  # fmt: skip
+    found += [{"name": f"shaped q={q:g}", "quality": q, "http": False, "shaping": True}
+              for q in SHAPING_QUALITIES]  # fmt: skip
     return found
 
 

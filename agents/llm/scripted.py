@@ -7,7 +7,8 @@ four-rooms renderer writes them) and names a shortest-path action toward the def
 probability `quality`, else a wrong one (not on any shortest path). Which states get wrong
 advice, and which wrong action, is drawn once per state from `seed`, so an advisor is
 consistent, as a cached language model is; `unparsable` is the share of states answered with
-text naming no action.
+text naming no action. `four_rooms_rater` rates states 0-10 by closeness to the goal, for a
+language-model shaping potential (testbed/agents/llm/rating.py).
 """
 
 from __future__ import annotations
@@ -87,6 +88,27 @@ def four_rooms_advisor(
             return "I cannot tell where the agent is."
         action = advice[cell_of(int(found.group(1)), int(found.group(2)))]
         return "Hmm, hard to say." if action < 0 else f"Move {NAMES[action]}."
+
+    return answer
+
+
+def four_rooms_rater(quality: float = 1.0, seed: int = 0) -> Callable[[Messages], str]:
+    """A text policy rating four-rooms states 0-10 by closeness to the default goal
+    (10 * (1 - distance / largest distance)); in a share 1 - `quality` of the states (drawn
+    once from `seed`) the rating is a uniformly random one instead."""
+    from testbed.envs.four_rooms import FREE, cell_of
+
+    distance = four_rooms_distances()
+    rng = np.random.default_rng(seed)
+    ratings = 10.0 * (1.0 - distance / distance.max())
+    wrong = rng.random(len(FREE)) >= quality
+    ratings[wrong] = rng.uniform(0.0, 10.0, int(wrong.sum()))
+
+    def answer(messages: Messages) -> str:
+        found = POSITION.search(messages[-1]["content"])
+        if found is None:
+            return "No idea."
+        return f"{ratings[cell_of(int(found.group(1)), int(found.group(2)))]:.1f}"
 
     return answer
 

@@ -52,13 +52,15 @@ class TrainView:
 
 
 def language_model_lines(metrics: dict[str, dict[str, float]]) -> list[str]:
-    """What learners advised by a language model (`llm_advised`) spent on it."""
+    """What a language model advising a learner (`llm_advised`), or rating states for
+    shaping (`shaping.language_model`), cost."""
     lines = []
     for agent, m in metrics.items():
         if "llm_queries" not in m:
             continue
         lines.append(
-            f"language model advising {agent}: {m['llm_queries']:.0f} queries, "
+            f"language model ({'shaping' if agent == 'shaping' else 'advising ' + agent}): "
+            f"{m['llm_queries']:.0f} queries, "
             f"{m['llm_calls']:.0f} calls, {m['llm_cache_hits']:.0f} cache hits, "
             f"{m['llm_failures']:.0f} failed, {m['llm_fallbacks']:.0f} fallbacks, "
             f"{m['llm_tokens']:.0f} tokens, {m['llm_latency_s']:.1f} s in calls; per training "

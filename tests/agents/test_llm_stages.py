@@ -114,7 +114,7 @@ def test_a_train_stage_with_an_advised_learner_reports_its_usage(write_yaml, tmp
     metrics = result.stages[0]["metrics"]["agent_0"]
     assert metrics["llm_queries"] > 0 and metrics["llm_calls"] <= 103
     assert metrics["llm_calls"] + metrics["llm_cache_hits"] == metrics["llm_queries"]
-    assert "language model advising agent_0" in (tmp_path / "run" / "summary.md").read_text()
+    assert "language model (advising agent_0)" in (tmp_path / "run" / "summary.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -147,3 +147,44 @@ def test_bad_advice_fields_are_one_clear_error(write_yaml, capsys):
     assert main(["validate", str(path)]) == 2
     err = "".join(capsys.readouterr()).replace("\n", "")
     assert "'prior_start'" in err and "less than or equal to 1" in err
+
+
+RATER = "testbed.agents.llm.scripted:four_rooms_rater"
+
+
+def test_a_language_model_rating_is_a_shaping_potential(write_yaml, tmp_path):
+    from testbed.agents.llm.rating import parse_rating
+
+    assert [parse_rating(t) for t in ("7.5", "I'd say 11, no, 3", "none", "10/10")] == [
+        7.5, 3.0, None, 10.0]  # fmt: skip
+    shaping = f"""shaping: {{language_model: {{backend: scripted, model: "{RATER}",
+                  env: testbed/four_rooms_v0, cache_dir: ""}}}}"""
+    extra = f"steps: 300\n        eval_every: 150\n        num_envs: 1\n        {shaping}"
+    path = write_yaml(scenario_text("q_learning", "train", extra))
+    result = run(load_scenario(path), tmp_path / "run", show=False)
+    shaping_metrics = result.stages[0]["metrics"]["shaping"]
+    assert 0 < shaping_metrics["llm_calls"] <= 104  # one call per state, then remembered
+    assert shaping_metrics["llm_fallbacks"] == 0
+    assert "language model (shaping)" in (tmp_path / "run" / "summary.md").read_text()
+
+
+def test_the_rating_potential_follows_the_rater():
+    from testbed.agents.llm.agent import LanguageModelConfig
+    from testbed.agents.llm.rating import LanguageModelPotential
+    from testbed.agents.llm.scripted import four_rooms_distances
+
+    config = LanguageModelConfig(backend="scripted", model=RATER, env="testbed/four_rooms_v0",
+                                 cache_dir="")  # fmt: skip
+    phi = LanguageModelPotential(spaces.Discrete(104), config)
+    distance = four_rooms_distances()
+    near, far = int(np.flatnonzero(distance == 1)[0]), int(np.argmax(distance))
+    values = phi(np.eye(104, dtype=np.float32)[[near, far, 62]])
+    assert values[2] == 1.0 and values[0] > 0.9 and values[1] == 0.0
+
+
+def test_a_bad_language_model_potential_is_one_clear_error(write_yaml, capsys):
+    extra = "steps: 300\n        shaping: {language_model: {backend: nope}}"
+    path = write_yaml(scenario_text("q_learning", "train", extra))
+    assert main(["validate", str(path)]) == 2
+    err = "".join(capsys.readouterr()).replace("\n", "")
+    assert "'backend'" in err and f"{path.name}:" in err and "Traceback" not in err

@@ -28,9 +28,9 @@ def tiny_model_folder(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _tiny_model_for_llm_scenarios(request, monkeypatch):
     """Scenarios that load the tiny model run in a folder that has it, as after the README's
-    `testbed llm tiny-model runs/tiny-llm`."""
+    `testbed llm tiny-model runs/tiny-llm` (and write their language-model cache there)."""
     path = getattr(getattr(request.node, "callspec", None), "params", {}).get("path")
-    if path is not None and TINY_MODEL in path.read_text(encoding="utf-8"):
+    if path is not None and "runs/llm-cache" in path.read_text(encoding="utf-8"):
         pytest.importorskip("transformers")
         monkeypatch.chdir(request.getfixturevalue("tiny_model_folder"))
 
