@@ -5,7 +5,8 @@ Each step: messages = [system: role + the env's docstring, user: the observation
 legal actions]; the answer's first action name or number is the action. An answer that names
 no legal action, or a call that fails (timeout, connection, HTTP error), is a *fallback*: the
 `fallback` action (`random`: uniform over legal actions from the agent's seeded generator;
-`first`: the first legal one) acts instead, and it is counted and logged. Calls go through a
+`first`: the first legal one) acts instead, and it is counted and logged; `max_failures`
+failed calls in a row stop the run (exit 3). Calls go through a
 disk cache, a rate limit and a timeout (testbed/agents/llm/calls.py); each episode's usage
 (queries, calls, cache hits, failures, fallbacks, tokens, seconds) is reported by
 `episode_usage()`, which evaluations summarise per agent.
@@ -88,6 +89,9 @@ class LanguageModelConfig:
     """Folder of the disk cache ("" = no cache)."""
     fallback: Literal["random", "first"] = "random"
     """Action when the answer does not parse or the call fails."""
+    max_failures: Annotated[int, Field(ge=0)] = 5
+    """Stop the run (exit 3) after this many failed calls in a row (0 = never: keep falling
+    back), so an unreachable endpoint does not silently act at random."""
 
 
 def make_model(config: LanguageModelConfig) -> LanguageModel:
@@ -115,7 +119,11 @@ class Advisor:
         self.documentation = env_documentation(config.env, config.doc_chars)
         self.render = renderer_for(config.env, config.render)
         self.client = CachedModel(
-            make_model(config), config.cache_dir or None, config.calls_per_s, config.timeout_s
+            make_model(config),
+            config.cache_dir or None,
+            config.calls_per_s,
+            config.timeout_s,
+            config.max_failures,
         )
         self.sampling = Sampling(config.max_tokens, config.temperature, config.seed)
         self.episode = Usage()

@@ -112,8 +112,13 @@ class CachedModel:
         cache_dir: str | Path | None,
         calls_per_s: float = 0.0,
         timeout_s: float = 30.0,
+        max_failures: int = 0,
     ):
+        """`max_failures`: after this many failed calls in a row, raise LanguageModelError
+        (the run stops) instead of answering None (0: never)."""
         self.model = model
+        self.max_failures = max_failures
+        self.failing = 0
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.limiter = shared_limiter(model.kind, model.name, calls_per_s)
         self.timeout_s = timeout_s
@@ -160,8 +165,15 @@ class CachedModel:
             completion = self.model.complete(messages, sampling, self.timeout_s)
         except LanguageModelError as exc:
             self.usage.failures += 1
+            self.failing += 1
             log.warning("language model call failed: %s", exc)
+            if self.max_failures and self.failing >= self.max_failures:
+                raise LanguageModelError(
+                    f"{self.failing} language-model calls failed in a row, the last: {exc} "
+                    "(max_failures)"
+                ) from None
             return None
+        self.failing = 0
         self.usage.calls += 1
         self.usage.prompt_tokens += completion.prompt_tokens
         self.usage.completion_tokens += completion.completion_tokens

@@ -147,7 +147,9 @@ def chat_prompt(tokenizer: Any, messages: Messages) -> str:
 class LocalCausalLM:
     """A `transformers` causal LM from a local folder (config, weights, tokenizer), loaded on
     the first call. Greedy at temperature 0, else sampled with `seed` (torch's RNG forked, so
-    the caller's random state is untouched). Long prompts keep their end."""
+    the caller's random state is untouched). Long prompts keep their end. Generation in this
+    process cannot be interrupted: one that took longer than the timeout counts as failed
+    when it ends."""
 
     kind = "transformers"
 

@@ -51,7 +51,11 @@ class LanguageModelPotential:
         self.documentation = env_documentation(config.env, config.doc_chars)
         self.render = renderer_for(config.env, config.render)
         self.client = CachedModel(
-            make_model(config), config.cache_dir or None, config.calls_per_s, config.timeout_s
+            make_model(config),
+            config.cache_dir or None,
+            config.calls_per_s,
+            config.timeout_s,
+            config.max_failures,
         )
         self.sampling = Sampling(config.max_tokens, config.temperature, config.seed)
         self.memo: dict[bytes, float] = {}

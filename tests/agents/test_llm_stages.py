@@ -188,3 +188,18 @@ def test_a_bad_language_model_potential_is_one_clear_error(write_yaml, capsys):
     assert main(["validate", str(path)]) == 2
     err = "".join(capsys.readouterr()).replace("\n", "")
     assert "'backend'" in err and f"{path.name}:" in err and "Traceback" not in err
+
+
+def test_an_unreachable_endpoint_stops_the_run_after_max_failures(write_yaml, capsys):
+    import socket
+
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    agent = f"""id: llm
+            params: {{backend: openai, model: m, base_url: "http://127.0.0.1:{port}/v1",
+                     cache_dir: "", max_failures: 3, timeout_s: 2}}"""
+    path = write_yaml(scenario_text(agent))
+    assert main(["run", str(path), "--out", str(path.parent / "run")]) == 3
+    err = "".join(capsys.readouterr()).replace("\n", "")
+    assert "3 language-model calls failed in a row" in err and "Traceback" not in err
