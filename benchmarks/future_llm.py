@@ -281,7 +281,10 @@ def write(results: dict[str, list[dict[str, Any]]], args: Any, seeds: list[int],
               "shortest-path action (consistent per state). The HTTP row asks a real local "
               "OpenAI-compatible server through the `openai` backend, disk cache and rate "
               "limit (500 calls/s); its `LLM calls` are the real HTTP requests, the rest were "
-              "cache hits.", ""]  # fmt: skip
+              "cache hits. Shaped rows: the unadvised learner learns from r + gamma Phi(s') - "
+              "Phi(s), Phi = a scripted rater's 0-10 closeness rating / 10 asked through the "
+              "language-model plumbing (one call per state); q = share of states rated "
+              "exactly, the others uniformly at random.", ""]  # fmt: skip
     lines += verdicts(results)
     (args.out / "future_llm.md").write_text("\n".join(lines), encoding="utf-8")
 
