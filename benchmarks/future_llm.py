@@ -243,8 +243,12 @@ def write(results: dict[str, list[dict[str, Any]]], args: Any, seeds: list[int],
             "eval_every": EVAL_EVERY, "threshold": THRESHOLD, "wall_s": total,
             "machine": f"{platform.machine()}, {platform.python_version()}, torch "
                        f"{torch.__version__}"}  # fmt: skip
+    arms_text = ",\n".join(  # one line per run: curves stay readable in a diff
+        f"  {json.dumps(name)}: [\n" + ",\n".join(f"   {json.dumps(r)}" for r in rows) + "]"
+        for name, rows in results.items()
+    )
     (args.out / "future_llm.json").write_text(
-        json.dumps({"meta": meta, "arms": results}, indent=1), encoding="utf-8"
+        f'{{"meta": {json.dumps(meta)},\n "arms": {{\n{arms_text}}}}}\n', encoding="utf-8"
     )
     lines = [
         "# LLM-guided RL: advice of controlled quality (four rooms, tabular Q-learning)",
