@@ -33,7 +33,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[safety,dev,ray,media]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[safety,dev,ray,media,llm]"
 	$(BIN)/pip install --quiet --no-deps -c $(CONSTRAINTS) safety-gymnasium gymnasium-robotics
 	rm -f $(VENV)/lib/python*/site-packages/gymnasium_robotics-*.dist-info/entry_points.txt
 	touch $(STAMP)

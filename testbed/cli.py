@@ -25,6 +25,7 @@ from testbed.context import RunOptions
 from testbed.describe import DescribeView, describe_env
 from testbed.errors import BadInput, Interrupted, TestbedError
 from testbed.listing import show_listing
+from testbed.llm_command import add_llm_command, llm_command
 from testbed.replay import replay_command
 from testbed.report.output import default_run_dir
 from testbed.resume import find_unfinished
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_report_command(sub)
     _add_check_command(sub)
     _add_datasets_command(sub)
+    add_llm_command(sub)
     return parser
 
 
@@ -450,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "leaderboard": _leaderboard,
         "check": _check,
         "datasets": _datasets,
+        "llm": llm_command,
     }
     try:
         return commands[args.command](args, console)

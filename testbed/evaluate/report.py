@@ -50,13 +50,42 @@ class EvaluateView:
                 fmt_ci(m["cost"]),
                 fmt(m["steps"]["mean"], 1),
             )
+        parts = [team, agents]
+        usage = usage_table(metrics)
+        if usage is not None:
+            parts.append(usage)
         footer = Text(
             f"{r.episodes} episodes in {r.wall_time_s:.1f} s "
             f"({fmt(r.episodes_per_s, 1)} episodes/s), root seed {r.seed}",
             style="dim",
         )
         title = f"[bold]evaluate[/] {r.name} · [cyan]{r.env['id']}[/]"
-        return Panel(Group(team, agents, footer), title=title, title_align="left")
+        return Panel(Group(*parts, footer), title=title, title_align="left")
+
+
+USAGE_COLUMNS = (
+    ("llm_queries", "asked"),
+    ("llm_calls", "calls"),
+    ("llm_cache_hits", "cached"),
+    ("llm_failures", "failed"),
+    ("llm_fallbacks", "fallback"),
+    ("llm_tokens", "tokens"),
+    ("llm_latency_s", "s"),
+)
+
+
+def usage_table(metrics: dict) -> Table | None:
+    """Language-model use per episode (mean) of agents that report it, or None."""
+    rows = {n: m["usage"] for n, m in metrics["agents"].items() if "usage" in m}
+    if not rows:
+        return None
+    table = Table(title="Language model, per episode (mean)", title_justify="left")
+    table.add_column("agent")
+    for _, label in USAGE_COLUMNS:
+        table.add_column(label, justify="right")
+    for name, usage in rows.items():
+        table.add_row(name, *(fmt(usage.get(k, {}).get("mean"), 1) for k, _ in USAGE_COLUMNS))
+    return table
 
 
 def evaluate_markdown(result: EvaluateResult) -> list[str]:
@@ -71,6 +100,14 @@ def evaluate_markdown(result: EvaluateResult) -> list[str]:
             f"| {key} | {fmt(s['mean'])} | [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}] | "
             f"{fmt(s.get('iqm'))} |"
         )
+    usage = {n: m["usage"] for n, m in result.metrics["agents"].items() if "usage" in m}
+    if usage:
+        lines += ["", "Language model, per episode (mean):", ""]
+        lines += ["| agent | " + " | ".join(label for _, label in USAGE_COLUMNS) + " |"]
+        lines += ["|---|" + "---:|" * len(USAGE_COLUMNS)]
+        for name, u in usage.items():
+            cells = " | ".join(fmt(u.get(k, {}).get("mean")) for k, _ in USAGE_COLUMNS)
+            lines.append(f"| {name} | {cells} |")
     return [*lines, "", f"{result.episodes} episodes, root seed {result.seed}.", ""]
 
 

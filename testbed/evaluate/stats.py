@@ -76,6 +76,12 @@ def summarize_episodes(records: list[EpisodeRecord], confidence: float = 0.95) -
                 for p in parts
             },
         }
+        used = sorted({k for a in present for k in a.usage})
+        if used:  # resource use of policies that report it (a language model's calls, ...)
+            agents[name]["usage"] = {
+                k: summarize([a.usage.get(k, 0.0) for a in present], confidence).to_dict()
+                for k in used
+            }
     team = {
         "return": summarize([r.team_return for r in records], confidence).to_dict(),
         "cost": summarize([r.team_cost for r in records], confidence).to_dict(),

@@ -24,6 +24,13 @@ _TRY_OFF_POLICY = {
 }
 _TRY_MAPPO = {"hidden": [32], "rollout_steps": 64, "epochs": 2, "minibatches": 2}
 _TRY_OFFLINE = {"hidden": [32, 32], "batch_size": 32}
+# the scripted text policy stands in for a language model: no model, no network, no cache
+_TRY_LLM = {
+    "backend": "scripted",
+    "model": "testbed.agents.llm.scripted:four_rooms_advisor",
+    "env": "testbed/four_rooms_v0",
+    "cache_dir": "",
+}
 _TRY_COST_MODEL = {"learned": True, "model_hidden": [16], "model_warmup": 100, "model_batch": 32}
 
 AGENTS: dict[str, AgentSpec] = {
@@ -158,6 +165,23 @@ AGENTS: dict[str, AgentSpec] = {
         "observations and actions.",
         try_env="gym/FrozenLake-v1",
         try_params={"epsilon_decay_steps": 300, "initial_value": 1.0},
+    ),
+    "llm": AgentSpec(
+        "testbed.agents.llm.agent:LanguageModelAgent",
+        "language-model",
+        "Acts on a language model's answers (OpenAI-compatible endpoint, local transformers "
+        "model, or scripted text): prompt from the env's docs and the observation as text; "
+        "cached, rate-limited, counted fallback.",
+        try_env="testbed/four_rooms_v0",
+        try_params=_TRY_LLM,
+    ),
+    "llm_advised": AgentSpec(
+        "testbed.agents.llm.advised:LanguageModelAdvised",
+        "language-model",
+        "An off-policy learner (q_learning, dqn, ...) whose exploration follows a language "
+        "model's advice with a decaying probability; evaluation is the learner's own.",
+        try_env="testbed/four_rooms_v0",
+        try_params={**_TRY_LLM, "learner_params": {"epsilon_decay_steps": 300}},
     ),
     "dqn": AgentSpec(
         "testbed.agents.value.dqn:DQN",

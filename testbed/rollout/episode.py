@@ -31,6 +31,7 @@ class AgentRecord:
     costs: dict[str, float] = field(default_factory=dict)
     max_step_costs: dict[str, float] = field(default_factory=dict)
     interventions: int | None = None  # shield overrides, when the policy reports them
+    usage: dict[str, float] = field(default_factory=dict)  # e.g. language-model calls, tokens
 
     def add(self, reward: float, info: dict[str, Any]) -> float:
         self.ret += float(reward)
@@ -77,6 +78,7 @@ class EpisodeRecord:
                 costs=dict(a.get("costs") or {}),
                 max_step_costs=dict(a.get("max_step_costs") or {}),
                 interventions=a.get("interventions"),
+                usage=dict(a.get("usage") or {}),
             )
             for name, a in data["agents"].items()
         }
@@ -96,6 +98,7 @@ class EpisodeRecord:
                     "costs": dict(rec.costs),
                     "max_step_costs": dict(rec.max_step_costs),
                     "interventions": rec.interventions,
+                    **({"usage": dict(rec.usage)} if rec.usage else {}),
                 }
                 for name, rec in self.agents.items()
             },
@@ -114,12 +117,18 @@ def action_mask(observation: Any, info: dict[str, Any] | None) -> np.ndarray | N
 def _finish(
     seed: int, length: int, records: dict[str, AgentRecord], team: Team, truncated: bool = False
 ) -> EpisodeRecord:
-    """Close an episode: read shield intervention counts from policies that keep them."""
+    """Close an episode: read shield intervention counts and resource use (`usage`) from
+    policies that keep them."""
     counts = getattr(team, "interventions", None)
     if callable(counts):
         for agent, count in counts().items():
             if agent in records:
                 records[agent].interventions = count
+    usage = getattr(team, "usage", None)
+    if callable(usage):
+        for agent, used in usage().items():
+            if agent in records:
+                records[agent].usage = used
     return EpisodeRecord(seed, length, records, truncated_by_harness=truncated)
 
 

@@ -30,6 +30,15 @@ class PolicyTeam:
             if isinstance(getattr(policy, "interventions", None), int | float)
         }
 
+    def usage(self) -> dict[str, dict[str, float]]:
+        """This episode's resource use of policies that report it (`episode_usage()`, e.g. a
+        language model's calls, tokens and seconds)."""
+        return {
+            name: {k: float(v) for k, v in policy.episode_usage().items()}
+            for name, policy in self.policies.items()
+            if callable(getattr(policy, "episode_usage", None))
+        }
+
     def act(
         self,
         observations: dict[str, Any],

@@ -48,7 +48,8 @@ class TrainView:
         lines = [Text(line, style="dim") for line in experiment_lines(r.experiments)]
         if r.sweep is not None:
             return Panel(sweep_table(r.sweep), title=title + " · sweep", title_align="left")
-        return Panel(Group(table, *lines, footer), title=title, title_align="left")
+        usage = [Text(line, style="dim") for line in language_model_lines(r.metrics)]
+        return Panel(Group(table, *lines, footer, *usage), title=title, title_align="left")
 
 
 def experiment_lines(experiments: dict[str, Any] | None) -> list[str]:
@@ -63,6 +64,25 @@ def experiment_lines(experiments: dict[str, Any] | None) -> list[str]:
         if "conditions_on" in found:
             parts.append(f"conditions on: {', '.join(found['conditions_on']) or 'nothing'}")
         lines.append("; ".join(parts))
+    return lines
+
+
+def language_model_lines(metrics: dict[str, dict[str, float]]) -> list[str]:
+    """What a language model advising a learner (`llm_advised`), or rating states for
+    shaping (`shaping.language_model`), cost."""
+    lines = []
+    for agent, m in metrics.items():
+        if "llm_queries" not in m:
+            continue
+        lines.append(
+            f"language model ({'shaping' if agent == 'shaping' else 'advising ' + agent}): "
+            f"{m['llm_queries']:.0f} queries, "
+            f"{m['llm_calls']:.0f} calls, {m['llm_cache_hits']:.0f} cache hits, "
+            f"{m['llm_failures']:.0f} failed, {m['llm_fallbacks']:.0f} fallbacks, "
+            f"{m['llm_tokens']:.0f} tokens, {m['llm_latency_s']:.1f} s in calls; per training "
+            f"episode {m.get('llm_tokens_per_episode', 0.0):.1f} tokens, "
+            f"{m.get('llm_latency_s_per_episode', 0.0):.3f} s"
+        )
     return lines
 
 
@@ -128,4 +148,5 @@ def train_markdown(result: TrainResult) -> list[str]:
         *[line + "." for line in experiment_lines(result.experiments)],
         f"Checkpoints: `{result.folder}/checkpoints/final/`.",
         "",
+        *[f"{line}." for line in language_model_lines(result.metrics)],
     ]

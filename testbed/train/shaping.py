@@ -8,10 +8,12 @@ evaluated.
   policy-invariant: a bonus can make loops or detours optimal.
 
 Phi (or b) comes from one of: a named `function` (`POTENTIALS`), a `goal` (minus the distance of
-the observation's `dims` to it), or a trained agent's value function (`checkpoint`: V from a
-critic, max_a Q from a Q network or table). Evaluations always use the env's own reward; the
-training curve's `train_return` is the env's reward too, and the mean shaping term per
-training episode is logged separately (`train_shaping`).
+the observation's `dims` to it), a trained agent's value function (`checkpoint`: V from a
+critic, max_a Q from a Q network or table), or a `language_model`'s 0-10 rating of the state
+divided by 10 (testbed/agents/llm/rating.py; its calls are reported with the shaping
+metrics). Evaluations always use the env's own reward; the training curve's `train_return` is
+the env's reward too, and the mean shaping term per training episode is logged separately
+(`train_shaping`).
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class ShapingSpec(Strict):
     """Which observation entries `goal` is compared with (default: the first len(goal))."""
     checkpoint: str | None = None
     """A trained agent whose value function is Phi (a critic's V, or max_a Q)."""
+    language_model: dict[str, Any] | None = None
+    """Phi(s) = a language model's 0-10 rating of s / 10; the parameters of the `llm` agent
+    (backend, model, base_url, env, cache_dir, ...)."""
     scale: Number = 1.0
     """Multiplies Phi (or the bonus)."""
     gamma: Number | None = None
@@ -73,11 +78,13 @@ class ShapingSpec(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> ShapingSpec:
-        given = [k for k in ("function", "goal", "checkpoint") if getattr(self, k) is not None]
+        sources = ("function", "goal", "checkpoint", "language_model")
+        given = [k for k in sources if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
                 "give exactly one source of Phi: `function` (a named potential), `goal` (a "
-                f"distance) or `checkpoint` (a trained value function); got {given or 'none'}"
+                "distance), `checkpoint` (a trained value function) or `language_model` (its "
+                f"ratings); got {given or 'none'}"
             )
         if self.function is not None and self.function not in POTENTIALS:
             raise ValueError(
@@ -193,15 +200,35 @@ class Shaper:
         return {**transition, "reward": float(reward[0])}
 
     def metrics(self) -> dict[str, float]:
-        """Mean shaping term per step so far, and per recent finished episode."""
+        """Mean shaping term per step so far, and per recent finished episode (and a language
+        model potential's calls, tokens and seconds)."""
         per_episode = float(np.mean(self.finished)) if self.finished else float("nan")
+        usage = getattr(self.potential, "usage", None)
         return {
             "per_step": self.total / max(1, self.count),
             "per_episode": per_episode,
+            **(usage.as_dict() if usage is not None else {}),
         }
 
     def recent_episode_mean(self) -> float | None:
         return float(np.mean(self.finished)) if self.finished else None
+
+
+def language_model_potential(
+    params: dict[str, Any], spaces: dict[str, Any], where: str | None
+) -> Potential:
+    """Phi from a language model's ratings (parameters checked as the `llm` agent's)."""
+    from testbed.agents.llm.agent import LanguageModelAgent
+    from testbed.agents.llm.rating import LanguageModelPotential
+    from testbed.registry import agent_config
+
+    if len({str(s) for s in spaces.values()}) != 1:
+        raise BadInput("shaping.language_model: the learners observe different spaces", where=where)
+    config = agent_config(LanguageModelAgent, params, name="shaping.language_model", where=where)
+    try:
+        return LanguageModelPotential(next(iter(spaces.values())), config)
+    except ValueError as exc:
+        raise BadInput(f"shaping.language_model: {exc}", where=where) from None
 
 
 def build_shaper(
@@ -228,6 +255,8 @@ def build_shaper(
                     where=where,
                 )
         potential = goal_distance(spec.goal, spec.dims)
+    elif spec.language_model is not None:
+        potential = language_model_potential(spec.language_model, spaces, where)
     else:
         assert spec.checkpoint is not None
         first = next(iter(learners))

@@ -390,7 +390,10 @@ class _TrainRun:
             learners={key: stage.agents[u.pattern].label for key, u in self.units.items()},
             curve=self.curve.rows,
             final_eval=self.curve.last,
-            metrics=self.state.metrics,
+            metrics={
+                **self.state.metrics,
+                **({"shaping": self.shaper.metrics()} if self.shaper is not None else {}),
+            },
             checkpoints=final,
             transfer=self.transfer,
             experiments=experiment_summaries(self.policies, self.learners),

@@ -12,6 +12,27 @@ from testbed.rollout.build import build_env, build_team
 from testbed.tournament.play import GameRunner
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+TINY_MODEL = "runs/tiny-llm"  # what the language-model scenarios load (`testbed llm tiny-model`)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory) -> Path:
+    """A working folder holding the tiny random language model at runs/tiny-llm."""
+    from testbed.agents.llm.tiny import build_tiny_model
+
+    folder = tmp_path_factory.mktemp("llm")
+    build_tiny_model(folder / TINY_MODEL)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _tiny_model_for_llm_scenarios(request, monkeypatch):
+    """Scenarios that load the tiny model run in a folder that has it, as after the README's
+    `testbed llm tiny-model runs/tiny-llm` (and write their language-model cache there)."""
+    path = getattr(getattr(request.node, "callspec", None), "params", {}).get("path")
+    if path is not None and "runs/llm-cache" in path.read_text(encoding="utf-8"):
+        pytest.importorskip("transformers")
+        monkeypatch.chdir(request.getfixturevalue("tiny_model_folder"))
 
 
 def test_there_are_scenarios():

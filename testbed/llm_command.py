@@ -1,0 +1,40 @@
+"""`testbed llm tiny-model DIR`: build the tiny random-weight model the language-model demos
+and tests load (testbed/agents/llm/tiny.py); nothing is downloaded."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from testbed.errors import BadInput
+
+
+def add_llm_command(sub: Any) -> None:
+    command = sub.add_parser(
+        "llm",
+        help="language-model helpers: build the tiny local demo model",
+        description="tiny-model DIR: write a tiny random-weight GPT-2 and a byte-level BPE "
+        "tokenizer (Hugging Face format) to DIR, for `backend: transformers`. Its answers are "
+        "random: it shows the plumbing, not intelligence. Needs the `llm` extra.",
+        epilog="example: testbed llm tiny-model runs/tiny-llm",
+    )
+    command.add_argument("action", choices=("tiny-model",))
+    command.add_argument("folder", type=Path, help="where to write the model folder")
+    command.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+
+
+def llm_command(args: argparse.Namespace, console: Console) -> int:
+    from testbed.agents.llm.tiny import build_tiny_model  # imports transformers when called
+
+    if args.folder.exists() and not args.folder.is_dir():
+        raise BadInput(f"{str(args.folder)!r} exists and is not a folder")
+    try:
+        path = build_tiny_model(args.folder, seed=args.seed)
+    except ImportError as exc:
+        hint = "pip install 'testbed[llm]'"
+        raise BadInput(f"testbed llm tiny-model needs {exc.name}", hint=hint) from None
+    console.print(f"wrote a tiny random model to {path}", highlight=False)
+    return 0
