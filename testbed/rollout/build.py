@@ -73,7 +73,7 @@ def build_vec_env(scenario: Scenario, index: int, num_envs: int, *, check: bool 
             stage.env.id,
             num_envs,
             vectorization=vectorization,
-            max_steps=stage.max_steps,
+            step_limit=stage.max_steps,
             make=functools.partial(build_env, scenario, index),
             where=scenario.where("stages", index, "env"),
             **stage.env.params,

@@ -18,7 +18,7 @@ def make_vec_env(
     num_envs: int,
     *,
     vectorization: Vectorization = "auto",
-    max_steps: int | None = None,
+    step_limit: int | None = None,
     make: Callable[[], Any] | None = None,
     where: str | None = None,
     **params: Any,
@@ -27,7 +27,9 @@ def make_vec_env(
     when there is one (`EnvSpec.vector`; `auto` or `native`), else copies in this process
     (`sync`) or in worker processes (`subprocess`). `make` builds one copy for the generic
     implementations (default: `registry.make_env(env_id, **params)`); `where` places input
-    errors in a scenario file. Parameters are checked and converted as `make_env` does."""
+    errors in a scenario file. Parameters are checked and converted as `make_env` does.
+    `step_limit` cuts every episode after that many steps (a train stage's `max_steps`); an
+    env's own parameter of that name (e.g. four rooms' `max_steps`) goes in `params`."""
     from testbed import registry
 
     if vectorization not in get_args(Vectorization):
@@ -54,11 +56,11 @@ def make_vec_env(
             where_of=lambda key: f"{where}.params.{key}" if where else None,
         )  # fmt: skip
         try:
-            return registry.load_reference(native)(num_envs, **checked, max_steps=max_steps)
+            return registry.load_reference(native)(num_envs, **checked, max_steps=step_limit)
         except (TypeError, ValueError, AssertionError) as exc:
             reason = f"env {env_id!r} rejected its parameters: {exception_text(exc)}"
             raise BadInput(reason, where=where) from exc
     one = make or functools.partial(registry.make_env, env_id, **params)
     if vectorization == "subprocess":
-        return SubprocVecEnv(one, num_envs, max_steps=max_steps)
-    return SyncVecEnv(one, num_envs, max_steps)
+        return SubprocVecEnv(one, num_envs, max_steps=step_limit)
+    return SyncVecEnv(one, num_envs, step_limit)

@@ -144,8 +144,8 @@ NATIVE = sorted(i for i, spec in ENVS.items() if spec.vector)
 
 @pytest.mark.parametrize("env_id", NATIVE)
 def test_a_native_batched_env_steps_like_its_copies(env_id):
-    native = make_vec_env(env_id, 3, vectorization="native", max_steps=40)
-    copies = make_vec_env(env_id, 3, vectorization="sync", max_steps=40)
+    native = make_vec_env(env_id, 3, vectorization="native", step_limit=40)
+    copies = make_vec_env(env_id, 3, vectorization="sync", step_limit=40)
     assert not isinstance(native, SyncVecEnv) and native.possible_agents == copies.possible_agents
     one, two = trace(native, 60), trace(copies, 60)
     native.close()
@@ -158,3 +158,32 @@ def test_a_native_batched_env_steps_like_its_copies(env_id):
 def test_native_is_refused_where_there_is_none():
     with pytest.raises(BadInput, match="no native batched implementation"):
         make_vec_env("gym/CartPole-v1", 2, vectorization="native")
+
+
+def test_an_env_with_its_own_max_steps_trains_on_copies(write_yaml, tmp_path):
+    """The env's `max_steps` parameter and the stage's `max_steps` cut are different things
+    (four rooms has both); both hold with several copies."""
+    path = write_yaml(
+        """
+        name: rooms-copies
+        stages:
+          - kind: train
+            env: {id: testbed/four_rooms_v0, params: {max_steps: 30}}
+            agents: {agent_0: q_learning}
+            steps: 400
+            max_steps: 20
+            num_envs: 2
+        """
+    )
+    result = run(load_scenario(path), tmp_path / "run", show=False).stages[0]
+    assert result.steps == 400 and result.episodes >= 400 // 20
+    copies = make_vec_env("testbed/four_rooms_v0", 2, max_steps=5, step_limit=3)
+    copies.reset(seed=0)
+    lengths = 0
+    while True:
+        step = copies.step({"agent_0": np.zeros(2, np.int64)})
+        lengths += 1
+        if step.done.all():
+            break
+    assert lengths == 3
+    copies.close()
