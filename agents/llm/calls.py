@@ -1,11 +1,13 @@
 """Calls to a language model: cached on disk, rate-limited, timed out, and counted.
 
-The cache key is the SHA-256 of (backend kind, model, messages, sampling parameters); an entry
+The cache key is the SHA-256 of (backend kind, model identity, messages, sampling
+parameters); the identity is the endpoint and model name for `openai`, the resolved folder
+and a digest of its files for `transformers`. An entry
 is one JSON file `<cache_dir>/<key[:2]>/<key>.json` holding the text and what the original call
 cost. A hit makes no call and costs no tokens (sampled answers are cached too: with the same
 seed the same prompt gets the same answer, which keeps runs reproducible). The rate limit spaces
 the starts of real calls at least 1 / `calls_per_s` apart, shared by every client of the same
-backend and model in one process (worker processes each keep their own).
+backend, model identity and rate in one process (worker processes each keep their own).
 """
 
 from __future__ import annotations
@@ -95,10 +97,18 @@ def shared_limiter(kind: str, name: str, rate: float) -> RateLimiter:
     return _LIMITERS[key]
 
 
+def model_identity(model: LanguageModel) -> str:
+    """What makes answers differ between models of one backend: the endpoint and model name
+    (openai), the folder and its files (transformers), else the name."""
+    return str(getattr(model, "identity", model.name))
+
+
 def cache_key(model: LanguageModel, messages: Messages, sampling: Sampling) -> str:
-    """SHA-256 of the backend, the model, the messages and the sampling parameters."""
+    """SHA-256 of the backend, the model's identity, the messages and the sampling."""
     blob = json.dumps(
-        [model.kind, model.name, messages, asdict(sampling)], sort_keys=True, ensure_ascii=False
+        [model.kind, model_identity(model), messages, asdict(sampling)],
+        sort_keys=True,
+        ensure_ascii=False,
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -120,7 +130,7 @@ class CachedModel:
         self.max_failures = max_failures
         self.failing = 0
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.limiter = shared_limiter(model.kind, model.name, calls_per_s)
+        self.limiter = shared_limiter(model.kind, model_identity(model), calls_per_s)
         self.timeout_s = timeout_s
         self.usage = Usage()
 

@@ -69,6 +69,18 @@ class LanguageModel(Protocol):
         ...
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would resend the API key to another host and turn the POST into a GET:
+    it is an error instead."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl} refused",
+                                     headers, fp)  # fmt: skip
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 class OpenAIChat:
     """An OpenAI-compatible chat-completions endpoint, called with urllib."""
 
@@ -81,6 +93,7 @@ class OpenAIChat:
             raise ValueError("the openai backend needs `model` (the model name at the endpoint)")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.name = model
+        self.identity = f"{self.url} {model}"  # the cache's and rate limiter's key
         self.api_key_env = api_key_env
         if api_key_env and not os.environ.get(api_key_env):
             raise ValueError(f"environment variable {api_key_env!r} (api_key_env) is not set")
@@ -101,7 +114,7 @@ class OpenAIChat:
         )
         started = time.perf_counter()
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            with _NO_REDIRECTS.open(request, timeout=timeout_s) as response:
                 reply = json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             raise LanguageModelError(f"{self.url}: HTTP {exc.code} {exc.reason}") from None
@@ -122,6 +135,20 @@ class OpenAIChat:
             int(usage.get("completion_tokens") or 0),
             latency,
         )
+
+
+def folder_identity(path: Path) -> str:
+    """The resolved folder and a digest of its files' names, sizes and modification times:
+    new weights or a new tokenizer in the same folder make a new cache key."""
+    import hashlib
+
+    root = path.resolve()
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(root)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return f"{root} {digest.hexdigest()[:16]}"
 
 
 def _transformers() -> Any:
@@ -163,6 +190,7 @@ class LocalCausalLM:
             )
         _transformers()
         self.path, self.name = path, folder
+        self.identity = folder_identity(path)
         self._model: Any = None
         self._tokenizer: Any = None
 

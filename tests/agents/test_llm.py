@@ -197,6 +197,48 @@ def test_the_cache_key_covers_model_prompt_and_sampling():
     assert len(keys) == 5 and cache_key(a, MESSAGES, Sampling()) in keys
 
 
+def test_another_endpoint_or_new_weights_never_hit_old_cache_entries(tiny, tmp_path):
+    with ChatServer(fixed("up")) as one, ChatServer(fixed("down")) as two:
+        first = CachedModel(OpenAIChat(one.base_url, "m"), tmp_path / "cache")
+        second = CachedModel(OpenAIChat(two.base_url, "m"), tmp_path / "cache")
+        assert first.complete(MESSAGES, Sampling()) == "up"
+        assert second.complete(MESSAGES, Sampling()) == "down" and two.requests == 1
+    before = LocalCausalLM(str(tiny)).identity
+    weights = next(p for p in tiny.iterdir() if p.suffix == ".safetensors")
+    weights.touch()  # a new modification time stands for new weights
+    assert LocalCausalLM(str(tiny)).identity != before
+
+
+def test_a_redirect_is_refused_and_the_key_not_sent_on(monkeypatch):
+    """urllib would follow a 302 with the Authorization header to the new host (as a GET)."""
+    import http.server
+    import threading
+
+    with ChatServer(fixed("left")) as target:
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.send_response(302)
+                self.send_header("Location", target.base_url + "/chat/completions")
+                self.end_headers()
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.setenv("TESTBED_TEST_KEY", "s3cret")
+            url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+            client = CachedModel(OpenAIChat(url, "m", "TESTBED_TEST_KEY"), None)
+            assert client.complete(MESSAGES, Sampling()) is None
+            assert client.usage.failures == 1 and target.requests == 0
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
 def test_prompts_quote_the_env_documentation():
     assert "four rooms" in env_documentation("testbed/four_rooms_v0").lower()
     assert "frozen lake" in env_documentation("gym/FrozenLake-v1").lower()
