@@ -36,6 +36,10 @@ Costs
 Episode end
     Never terminates; truncation after `max_steps` (default 10) contexts.
 
+Rendering
+    `rgb_array`: columns for the shown cause (none lit when hidden), the spurious feature
+    and the true cause.
+
 Interventions
     `intervention_variables` ({"cause": n, "spurious": n}); `intervene({name: value or None})`
     applies do(name = value) to the next context drawn (by `reset` or `step`), once.
@@ -62,7 +66,7 @@ class ConfoundedEnv(ParallelEnv):
     """Answer with the hidden cause; a confounded spurious feature's correlation flips at
     test. See the module docstring."""
 
-    metadata = {"name": "confounded_v0", "render_modes": [], "is_parallelizable": True}
+    metadata = {"name": "confounded_v0", "render_modes": ["rgb_array"], "is_parallelizable": True}
 
     def __init__(
         self,
@@ -87,8 +91,8 @@ class ConfoundedEnv(ParallelEnv):
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        if render_mode is not None:
-            raise ValueError("confounded_v0 has no render modes")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.distribution, self.n_values = distribution, n_values
         self.visible_prob = visible_prob
         self.cause_agreement, self.spurious_agreement = cause_agreement, spurious_agreement
@@ -164,6 +168,22 @@ class ConfoundedEnv(ParallelEnv):
             {AGENT: truncated},
             {AGENT: {"cost": 0.0}},
         )
+
+    def render(self) -> np.ndarray | None:
+        """Three columns, top to bottom one row per value: the shown cause (grey when
+        hidden), the spurious feature and the true cause; the lit cell marks the value."""
+        if self.render_mode is None:
+            return None
+        n, cell = self.n_values, 16
+        frame = np.full((n * cell, 3 * cell + 2 * 4, 3), 235, np.uint8)
+        shown, spurious = (int(v) for v in self._obs)
+        columns = [(shown, (46, 139, 87)), (spurious, (200, 40, 40)), (self._cause, (60, 60, 60))]
+        for column, (value, color) in enumerate(columns):
+            left = column * (cell + 4)
+            frame[:, left : left + cell] = 200
+            if value < n:
+                frame[value * cell : (value + 1) * cell, left : left + cell] = color
+        return frame
 
     def state(self) -> np.ndarray:
         return np.array([self._cause, *self._obs], np.int64)

@@ -9,7 +9,7 @@ The PC algorithm (causal-learn) on the intervened rows decides which observed fe
 are parents of the reward (agents/causal/discovery.py); the rows without intervention are
 searched the same way and reported beside, to show what observation alone would have
 concluded. Q-learning then sees only the parents (a table over their joint values). The
-experiments' steps count in the training budget (and stop at it). With `discover: false`
+experiments' steps count in the training budget (at most half of it). With `discover: false`
 the agent skips all this and conditions on every feature: plain tabular Q-learning over
 the whole observation, the correlational baseline.
 
@@ -113,8 +113,8 @@ class CausalQ:
 
     def experiment(self, env: Any, agent: str, seed: int, budget: int) -> int:
         """Run the discovery experiments in `env` (the training env, reset afterwards) and
-        fix the features to condition on; returns the env steps used (0 without discovery), at
-        most `budget`."""
+        fix the features to condition on; returns the env steps used (0 without discovery): at
+        most half of `budget`, so a short budget still leaves steps to learn."""
         if hasattr(env, "observation_variables"):
             self.names = tuple(env.observation_variables)
         if not self.config.discover:
@@ -135,7 +135,7 @@ class CausalQ:
             return regime
 
         episode = 0
-        limit = min(self.config.discovery_steps, budget)
+        limit = min(self.config.discovery_steps, budget // 2)  # half at least is for learning
         while len(rows) < limit:
             regime = choose()
             observations, _ = env.reset(seed=int(seed + episode))
@@ -204,6 +204,14 @@ class CausalQ:
 
     # -- acting and learning ---------------------------------------------------------------
 
+    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
+        """Greedy over the table; before any experiment (an evaluation at step 0) the first
+        legal action, which is what an untrained (all-zero) table chooses."""
+        if self.inner is None:
+            legal = np.ones(int(self.action_space.n)) if action_mask is None else action_mask
+            return np.int64(int(self.action_space.start) + int(np.flatnonzero(legal)[0]))
+        return self.inner.act(self._state(observation), action_mask)
+
     def _table(self) -> QLearning:
         if self.inner is None:
             raise RuntimeError(
@@ -218,9 +226,6 @@ class CausalQ:
 
     def reset(self, seed: int | None = None) -> None:
         """Greedy evaluation needs no randomness; exploration uses torch's global RNG."""
-
-    def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
-        return self._table().act(self._state(observation), action_mask)
 
     def explore(self, observation: Any, action_mask: np.ndarray | None = None) -> np.int64:
         return self._table().explore(self._state(observation), action_mask)

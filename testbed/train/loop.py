@@ -83,6 +83,8 @@ def train(
     learners = {a: p for a, p in policies.items() if is_learner(p)}
     if state.step == 0:
         state.step += run_experiments(env, learners, seed, total_steps)
+        if state.step and on_step is not None:  # evaluations and checkpoints due by now
+            on_step(state)
     joint = [(g, names) for g, names in groups(policies).values() if is_learner(g)]
     in_joint = {a for _, names in joint for a in names}
     while state.step < total_steps:

@@ -63,6 +63,9 @@ def test_env_refuses_bad_parameters_and_interventions() -> None:
         env.intervene({"reward": 1})
     with pytest.raises(ValueError, match="spurious must be in"):
         env.intervene({"spurious": 5})
+    shown = confounded_v0(render_mode="rgb_array")
+    shown.reset(seed=0)
+    assert shown.render().shape == (32, 56, 3)
 
 
 def test_pc_finds_the_spurious_parent_only_in_observational_rows() -> None:
@@ -84,7 +87,7 @@ def test_pc_finds_the_spurious_parent_only_in_observational_rows() -> None:
     assert reward_parents(features, actions, rewards, ("noise", "target")).parents == ("target",)
 
 
-def _scenario(tmp_path: Path, agents: dict, steps: int = 5000) -> Path:
+def _scenario(tmp_path: Path, agents: dict, steps: int = 5000, **train: object) -> Path:
     evaluations = [
         {"kind": "evaluate", "name": f"on-{d}", "episodes": 100,
          "env": {"id": "testbed/confounded_v0", "params": {"distribution": d}},
@@ -96,7 +99,7 @@ def _scenario(tmp_path: Path, agents: dict, steps: int = 5000) -> Path:
         "seed": 3,
         "stages": [
             {"kind": "train", "name": "learn", "env": "testbed/confounded_v0",
-             "agents": agents, "steps": steps},
+             "agents": agents, "steps": steps, **train},
             *evaluations,
         ],
     }  # fmt: skip
@@ -137,6 +140,19 @@ def test_causal_q_keeps_its_return_under_the_shift_and_the_correlational_one_dro
                    weights_only=True)
     )  # fmt: skip
     assert loaded.parents == ("cause",) and loaded.observational.parents == ("cause", "spurious")
+
+
+def test_a_short_budget_and_an_evaluation_at_step_0_leave_half_for_learning(
+    tmp_path: Path,
+) -> None:
+    """Experiments take at most half the budget; an evaluation before them acts as an
+    untrained learner does (both were failures found in review)."""
+    causal = {AGENT: {"id": "causal_q", "params": {"discovery_steps": 4000}}}
+    path = _scenario(tmp_path, causal, steps=1000, eval_at_start=True, eval_every=500)
+    result = testbed.run(testbed.load_scenario(str(path)), out=tmp_path / "s", show=False)
+    train = result.stages[0]
+    assert train.experiments[AGENT]["steps"] == 500 and train.steps == 1000
+    assert [row["step"] for row in train.curve] == [0, 500, 1000] and train.episodes == 50
 
 
 def test_causal_q_needs_an_env_with_interventions(tmp_path: Path) -> None:
