@@ -169,13 +169,22 @@ def build_messages(
 
 
 def parse_action(text: str, names: Sequence[str], legal: Sequence[int]) -> int | None:
-    """The earliest legal action named (or numbered) in `text`; None when there is none."""
-    lowered = text.lower()
-    best: tuple[int, int] | None = None
+    """The one legal action `text` names; None when it names none or several different ones
+    (an answer such as "not up but down" is not guessed at). When the actions have names,
+    only names count, and a number only as the whole answer: numbers in a chatty answer are
+    often the observation repeated ("from row 1, go up")."""
+    lowered = text.lower().strip()
+    named = any(names[i] != str(i) for i in legal)
+    whole = re.fullmatch(r"\s*(\d+)\s*[.!]?\s*", lowered)
+    if whole is not None:
+        number = int(whole.group(1))
+        return number if number in legal else None
+    found = set()
     for index in legal:
-        patterns = [rf"(?<![\w-]){re.escape(names[index])}(?![\w-])", rf"(?<![\w.-]){index}(?!\w)"]
-        for pattern in patterns:
-            match = re.search(pattern, lowered)
-            if match and (best is None or match.start() < best[0]):
-                best = (match.start(), index)
-    return None if best is None else best[1]
+        if named:
+            pattern = rf"(?<![\w-]){re.escape(names[index])}(?![\w-])"
+        else:
+            pattern = rf"(?<![\w.-]){index}(?![\w.])"
+        if re.search(pattern, lowered):
+            found.add(index)
+    return found.pop() if len(found) == 1 else None

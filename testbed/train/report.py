@@ -74,15 +74,19 @@ def language_model_lines(metrics: dict[str, dict[str, float]]) -> list[str]:
     for agent, m in metrics.items():
         if "llm_queries" not in m:
             continue
-        lines.append(
+        line = (
             f"language model ({'shaping' if agent == 'shaping' else 'advising ' + agent}): "
             f"{m['llm_queries']:.0f} queries, "
             f"{m['llm_calls']:.0f} calls, {m['llm_cache_hits']:.0f} cache hits, "
             f"{m['llm_failures']:.0f} failed, {m['llm_fallbacks']:.0f} fallbacks, "
-            f"{m['llm_tokens']:.0f} tokens, {m['llm_latency_s']:.1f} s in calls; per training "
-            f"episode {m.get('llm_tokens_per_episode', 0.0):.1f} tokens, "
-            f"{m.get('llm_latency_s_per_episode', 0.0):.3f} s"
+            f"{m['llm_tokens']:.0f} tokens, {m['llm_latency_s']:.1f} s in calls"
         )
+        if "llm_tokens_per_episode" in m:
+            line += (
+                f"; per training episode {m['llm_tokens_per_episode']:.1f} tokens, "
+                f"{m.get('llm_latency_s_per_episode', 0.0):.3f} s"
+            )
+        lines.append(line)
     return lines
 
 

@@ -250,11 +250,19 @@ def test_prompts_quote_the_env_documentation():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Move right.", 3), ("up, or maybe down", 0), ("I pick 2", 2), ("3 or left", 3),
-     ("upwards! 7", None), ("", None), ("DOWN", 1)],
+    [("Move right.", 3), ("up, or maybe down", None), ("2", 2), (" 3. ", 3), ("I pick 2", None),
+     ("3 or left", 2), ("upwards! 7", None), ("", None), ("DOWN", 1),
+     ("From row 1, column 2 the best move is up.", 0), ("not up, it is down", None)],
 )  # fmt: skip
-def test_answers_parse_to_the_earliest_legal_action(text, expected):
+def test_answers_parse_to_the_one_legal_action_they_name(text, expected):
     assert parse_action(text, ["up", "down", "left", "right"], [0, 1, 2, 3]) == expected
+
+
+def test_numbered_actions_parse_when_one_number_is_named():
+    numbers = ["0", "1", "2"]
+    assert parse_action("I pick 2", numbers, [0, 1, 2]) == 2
+    assert parse_action("1 or 2", numbers, [0, 1, 2]) is None
+    assert parse_action("take 2.5", numbers, [0, 1, 2]) is None
 
 
 def test_illegal_actions_are_not_parsed():
