@@ -30,6 +30,7 @@ from gymnasium import spaces
 from pydantic import Field
 
 from testbed.agents.llm.agent import Advisor, LanguageModelConfig
+from testbed.errors import BadInput
 
 ON_POLICY = ("ppo", "a2c", "reinforce", "ppo_lagrangian", "cpo", "mappo")
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -65,14 +66,21 @@ class LanguageModelAdvised:
         from testbed import registry
 
         self.config = c = config or AdvisedConfig()
-        if c.learner in ON_POLICY or getattr(registry.agent_class(c.learner), "on_policy", False):
+        try:  # raised as ValueError, the agent's params get the scenario's place
+            learner_class = registry.agent_class(c.learner)
+        except BadInput as exc:
+            raise ValueError(f"learner: {exc.message}") from None
+        if c.learner in ON_POLICY or getattr(learner_class, "on_policy", False):
             raise ValueError(
                 f"llm_advised needs an off-policy learner; {c.learner!r} learns on-policy, and "
                 "advised actions would bias its updates (use q_learning, dqn, ...)"
             )
-        self.learner = registry.make_agent(
-            c.learner, observation_space, action_space, **dict(c.learner_params)
-        )
+        try:
+            self.learner = registry.make_agent(
+                c.learner, observation_space, action_space, **dict(c.learner_params)
+            )
+        except BadInput as exc:
+            raise ValueError(f"learner {c.learner!r}: {exc.message}") from None
         if not all(callable(getattr(self.learner, m, None)) for m in ("explore", "observe")):
             raise ValueError(f"{c.learner!r} does not learn (no explore/observe)")
         self.advisor = Advisor(observation_space, action_space, c)

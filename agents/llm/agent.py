@@ -112,6 +112,13 @@ class Advisor:
         action_space: spaces.Space,
         config: LanguageModelConfig,
     ):
+        from testbed.registry import ENVS  # plain data
+
+        if config.env and config.env not in ENVS:
+            raise ValueError(
+                f"env {config.env!r} is not a registered env id (`testbed list envs`); it "
+                "names the env whose documentation the prompt quotes"
+            )
         self.config = config
         self.observation_space, self.action_space = observation_space, action_space
         self.names = action_names(config.env, action_space, config.action_names)

@@ -127,6 +127,7 @@ def test_a_train_stage_with_an_advised_learner_reports_its_usage(write_yaml, tmp
         ("{backend: openai, model: m, api_key_env: TESTBED_NO_SUCH_KEY}", "TESTBED_NO_SUCH_KEY"),
         ("{backend: scripted, model: 'no_such_module:f'}", "no_such_module"),
         ("{env: testbed/four_rooms_v0, action_names: [a, b]}", "2 names for 4 actions"),
+        ("{env: testbed/nope_v0}", "not a registered env id"),
     ],
 )
 def test_bad_language_model_fields_are_one_clear_error(write_yaml, capsys, params, needle):
@@ -147,6 +148,13 @@ def test_bad_advice_fields_are_one_clear_error(write_yaml, capsys):
     assert main(["validate", str(path)]) == 2
     err = "".join(capsys.readouterr()).replace("\n", "")
     assert "'prior_start'" in err and "less than or equal to 1" in err
+    for params, needle in [("{learner_params: {bogus: 1}}", "'bogus'"),
+                           ("{learner: nope}", "'nope'")]:  # fmt: skip
+        agent = f"id: llm_advised\n            params: {params}"
+        path = write_yaml(scenario_text(agent))
+        assert main(["validate", str(path)]) == 2
+        err = "".join(capsys.readouterr()).replace("\n", "")
+        assert needle in err and f"{path.name}:" in err, err
 
 
 RATER = "testbed.agents.llm.scripted:four_rooms_rater"
