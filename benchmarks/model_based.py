@@ -1,8 +1,8 @@
 """Model-based benchmark: PETS on continuous CartPole, MBPO vs SAC on Pendulum (issue 20).
 
     .venv/bin/python benchmarks/model_based.py pets [--seeds 3] [--trials 5]
-    .venv/bin/python benchmarks/model_based.py mbpo [--seeds 3] [--steps 2000]
-    .venv/bin/python benchmarks/model_based.py sac [--seeds 3] [--steps 5000]
+    .venv/bin/python benchmarks/model_based.py mbpo [--seeds 3] [--steps 1500]
+    .venv/bin/python benchmarks/model_based.py sac [--seeds 3] [--steps 4000]
     .venv/bin/python benchmarks/model_based.py --table
 
 pets: `pets` with the known CartPole reward (`reward_fn: cartpole`, as mbrl-lib's example
@@ -20,14 +20,15 @@ hidden) so that a seed runs in minutes on 2 shared CPU cores: population 200, 5 
 55, 116, 186, then 200 from the 5th trial.
 
 mbpo / sac: `mbpo` (learned reward, MBPO_PARAMS: 10 SAC steps per env step on 95 % model
-data, [64, 64] SAC nets to fit the time budget) and plain `sac` (rl-baselines3-zoo's Pendulum
-settings, [256, 256] nets, one gradient step per env step, as benchmarks/learning.py's
-20k-step row) on gym/Pendulum-v1 for `--steps` env steps, both evaluated every EVAL_EVERY
-steps with the deterministic policy over EVAL_EPISODES held-out episodes (the same seeds
-for both). Reported: the first evaluated step at which each seed reaches >= -200, the return
-at each evaluation, the model's held-out errors (mbpo: one-step and open-loop 5/10/20-step
-MSE at each refit, on the real data collected since the previous refit) and wall time. Each
-seed's MBPO model is saved (benchmarks/results/model_based/mbpo_seed<k>.pt).
+data from one-step rollouts, SAC's nets and learning rate as the plain arm's) and plain `sac`
+(rl-baselines3-zoo's Pendulum settings, [256, 256] nets, one gradient step per env step, as
+benchmarks/learning.py's 20k-step row) on gym/Pendulum-v1 for `--steps` env steps, both
+evaluated every EVAL_EVERY steps with the deterministic policy over EVAL_EPISODES held-out
+episodes (the same seeds for both). Reported: the first evaluated step at which each seed
+reaches >= -200, the return at each evaluation, the model's held-out errors (mbpo: one-step
+and open-loop 5/10/20-step MSE at each refit, on the real data collected since the previous
+refit) and wall time. Each seed's MBPO model is saved
+(benchmarks/results/model_based/mbpo_seed<k>.pt).
 """
 
 from __future__ import annotations
@@ -132,18 +133,17 @@ def pets(seeds: int, trials: int) -> dict[str, Any]:
 
 
 EVAL_EVERY, EVAL_EPISODES, TARGET = 250, 5, -200.0
-DEFAULT_STEPS = {"mbpo": 2000, "sac": 5000}
+DEFAULT_STEPS = {"mbpo": 1500, "sac": 4000}
 MBPO_PARAMS: dict[str, Any] = {
     "members": 5,
     "hidden_model": [200, 200, 200],
     "model_epochs": 20,
     "model_train_freq": 250,
-    "random_steps": 250,
-    "rollout_batch": 25_000,
+    "random_steps": 500,
+    "rollout_batch": 50_000,
     "rollout_length": 1,
     "updates_per_step": 10,
     "learning_rate": 1e-3,
-    "hidden": [64, 64],
 }
 SAC_PARAMS: dict[str, Any] = {"learning_rate": 1e-3}
 
@@ -291,7 +291,7 @@ def write_table() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", nargs="?", choices=["pets", "mbpo", "sac"])
-    parser.add_argument("--steps", type=int, help="mbpo/sac env steps (2000 / 5000)")
+    parser.add_argument("--steps", type=int, help="mbpo/sac env steps (1500 / 4000)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
