@@ -12,7 +12,7 @@ deterministic policy plays EVAL_EPISODES held-out episodes; success = the env's
 episodes give the final success rate. `--no-her` trains the same SAC without relabelling.
 Reference: SB3's HER examples solve FetchReach in a few thousand steps.
 
-Results: benchmarks/results/hierarchy/fetch_reach[_no_her].json and a section of
+Results: benchmarks/results/hierarchy/fetch_reach[_no_her][_modern].json and a section of
 benchmarks/results/hierarchy.md (`benchmarks/hierarchy.py --table`).
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 import gymnasium  # noqa: F401  (before pettingzoo, see docs/STACK.md trap 4)
 import numpy as np
 
-from testbed._stack import gym_id, stack
+from testbed._stack import MODERN, gym_id, stack
 from testbed.agents.common.nets import deterministic_torch
 from testbed.evaluate.stats import summarize
 from testbed.registry import make_agent, make_env
@@ -102,7 +102,8 @@ def fetch_reach(seeds: int, steps: int, her: bool) -> dict[str, Any]:
     runs = [run_seed(her, seed, steps) for seed in range(seeds)]
     final = summarize([r["final_success"] for r in runs])
     result = {
-        "part": "fetch_reach" if her else "fetch_reach_no_her",
+        "part": ("fetch_reach" if her else "fetch_reach_no_her")
+        + ("_modern" if stack() == MODERN else ""),
         "env": f"robotics/FetchReach ({gym_id('FetchReach')}, {stack()} stack)",
         "agent": "sac",
         "params": {**SAC_PARAMS, **({"her": HER} if her else {})},
@@ -129,7 +130,7 @@ def table() -> list[str]:
     """The FetchReach section of benchmarks/results/hierarchy.md."""
     found = [
         json.loads(p.read_text())
-        for name in ("fetch_reach", "fetch_reach_no_her")
+        for name in ("fetch_reach", "fetch_reach_modern", "fetch_reach_no_her")
         if (p := RESULTS / "hierarchy" / f"{name}.json").exists()
     ]
     if not found:
@@ -147,7 +148,7 @@ def table() -> list[str]:
             "-" if s is None else f"{s:,}" for s in (x["first_eval_step_at_0.9"] for x in r["runs"])
         )
         load = r["load_average"]
-        arm = "sac + her" if r["part"] == "fetch_reach" else "sac"
+        arm = "sac" if "no_her" in r["part"] else "sac + her"
         lines.append(
             f"| {arm} | {r['env']} | {r['steps']:,} | {r['seeds']} | {f['mean']:.2f} "
             f"[{f['ci'][0]:.2f}, {f['ci'][1]:.2f}] | {reached} | "

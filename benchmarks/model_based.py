@@ -1,7 +1,7 @@
 """Model-based benchmark: PETS on continuous CartPole, MBPO vs SAC on Pendulum (issue 20).
 
     .venv/bin/python benchmarks/model_based.py pets [--seeds 3] [--trials 5]
-    .venv/bin/python benchmarks/model_based.py mbpo [--seeds 3] [--steps 1500]
+    .venv/bin/python benchmarks/model_based.py mbpo [--seeds 3] [--steps 3000]
     .venv/bin/python benchmarks/model_based.py sac [--seeds 3] [--steps 4000]
     .venv/bin/python benchmarks/model_based.py --table
 
@@ -133,7 +133,7 @@ def pets(seeds: int, trials: int) -> dict[str, Any]:
 
 
 EVAL_EVERY, EVAL_EPISODES, TARGET = 250, 5, -200.0
-DEFAULT_STEPS = {"mbpo": 1500, "sac": 4000}
+DEFAULT_STEPS = {"mbpo": 3000, "sac": 4000}
 MBPO_PARAMS: dict[str, Any] = {
     "members": 5,
     "hidden_model": [200, 200, 200],
@@ -291,7 +291,7 @@ def write_table() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", nargs="?", choices=["pets", "mbpo", "sac"])
-    parser.add_argument("--steps", type=int, help="mbpo/sac env steps (1500 / 4000)")
+    parser.add_argument("--steps", type=int, help="mbpo/sac env steps (3000 / 4000)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
