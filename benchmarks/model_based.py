@@ -132,7 +132,7 @@ def pets(seeds: int, trials: int) -> dict[str, Any]:
     return result
 
 
-EVAL_EVERY, EVAL_EPISODES, TARGET = 250, 5, -200.0
+EVAL_EVERY, EVAL_EPISODES, FINAL_EPISODES, TARGET = 250, 5, 20, -200.0
 DEFAULT_STEPS = {"mbpo": 3000, "sac": 4000}
 MBPO_PARAMS: dict[str, Any] = {
     "members": 5,
@@ -148,7 +148,7 @@ MBPO_PARAMS: dict[str, Any] = {
 SAC_PARAMS: dict[str, Any] = {"learning_rate": 1e-3}
 
 
-def run_pendulum_seed(algo: str, seed: int, steps: int) -> dict[str, Any]:
+def run_pendulum_seed(algo: str, seed: int, steps: int, until_target: bool) -> dict[str, Any]:
     deterministic_torch(seed)
     env, eval_env = make_env("gym/Pendulum-v1"), make_env("gym/Pendulum-v1")
     params = MBPO_PARAMS if algo == "mbpo" else SAC_PARAMS
@@ -169,11 +169,19 @@ def run_pendulum_seed(algo: str, seed: int, steps: int) -> dict[str, Any]:
                           "seconds": time.perf_counter() - started})  # fmt: skip
             print(f"  {algo} seed {seed} step {state.step}: return {ret:.0f} "
                   f"({curve[-1]['seconds']:.0f} s)", flush=True)  # fmt: skip
+            if until_target and ret >= TARGET:
+                raise Done
 
-    train(env, {"agent_0": agent}, steps, seed, on_step=on_step)
+    try:
+        train(env, {"agent_0": agent}, steps, seed, on_step=on_step)
+    except Done:
+        pass
+    seconds = time.perf_counter() - started
     reached = next((p["step"] for p in curve if p["return"] >= TARGET), None)
-    run = {"seed": seed, "steps_to_target": reached, "curve": curve, "model_errors": errors,
-           "seconds": time.perf_counter() - started}  # fmt: skip
+    final, _ = evaluate(eval_env, {"agent_0": agent}, 10_000 + seed, FINAL_EPISODES)
+    run = {"seed": seed, "steps_to_target": reached, "steps_trained": curve[-1]["step"],
+           "final_return": final, "curve": curve, "model_errors": errors,
+           "seconds": seconds}  # fmt: skip
     if algo == "mbpo":
         path = RESULTS / "model_based" / f"mbpo_seed{seed}.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,13 +190,15 @@ def run_pendulum_seed(algo: str, seed: int, steps: int) -> dict[str, Any]:
     return run
 
 
-def pendulum(algo: str, seeds: int, steps: int) -> dict[str, Any]:
+def pendulum(algo: str, seeds: int, steps: int, until_target: bool) -> dict[str, Any]:
     load_before = os.getloadavg()
-    runs = [run_pendulum_seed(algo, seed, steps) for seed in range(seeds)]
+    runs = [run_pendulum_seed(algo, seed, steps, until_target) for seed in range(seeds)]
     per_eval = []
-    for k, point in enumerate(runs[0]["curve"]):
-        s = summarize([r["curve"][k]["return"] for r in runs])
-        per_eval.append({"step": point["step"], "mean": s.mean, "ci": [s.ci_low, s.ci_high]})
+    for k in range(max(len(r["curve"]) for r in runs)):
+        values = [r["curve"][k]["return"] for r in runs if len(r["curve"]) > k]
+        s = summarize(values)
+        step = next(r["curve"][k]["step"] for r in runs if len(r["curve"]) > k)
+        per_eval.append({"step": step, "mean": s.mean, "ci": [s.ci_low, s.ci_high], "n": s.n})
     reached = [r["steps_to_target"] for r in runs]
     result: dict[str, Any] = {
         "part": algo,
@@ -197,8 +207,10 @@ def pendulum(algo: str, seeds: int, steps: int) -> dict[str, Any]:
         "steps": steps,
         "seeds": seeds,
         "eval": f"every {EVAL_EVERY} steps, {EVAL_EPISODES} episodes, deterministic policy",
+        "until_target": until_target,
         "steps_to_target": reached,
         "all_reached": all(r is not None for r in reached),
+        "final_return": ci_entry([r["final_return"] for r in runs]),
         "per_eval": per_eval,
         "seconds_per_seed": float(np.mean([r["seconds"] for r in runs])),
         "load_average": {"before": load_before, "after": os.getloadavg()},
@@ -229,17 +241,24 @@ def pendulum_table() -> list[str]:
     lines = [
         "## MBPO vs SAC on Pendulum-v1 (reach >= -200)",
         "",
-        "| algo | env steps | seeds | first eval step >= -200, per seed | return at each "
-        "eval (mean, 95% CI) | s/seed | load avg |",
+        "| algo | env steps | seeds | first eval step >= -200, per seed | final return "
+        f"({FINAL_EPISODES} episodes; mean, 95% CI) | s/seed | load avg |",
         "|---|---|---|---|---|---|---|",
     ]
     for algo, r in found.items():
         reached = ", ".join("-" if s is None else f"{s:,}" for s in r["steps_to_target"])
-        evals = "; ".join(f"{e['step']}: {ci(e, '.0f')}" for e in r["per_eval"])
+        budget = f"{r['steps']:,}" + (" (a seed stops at its first >= -200)"
+                                       if r.get("until_target") else "")  # fmt: skip
+        final = ci(r["final_return"], ".0f") if "final_return" in r else "-"
         load = r["load_average"]
-        lines.append(f"| {algo} | {r['steps']:,} | {r['seeds']} | {reached} | {evals} | "
+        lines.append(f"| {algo} | {budget} | {r['seeds']} | {reached} | {final} | "
                      f"{r['seconds_per_seed']:.0f} | {load['before'][0]:.1f} -> "
                      f"{load['after'][0]:.1f} |")  # fmt: skip
+    lines += ["", f"Return at each evaluation ({EVAL_EPISODES} episodes; mean, 95% CI over the "
+              "seeds still training):", ""]  # fmt: skip
+    for algo, r in found.items():
+        lines.append(f"- {algo}: " + "; ".join(f"{e['step']}: {ci(e, '.0f')}"
+                                                for e in r["per_eval"]))  # fmt: skip
     if "mbpo" in found:
         errs = found["mbpo"]["model_errors_last_refit"]
         lines += ["", "MBPO model, held-out MSE of the next state at the last refit (mean, "
@@ -294,12 +313,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="mbpo/sac env steps (3000 / 4000)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--until-target", action="store_true",
+                        help="mbpo/sac: stop a seed at its first evaluation >= -200")  # fmt: skip
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
     args = parser.parse_args()
     if args.part == "pets":
         pets(args.seeds, args.trials)
     elif args.part in ("mbpo", "sac"):
-        pendulum(args.part, args.seeds, args.steps or DEFAULT_STEPS[args.part])
+        steps = args.steps or DEFAULT_STEPS[args.part]
+        pendulum(args.part, args.seeds, steps, args.until_target)
     print(write_table())
 
 
