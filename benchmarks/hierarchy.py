@@ -13,7 +13,8 @@ runs the whole budget. Both then play 1000 more held-out episodes (the final suc
 Reference: DI-engine reports DQN + HER solving n = 15 within 150k env steps, plain DQN not
 within 20M; Andrychowicz et al. 2017 (Fig. 1): plain DQN fails beyond n = 13.
 
-four_rooms: see `benchmarks/hierarchy_rooms.py`.
+four_rooms: see `benchmarks/hierarchy_rooms.py`. FetchReach (SAC + HER): see
+`benchmarks/hierarchy_fetch.py`.
 
 Results: benchmarks/results/hierarchy/<part>.json and the table benchmarks/results/hierarchy.md
 (mean and 95 % t-interval over seeds, wall time per seed, the load average during the run).
@@ -191,6 +192,9 @@ def write_table() -> str:
         from hierarchy_rooms import rooms_table  # benchmarks/ is not a package
 
         lines += rooms_table(RESULTS / "hierarchy")
+        from hierarchy_fetch import table as fetch_table
+
+        lines += fetch_table()
     text = "\n".join(lines) + "\n"
     (RESULTS / "hierarchy.md").write_text(text)
     return text

@@ -23,6 +23,8 @@ MODERN = "modern"
 _GYM_IDS = {
     "CliffWalking": ("CliffWalking-v0", "CliffWalking-v1"),
     "Taxi": ("Taxi-v3", "Taxi-v4"),
+    # gymnasium-robotics 1.2.2 (legacy) has FetchReach v1/v2, 1.4.2 (modern) v1/v4.
+    "FetchReach": ("FetchReach-v2", "FetchReach-v4"),
 }
 # PettingZoo 1.25 deprecated knights_archers_zombies_v10 for v11 (new parameters).
 _KAZ = ("knights_archers_zombies_v10", "knights_archers_zombies_v11")
@@ -48,7 +50,8 @@ def _pick(pair: tuple[str, str]) -> str:
 
 
 def gym_id(name: str) -> str:
-    """This stack's gymnasium id for a toy-text env whose version differs ("CliffWalking")."""
+    """This stack's gymnasium id for an env whose version differs ("CliffWalking",
+    "FetchReach")."""
     return _pick(_GYM_IDS[name])
 
 

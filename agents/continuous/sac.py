@@ -45,6 +45,7 @@ from testbed.agents.common.continuous import (
 )
 from testbed.agents.common.her import HERConfig, make_relabeller
 from testbed.agents.common.nets import as_tensor, mlp, soft_update
+from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
@@ -81,6 +82,10 @@ class SACConfig:
     her: HERConfig | None = None
     """Hindsight experience replay for goal-conditioned envs (agents/common/her.py), e.g.
     `her: {strategy: future, k: 4, terminate_on_success: false}`."""
+    normalize_obs: bool = False
+    """Feed the networks observations standardised by a running mean / std of the observed
+    ones (clipped to +-5), as rl-baselines3-zoo's `normalize: true` (e.g. for Fetch tasks);
+    the replay keeps raw observations."""
 
 
 class SquashedGaussianActor(nn.Module):
@@ -134,6 +139,7 @@ class SAC:
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.learning_rate)
         self.buffer = replay_for(observation_space, n_act, c.buffer_size)
         self.her = make_relabeller(c.her, observation_space)
+        self.normalizer = RunningNormalizer(n_obs, clip=5.0) if c.normalize_obs else None
         self.steps = 0
         self.updates = 0
         self._updated = 0  # env steps whose scheduled updates have run
@@ -146,8 +152,11 @@ class SAC:
     def reset(self, seed: int | None = None) -> None:
         """Nothing to do: `act` is deterministic and `explore` uses torch's global RNG."""
 
+    def _norm(self, obs: np.ndarray) -> np.ndarray:
+        return obs if self.normalizer is None else self.normalizer(obs).astype(np.float32)
+
     def _obs(self, observation: Any) -> torch.Tensor:
-        return as_tensor(to_vector(self.observation_space, observation))
+        return as_tensor(self._norm(to_vector(self.observation_space, observation)))
 
     @torch.no_grad()
     def act(self, observation: Any, action_mask: np.ndarray | None = None) -> np.ndarray:
@@ -169,7 +178,7 @@ class SAC:
     ) -> np.ndarray:
         """Actions (N, d) for N stacked observations: one actor forward and one sample of
         pi per row, uniform rows while before `learning_starts`."""
-        obs = torch.from_numpy(to_vectors(self.observation_space, observations))
+        obs = torch.from_numpy(self._norm(to_vectors(self.observation_space, observations)))
         n = len(obs)
         unit = warmup_or(
             lambda: self.actor.sample(obs)[0],
@@ -183,11 +192,15 @@ class SAC:
     # -- learning -------------------------------------------------------------------------
     def observe(self, transition: dict[str, Any]) -> None:
         store(self.buffer, self.observation_space, self.scaler, transition, self.her)
+        if self.normalizer is not None:
+            self.normalizer.update(to_vector(self.observation_space, transition["obs"]))
         self.steps += 1
 
     def observe_batch(self, batch: Any) -> None:
         """Record one transition per copy (a `TransitionBatch`) in one replay write."""
         store_batch(self.buffer, self.observation_space, self.scaler, batch, self.her)
+        if self.normalizer is not None:
+            self.normalizer.update(to_vectors(self.observation_space, batch.obs))
         self.steps += len(batch)
 
     def update(self) -> dict[str, float]:
@@ -202,9 +215,17 @@ class SAC:
             metrics = self._gradient_step(self.buffer.sample(c.batch_size))
         return metrics
 
+    def train_on(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One gradient step on a minibatch the caller built (obs, actions in [-1, 1],
+        rewards, next_obs, dones), e.g. MBPO's mix of real and model transitions."""
+        return self._gradient_step(batch)
+
     def _gradient_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         c = self.config
         obs, actions, next_obs = batch["obs"], batch["actions"], batch["next_obs"]
+        if self.normalizer is not None:
+            obs = torch.from_numpy(self._norm(obs.numpy()))
+            next_obs = torch.from_numpy(self._norm(next_obs.numpy()))
         alpha = self.log_alpha.detach().exp()
         with torch.no_grad():
             next_actions, next_log_pi = self.actor.sample(next_obs)
@@ -258,6 +279,7 @@ class SAC:
             "alpha_optimizer": self.alpha_optimizer.state_dict(),
             "steps": self.steps,
             "updates": self.updates,
+            **({} if self.normalizer is None else {"obs_normalizer": self.normalizer.state_dict()}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -268,5 +290,7 @@ class SAC:
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        if self.normalizer is not None:
+            self.normalizer.load_state_dict(state["obs_normalizer"])
         self.steps = self._updated = int(state["steps"])
         self.updates = int(state["updates"])

@@ -444,6 +444,24 @@ AGENTS: dict[str, AgentSpec] = {
             "particles": 5,
         },
     ),
+    "mbpo": AgentSpec(
+        "testbed.agents.model_based.mbpo:MBPO",
+        "model-based",
+        "MBPO (Janner et al. 2019): short branched rollouts of a probabilistic ensemble "
+        "(checkpointed; held-out one- and multi-step errors) feed SAC; Box spaces.",
+        try_env="gym/Pendulum-v1",
+        try_params={
+            "hidden_model": [16],
+            "members": 2,
+            "model_epochs": 1,
+            "random_steps": 50,
+            "model_train_freq": 50,
+            "rollout_batch": 64,
+            "updates_per_step": 1,
+            "batch_size": 16,
+            "hidden": [16],
+        },
+    ),
     # <<< hierarchical + model-based
     # >>> meta-learning
     "maml": AgentSpec(

@@ -148,6 +148,16 @@ ENVS: dict[str, EnvSpec] = {
     ),
     # <<< custom envs: competitive + mixed
     # >>> custom envs: goal-conditioned + hierarchical
+    "robotics/FetchReach": EnvSpec(
+        "testbed.envs.robotics:fetch_reach",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "gymnasium-robotics FetchReach (v2 legacy, v4 modern): move the gripper to a 3-D target; "
+        "-1 per step until within 5 cm (`dense`: minus the distance); Dict goal observation.",
+        extra="safety",
+    ),
     "testbed/bit_flip_v0": EnvSpec(
         "testbed.envs.bit_flip:bit_flip_v0",
         "single-agent",
@@ -156,6 +166,16 @@ ENVS: dict[str, EnvSpec] = {
         "discrete",
         "Goal-conditioned bit flipping (Andrychowicz et al. 2017): flip bits to match a target; "
         "-1 per step until it matches; Dict observation/achieved_goal/desired_goal (for her:).",
+    ),
+    "testbed/four_rooms_team_v0": EnvSpec(
+        "testbed.envs.four_rooms_team:four_rooms_team_v0",
+        "cooperative",
+        "parallel",
+        "n_agents (default 2)",
+        "discrete",
+        "Four rooms for a team: each agent must reach the goal; agents block each other in the "
+        "one-cell doorways; +1 per agent at the goal; tabular (own cell).",
+        agents_leave=True,
     ),
     "testbed/four_rooms_v0": EnvSpec(
         "testbed.envs.four_rooms:four_rooms_v0",

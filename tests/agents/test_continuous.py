@@ -177,3 +177,22 @@ def test_ou_noise_is_correlated_and_resets() -> None:
     assert float(noise.state.abs().sum()) == 0.0
     with pytest.raises(ValueError, match="noise_type"):
         ExplorationNoise(1, 0.1, "pink")
+
+
+def test_sac_normalize_obs_standardises_inputs_and_checkpoints_its_statistics() -> None:
+    deterministic_torch(0)
+    env = make_env("gym/Pendulum-v1")
+    space = env.observation_space("agent_0")
+    sac = make_agent("sac", space, env.action_space("agent_0"), normalize_obs=True,
+                     learning_starts=50, batch_size=16, hidden=[16])  # fmt: skip
+    train(env, {"agent_0": sac}, 200, 0)
+    stats = sac.normalizer
+    assert stats.count == pytest.approx(200, abs=1e-6)
+    assert np.all(np.abs(stats.mean[:2]) < 1.0) and stats.var[2] > 0.1  # cos, sin; theta dot
+    assert float(np.abs(sac.buffer.obs[:200]).max()) > 1.0  # the replay keeps raw observations
+    copy = make_agent("sac", space, env.action_space("agent_0"), normalize_obs=True,
+                      batch_size=16, hidden=[16])  # fmt: skip
+    copy.load_state_dict(sac.state_dict())
+    obs = np.array([0.0, 1.0, 4.0], np.float32)
+    assert np.allclose(copy.act(obs), sac.act(obs))
+    assert np.allclose(copy.normalizer.mean, stats.mean)

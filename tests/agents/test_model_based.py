@@ -12,6 +12,7 @@ from testbed.agents.model_based.ensemble import DynamicsModel
 from testbed.envs.cartpole_continuous import cartpole_step
 from testbed.errors import BadInput
 from testbed.registry import make_agent, make_env
+from testbed.train.loop import train
 
 
 def linear_data(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -73,3 +74,63 @@ def test_bad_pets_settings_are_bad_input(params: dict, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         make_agent("pets", env.observation_space("agent_0"), env.action_space("agent_0"),
                    **params)  # fmt: skip
+
+
+def mbpo_on_pendulum(**params):
+    env = make_env("gym/Pendulum-v1")
+    settings = {"members": 2, "hidden_model": [16], "model_epochs": 2, "random_steps": 40,
+                "model_train_freq": 20, "rollout_batch": 30, "rollout_length": 2,
+                "updates_per_step": 2, "batch_size": 16, "hidden": [16], **params}  # fmt: skip
+    return env, make_agent("mbpo", env.observation_space("agent_0"),
+                           env.action_space("agent_0"), **settings)  # fmt: skip
+
+
+def test_mbpo_refits_rolls_out_and_reports_held_out_errors() -> None:
+    deterministic_torch(0)
+    env, mbpo = mbpo_on_pendulum()
+    seen: list[dict[str, float]] = []
+
+    def on_step(state) -> None:
+        seen.append(dict(state.metrics.get("agent_0", {})))
+
+    train(env, {"agent_0": mbpo}, 100, 0, on_step=on_step)
+    assert mbpo.model.fits == 4  # steps 40, 60, 80, 100
+    refits = [m for m in seen if "model_nll" in m]
+    assert len(refits) == 4 and "mse_1_step" not in refits[0]  # nothing held out before
+    assert all(np.isfinite(m["mse_1_step"]) and "mse_10_step" in m for m in refits[1:])
+    # rollouts of 2 steps from 30 states per refit; the buffer keeps the last refit's
+    assert mbpo.imagined.size == 60
+    assert mbpo.sac.updates == 2 * 61  # steps 40..100, 2 SAC steps each
+    copy = mbpo_on_pendulum()[1]
+    copy.load_state_dict(mbpo.state_dict())
+    obs = np.array([1.0, 0.0, 0.5], np.float32)
+    assert np.allclose(copy.act(obs), mbpo.act(obs)) and copy.model.fits == 4
+
+
+def test_mbpo_with_a_known_reward_stops_rollouts_that_terminate() -> None:
+    deterministic_torch(0)
+    env = make_env("testbed/cartpole_continuous_v0")
+    mbpo = make_agent("mbpo", env.observation_space("agent_0"), env.action_space("agent_0"),
+                      reward_fn="cartpole", members=2, hidden_model=[8], model_epochs=1,
+                      random_steps=30, model_train_freq=30, rollout_batch=50, rollout_length=5,
+                      updates_per_step=1, batch_size=8, hidden=[8])  # fmt: skip
+    train(env, {"agent_0": mbpo}, 30, 0)
+    rows = mbpo.imagined.size
+    assert 50 <= rows <= 250
+    dones = mbpo.imagined.dones[:rows]
+    assert rows == 250 or dones.sum() > 0  # rollouts stop only after a termination
+    rewards = mbpo.imagined.rewards[:rows]
+    assert np.all(rewards[dones == 0] == 1.0) and np.all(rewards[dones == 1] == 0.0)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"reward_fn": "walker"}, "reward_fn"),
+        ({"real_ratio": 2.0}, "real_ratio"),
+        ({"rollout_length": 0}, "rollout_length"),
+    ],
+)
+def test_bad_mbpo_settings_are_bad_input(params: dict, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        mbpo_on_pendulum(**params)
