@@ -1,7 +1,7 @@
 """LLM-guided RL benchmark (issue 23, first part): does advice of controlled quality make an
 advised learner more sample-efficient, and does wrong advice leave its optimum alone?
 
-    nice -n 10 .venv/bin/python benchmarks/future_llm.py [--seeds 3] [--steps 30000]
+    nice -n 10 .venv/bin/python benchmarks/future_llm.py [--seeds 3] [--steps 100000]
 
 Task: four rooms (`testbed/four_rooms_v0`) without slip (so the optimal policy, shortest paths
 to the goal, is known exactly by breadth-first search), 200-step episodes, random starts.
@@ -223,9 +223,10 @@ def main() -> None:
                 server = ChatServer(four_rooms_advisor(HTTP_QUALITY, seed))
             try:
                 row = run_arm(arm, seed, args.steps, server.base_url if server else "")
-            finally:
                 if server is not None:
                     row["http_requests"] = server.requests
+            finally:
+                if server is not None:
                     server.close()
             results[arm["name"]].append(row)
             print(f"{arm['name']:>26} seed {seed}: auc {row['auc']:.3f} reach "
