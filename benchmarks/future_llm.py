@@ -303,9 +303,18 @@ def verdicts(results: dict[str, list[dict[str, Any]]]) -> list[str]:
     qs = ", ".join(f"{q:g}" for q in QUALITIES)
     unadvised = float(np.mean([r["auc"] for r in base]))
     lines = [
-        f"- Sample efficiency rises with q (AUC means {means} for q = {qs}): "
-        f"{'yes' if rising else 'NO'}; unadvised {unadvised:.3f}."
+        f"- AUC means rise with q ({means} for q = {qs}): {'yes' if rising else 'NO'}; "
+        f"unadvised {unadvised:.3f}. Paired by seed against unadvised (95 % t-interval of "
+        "the difference; an interval holding 0 is marked not distinguishable):"
     ]
+    for name, rows in results.items():
+        if name == "unadvised":
+            continue
+        diff = summarize([r["auc"] - b["auc"] for r, b in zip(rows, base, strict=True)])
+        lines.append(
+            f"  - {name}: AUC {diff.mean:+.3f} [{diff.ci_low:+.3f}, {diff.ci_high:+.3f}]"
+            + ("" if diff.ci_low > 0 or diff.ci_high < 0 else " (not distinguishable)")
+        )
     for name, rows in results.items():
         if name == "unadvised":
             continue
