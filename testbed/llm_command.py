@@ -24,13 +24,24 @@ def add_llm_command(sub: Any) -> None:
     command.add_argument("action", choices=("tiny-model",))
     command.add_argument("folder", type=Path, help="where to write the model folder")
     command.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    command.add_argument(
+        "--force", action="store_true", help="write into a folder that holds other files"
+    )
 
 
 def llm_command(args: argparse.Namespace, console: Console) -> int:
-    from testbed.agents.llm.tiny import build_tiny_model  # imports transformers when called
+    from testbed.agents.llm.tiny import MARKER, build_tiny_model  # imports transformers
 
-    if args.folder.exists() and not args.folder.is_dir():
-        raise BadInput(f"{str(args.folder)!r} exists and is not a folder")
+    folder = args.folder
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(f"{str(folder)!r} exists and is not a folder")
+    ours = (folder / MARKER).is_file()
+    if folder.is_dir() and any(folder.iterdir()) and not ours and not args.force:
+        raise BadInput(
+            f"{str(folder)!r} holds other files (a model of yours?); writing there would "
+            "overwrite them",
+            hint="choose an empty or new folder, or add --force",
+        )
     try:
         path = build_tiny_model(args.folder, seed=args.seed)
     except ImportError as exc:

@@ -25,6 +25,10 @@ CHAT_TEMPLATE = (
 END = "<|endoftext|>"
 
 
+MARKER = "TESTBED_TINY_MODEL"
+"""The file that marks a folder as one `build_tiny_model` wrote (it may be rebuilt)."""
+
+
 def build_tiny_model(folder: str | Path, seed: int = 0, vocab_size: int = 384) -> Path:
     """Write a tiny random GPT-2 and its tokenizer to `folder`; returns the folder."""
     import torch
@@ -66,4 +70,5 @@ def build_tiny_model(folder: str | Path, seed: int = 0, vocab_size: int = 384) -
         torch.manual_seed(seed)
         model = GPT2LMHeadModel(config)
     model.save_pretrained(path)
+    (path / MARKER).write_text("a tiny random-weight model built by `testbed llm tiny-model`\n")
     return path

@@ -211,3 +211,11 @@ def test_an_unreachable_endpoint_stops_the_run_after_max_failures(write_yaml, ca
     assert main(["run", str(path), "--out", str(path.parent / "run")]) == 3
     err = "".join(capsys.readouterr()).replace("\n", "")
     assert "3 language-model calls failed in a row" in err and "Traceback" not in err
+
+
+def test_tiny_model_never_overwrites_a_folder_of_other_files(tmp_path, capsys):
+    (tmp_path / "config.json").write_text("{}")  # someone's own model
+    assert main(["llm", "tiny-model", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "holds other files" in err and "--force" in err
+    assert (tmp_path / "config.json").read_text() == "{}"
