@@ -80,16 +80,22 @@ def four_rooms_text(observation: Any, space: spaces.Space) -> str:
 
 
 def frozen_lake_text(observation: Any, space: spaces.Space) -> str:
-    """FrozenLake 4x4 (the default map): the agent's row and column and the map."""
-    board = ("SFFF", "FHFH", "FFFH", "HFFG")
-    cell = int(observation)
-    row, col = divmod(cell, 4)
+    """FrozenLake on its default map of the observation's size (4x4 or 8x8): the agent's row
+    and column and the map; other sizes get the generic text."""
+    from gymnasium.envs.toy_text.frozen_lake import MAPS
+
+    size = {16: 4, 64: 8}.get(int(getattr(space, "n", 0)))
+    if size is None:
+        return generic_text(observation, space)
+    board = MAPS[f"{size}x{size}"]
+    row, col = divmod(int(observation), size)
     lines = [list(line) for line in board]
     lines[row][col] = "A"
     picture = "\n".join("".join(line) for line in lines)
     return (
-        f"You (A) are at row {row}, column {col} of the 4x4 lake; G is the goal at row 3, "
-        f"column 3; H are holes, F frozen ice, S the start.\n{picture}"
+        f"You (A) are at row {row}, column {col} of the {size}x{size} lake (its default map); "
+        f"G is the goal at row {size - 1}, column {size - 1}; H are holes, F frozen ice, S the "
+        f"start.\n{picture}"
     )
 
 

@@ -267,3 +267,11 @@ def test_numbered_actions_parse_when_one_number_is_named():
 
 def test_illegal_actions_are_not_parsed():
     assert parse_action("up", ["up", "down"], [1]) is None
+
+
+def test_frozen_lake_is_drawn_at_its_size_and_other_sizes_get_the_generic_text():
+    from testbed.agents.llm.prompting import frozen_lake_text
+
+    assert "row 7, column 7 of the 8x8 lake" in frozen_lake_text(63, spaces.Discrete(64))
+    assert "row 1, column 1 of the 4x4 lake" in frozen_lake_text(5, spaces.Discrete(16))
+    assert frozen_lake_text(3, spaces.Discrete(9)) == "observation 3 (one of 0..8)"
