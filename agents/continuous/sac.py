@@ -43,9 +43,10 @@ from testbed.agents.common.continuous import (
     uniform_unit_action,
     warmup_or,
 )
+from testbed.agents.common.encoders import NetworkConfig, feature_extractor, with_encoder
 from testbed.agents.common.her import HERConfig, make_relabeller
 from testbed.agents.common.nets import as_tensor, mlp, soft_update
-from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
+from testbed.agents.common.spaces import to_vector, to_vectors
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
@@ -81,6 +82,9 @@ class SACConfig:
     her: HERConfig | None = None
     """Hindsight experience replay for goal-conditioned envs (agents/common/her.py), e.g.
     `her: {strategy: future, k: 4, terminate_on_success: false}`."""
+    network: NetworkConfig | None = None
+    """A feature extractor before the actor's and each critic's MLP (each its own), e.g.
+    `network: {type: multimodal}` for Dict observations (agents/common/encoders.py)."""
 
 
 class SquashedGaussianActor(nn.Module):
@@ -119,10 +123,13 @@ class SAC:
         self.config = c = config or SACConfig()
         self.observation_space = observation_space
         self.scaler = ActionScaler(action_space, "SAC")
-        n_obs, n_act = obs_dim(observation_space), self.scaler.dim
+        n_act = self.scaler.dim
+        actor_encoder, n_obs = feature_extractor(c.network, observation_space)
         self.actor = SquashedGaussianActor(n_obs, n_act, c.hidden)
-        self.q1 = QCritic(n_obs, n_act, c.hidden)
-        self.q2 = QCritic(n_obs, n_act, c.hidden)
+        self.actor.net = with_encoder(actor_encoder, self.actor.net)
+        q1_encoder, q2_encoder = (feature_extractor(c.network, observation_space)[0] for _ in "12")
+        self.q1 = QCritic(n_obs, n_act, c.hidden, q1_encoder)
+        self.q2 = QCritic(n_obs, n_act, c.hidden, q2_encoder)
         self.q1_target = copy.deepcopy(self.q1)
         self.q2_target = copy.deepcopy(self.q2)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate)
