@@ -35,6 +35,7 @@ from testbed.agents.common.spaces import inner_space, is_goal_space, obs_dim
 
 NETWORK_TYPES = ("mlp", "multimodal")
 TEXT_READERS = ("mean", "gru")
+FUSIONS = ("concat", "gated")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ class NetworkConfig:
     """Size of each token's embedding."""
     text: str = "mean"
     """How token embeddings are pooled: 'mean' (bag of words) or 'gru' (last GRU state)."""
+    fusion: str = "concat"
+    """'concat': every part's features concatenated, then the fusion layer; 'gated': the
+    same, but the text features first gate each channel of every CNN layer (sigmoid gates,
+    the gated attention of Chaplot et al. 2018 applied per layer); without a text or an image
+    part, as 'concat'."""
 
 
 @dataclass(frozen=True)
@@ -103,18 +109,26 @@ class ImageCNN(nn.Module):
         self.low, self.span = low, high - low
         layers: list[nn.Module] = []
         for i, width in enumerate(channels):
-            layers += [nn.Conv2d(c, width, 3, stride=1 if i == 0 else 2, padding=1), nn.ReLU()]
+            layers.append(nn.Conv2d(c, width, 3, stride=1 if i == 0 else 2, padding=1))
             c = width
-        self.net = nn.Sequential(*layers, nn.Flatten())
+        self.convs = nn.ModuleList(layers)
+        self.widths = tuple(channels)
         with torch.no_grad():
-            self.out_dim = int(self.net(self._image(torch.zeros(1, int(np.prod(shape))))).shape[1])
+            self.out_dim = int(self(torch.zeros(1, int(np.prod(shape)))).shape[1])
 
     def _image(self, flat: torch.Tensor) -> torch.Tensor:
         x = (flat.reshape(-1, *self.shape) - self.low) / self.span
         return x.permute(0, 3, 1, 2) if self.channels_last else x
 
-    def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        return self.net(self._image(flat))
+    def forward(self, flat: torch.Tensor, gates: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Flat features; `gates` (one (batch, width) tensor per layer) scale each channel of
+        each layer's map after its ReLU."""
+        maps = self._image(flat)
+        for i, conv in enumerate(self.convs):
+            maps = torch.relu(conv(maps))
+            if gates is not None:
+                maps = maps * gates[i][:, :, None, None]
+        return maps.flatten(1)
 
 
 class TokenReader(nn.Module):
@@ -160,12 +174,30 @@ class MultimodalEncoder(nn.Module):
         self.branches = nn.ModuleDict(branches)
         self.fuse = nn.Sequential(nn.Linear(width, config.features), nn.ReLU())
         self.out_dim = config.features
+        images = [p.key for p in self.parts if p.kind == "image"]
+        self.texts = [p.key for p in self.parts if p.kind == "tokens"]
+        self.gated = images if config.fusion == "gated" and self.texts else []
+        text_width = sum(self.branches[k].out_dim for k in self.texts)
+        self.gates = nn.ModuleDict(
+            {
+                k: nn.ModuleList(nn.Linear(text_width, w) for w in self.branches[k].widths)
+                for k in self.gated
+            }
+        )
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
         lead = flat.shape[:-1]
         rows = flat.reshape(-1, flat.shape[-1])
-        feats = [self.branches[p.key](rows[:, p.start : p.stop]) for p in self.parts]
-        return self.fuse(torch.cat(feats, dim=-1)).reshape(*lead, self.out_dim)
+        feats = {p.key: self.branches[p.key](rows[:, p.start : p.stop])
+                 for p in self.parts if p.key not in self.gated}  # fmt: skip
+        if self.gated:
+            text = torch.cat([feats[k] for k in self.texts], dim=-1)
+            for p in self.parts:
+                if p.key in self.gated:
+                    gates = [torch.sigmoid(g(text)) for g in self.gates[p.key]]
+                    feats[p.key] = self.branches[p.key](rows[:, p.start : p.stop], gates)
+        joined = torch.cat([feats[p.key] for p in self.parts], dim=-1)
+        return self.fuse(joined).reshape(*lead, self.out_dim)
 
 
 def check_network(config: NetworkConfig, observation_space: spaces.Space) -> spaces.Dict | None:
@@ -173,6 +205,8 @@ def check_network(config: NetworkConfig, observation_space: spaces.Space) -> spa
     for options that cannot work with this observation space."""
     if config.type not in NETWORK_TYPES:
         raise ValueError(f"network type must be one of {list(NETWORK_TYPES)}, got {config.type!r}")
+    if config.fusion not in FUSIONS:
+        raise ValueError(f"network fusion must be one of {list(FUSIONS)}, got {config.fusion!r}")
     if config.text not in TEXT_READERS:
         raise ValueError(f"network text must be one of {list(TEXT_READERS)}, got {config.text!r}")
     for name in ("features", "vector_hidden", "embedding_dim"):

@@ -1,5 +1,6 @@
 """The `network:` option (agents/common/encoders.py): layout, shapes, ablations, errors, and that
-training moves every branch of the multimodal encoder in PPO, DQN and SAC."""
+training moves every branch of the multimodal encoder (and the text's gate on the image) in
+PPO, DQN and SAC."""
 
 from __future__ import annotations
 
@@ -46,10 +47,12 @@ def test_layout_follows_gymnasium_flatten():
     assert np.array_equal(tokens, obs[A]["text"])
 
 
-@pytest.mark.parametrize("text", ["mean", "gru"])
-def test_encoder_shapes(text):
+@pytest.mark.parametrize(("text", "fusion"), [("mean", "concat"), ("gru", "gated")])
+def test_encoder_shapes(text, fusion):
     space, _, env = env_space()
-    encoder = MultimodalEncoder(space, NetworkConfig(type="multimodal", features=24, text=text))
+    config = NetworkConfig(type="multimodal", features=24, text=text, fusion=fusion)
+    encoder = MultimodalEncoder(space, config)
+    assert list(encoder.gates) == ([] if fusion == "concat" else ["image"])
     rows = [env.reset(seed=s)[0][A] for s in range(5)]
     x = torch.from_numpy(to_vectors(space, np.array(rows, dtype=object)))
     assert encoder(x).shape == (5, 24) and encoder(x[0]).shape == (24,)
@@ -77,6 +80,8 @@ def test_dropped_modalities_do_not_reach_the_features():
     assert "image" not in no_image.branches and set(no_image.branches) == {"text", "vector"}
     assert torch.equal(no_image(x), no_image(changed))
     assert not torch.equal(fused(x), fused(changed))
+    gated = NetworkConfig(type="multimodal", fusion="gated", drop_modalities=("text",))
+    assert not MultimodalEncoder(space, gated).gated  # no text: nothing to gate with
 
 
 def test_default_networks_are_unchanged():
@@ -102,6 +107,7 @@ def test_default_networks_are_unchanged():
         ({"type": "multimodal", "drop_modalities": ["image", "text", "vector"]}, "drops every"),
         ({"drop_modalities": ["image"]}, "needs type: multimodal"),
         ({"type": "multimodal", "text": "lstm"}, "network text must be one of"),
+        ({"type": "multimodal", "fusion": "sum"}, "network fusion must be one of"),
         ({"type": "multimodal", "channels": []}, "channels must be positive"),
         ({"type": "multimodal", "widht": 3}, "widht"),
     ],
@@ -150,17 +156,20 @@ def test_training_moves_every_branch(agent, params, env_params):
     vector layer (gradients flow through each), and a checkpoint round-trips."""
     deterministic_torch(0)
     space, actions, env = env_space(cell_px=1, **env_params)
-    network = {"type": "multimodal", "features": 16, "channels": [4, 8]}
+    network = {"type": "multimodal", "features": 16, "channels": [4, 8], "fusion": "gated"}
     learner = make_agent(agent, space, actions, **params, network=network)
     encoders = [m for m in learner_modules(learner) if isinstance(m, MultimodalEncoder)]
     assert len(encoders) == {"ppo": 2, "dqn": 2, "sac": 5}[agent]  # targets copy theirs
     online = encoders[0]
     before = branch_parameters(online)
+    gate_before = [g.weight.detach().clone() for g in online.gates["image"]]
     copies = make_vec_env(ENV, 4, cell_px=1, **env_params)
     train_vectorized(copies, {A: learner}, 256, seed=0)
     after = branch_parameters(online)
     for key in ("image", "text", "vector"):
         assert any(not torch.equal(a, b) for a, b in zip(before[key], after[key], strict=True)), key
+    gates = zip(gate_before, online.gates["image"], strict=True)
+    assert all(not torch.equal(b, g.weight) for b, g in gates)
     clone = make_agent(agent, space, actions, **params, network=network)
     clone.load_state_dict(learner.state_dict())
     obs = env.reset(seed=9)[0][A]
