@@ -1,8 +1,8 @@
 """Multimodal reach: go to the object a text instruction names (`testbed/multimodal_reach_v0`).
 
 A `size` x `size` grid (default 8) holds `n_objects` (default 3) objects of distinct colours
-drawn from red, green, blue and yellow, on distinct random cells; the agent starts on another
-random cell. A short instruction names the colour of the target object. Every episode draws
+drawn from red, green and blue (pure RGB: each colour is one image channel), on distinct
+random cells; the agent starts on another random cell. A short instruction names the colour of the target object. Every episode draws
 new positions, colours, target and instruction wording, so each part of the observation is
 needed to act well:
 
@@ -71,7 +71,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 AGENT = "agent_0"
-COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0)}
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
 TEMPLATES = (
     "go to the {} square",
     "reach the {} one",
