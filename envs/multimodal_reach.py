@@ -2,9 +2,9 @@
 
 A `size` x `size` grid (default 8) holds `n_objects` (default 3) objects of distinct colours
 drawn from red, green and blue (pure RGB: each colour is one image channel), on distinct
-random cells; the agent starts on another random cell. A short instruction names the colour of the target object. Every episode draws
-new positions, colours, target and instruction wording, so each part of the observation is
-needed to act well:
+random cells; the agent starts on another random cell. A short instruction names the colour
+of the target object. Every episode draws new positions, colours, target and instruction
+wording, so each part of the observation is needed to act well:
 
 - the **image** is the only place that shows where the objects are (the instruction does not);
 - the **text** is the only place that says which object is the target (the image shows all
@@ -38,8 +38,9 @@ Rewards
     Reaching the target: 1 - 0.9 * t / max_steps (t steps taken, as in MiniGrid); touching
     another object: 0 and the episode ends. Plus a progress term: `progress` (default 0.1)
     times the decrease of the Manhattan distance to the target in the step (-progress when
-    the agent steps away); `progress=0` leaves only the sparse reward. The progress term tells
-    nothing the observation does not: the learner still has to read where the target is.
+    the agent steps away); `progress=0` leaves only the sparse reward. The progress term
+    appears in no observation: the learner still has to read where the target is. (It is
+    Phi(s') - Phi(s) without the discount, so it is not exactly policy-invariant shaping.)
 
 Costs
     None: `infos["agent_0"]["cost"]` is always 0.0. `infos["agent_0"]["success"]` is True on
