@@ -69,13 +69,23 @@ def deterministic_actor(in_dim: int, act_dim: int, hidden: Sequence[int]) -> nn.
 
 
 class QCritic(nn.Module):
-    """Q(s, a): a ReLU MLP over the concatenated state and unit action, one value per row."""
+    """Q(s, a): a ReLU MLP over the concatenated state and unit action, one value per row;
+    with an `encoder` (in_dim wide output), over the encoder's features of the state."""
 
-    def __init__(self, in_dim: int, act_dim: int, hidden: Sequence[int]):
+    def __init__(
+        self,
+        in_dim: int,
+        act_dim: int,
+        hidden: Sequence[int],
+        encoder: nn.Module | None = None,
+    ):
         super().__init__()
         self.net = mlp(in_dim + act_dim, 1, hidden, nn.ReLU)
+        self.encoder = encoder
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        if self.encoder is not None:
+            obs = self.encoder(obs)
         return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
 
 

@@ -43,6 +43,7 @@ from testbed.agents.common.continuous import (
     uniform_unit_action,
     warmup_or,
 )
+from testbed.agents.common.encoders import NetworkConfig, feature_extractor, with_encoder
 from testbed.agents.common.her import HERConfig, make_relabeller
 from testbed.agents.common.nets import as_tensor, mlp, soft_update
 from testbed.agents.common.normalize import RunningNormalizer
@@ -86,6 +87,9 @@ class SACConfig:
     """Feed the networks observations standardised by a running mean / std of the observed
     ones (clipped to +-5), as rl-baselines3-zoo's `normalize: true` (e.g. for Fetch tasks);
     the replay keeps raw observations."""
+    network: NetworkConfig | None = None
+    """A feature extractor before the actor's and each critic's MLP (each its own), e.g.
+    `network: {type: multimodal}` for Dict observations (agents/common/encoders.py)."""
 
 
 class SquashedGaussianActor(nn.Module):
@@ -124,10 +128,13 @@ class SAC:
         self.config = c = config or SACConfig()
         self.observation_space = observation_space
         self.scaler = ActionScaler(action_space, "SAC")
-        n_obs, n_act = obs_dim(observation_space), self.scaler.dim
+        n_act = self.scaler.dim
+        actor_encoder, n_obs = feature_extractor(c.network, observation_space)
         self.actor = SquashedGaussianActor(n_obs, n_act, c.hidden)
-        self.q1 = QCritic(n_obs, n_act, c.hidden)
-        self.q2 = QCritic(n_obs, n_act, c.hidden)
+        self.actor.net = with_encoder(actor_encoder, self.actor.net)
+        q1_encoder, q2_encoder = (feature_extractor(c.network, observation_space)[0] for _ in "12")
+        self.q1 = QCritic(n_obs, n_act, c.hidden, q1_encoder)
+        self.q2 = QCritic(n_obs, n_act, c.hidden, q2_encoder)
         self.q1_target = copy.deepcopy(self.q1)
         self.q2_target = copy.deepcopy(self.q2)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.learning_rate)
@@ -139,7 +146,14 @@ class SAC:
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.learning_rate)
         self.buffer = replay_for(observation_space, n_act, c.buffer_size)
         self.her = make_relabeller(c.her, observation_space)
-        self.normalizer = RunningNormalizer(n_obs, clip=5.0) if c.normalize_obs else None
+        if c.normalize_obs and c.network is not None:
+            raise ValueError(
+                "normalize_obs standardises the flat observation, which would corrupt a "
+                "network: encoder's token ids and pixels; use one of the two"
+            )
+        self.normalizer = (
+            RunningNormalizer(obs_dim(observation_space), clip=5.0) if c.normalize_obs else None
+        )
         self.steps = 0
         self.updates = 0
         self._updated = 0  # env steps whose scheduled updates have run

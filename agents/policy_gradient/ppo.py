@@ -45,6 +45,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from testbed.agents.common.encoders import NetworkConfig, feature_extractor, with_encoder
 from testbed.agents.common.nets import adam, mlp
 from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.common.rollout import (
@@ -106,6 +107,9 @@ class PPOConfig:
     """Initial log-std of the Gaussian policy (Box actions)."""
     adam_eps: float = 1e-5
     """Adam epsilon (1e-5 as in the baselines code)."""
+    network: NetworkConfig | None = None
+    """A feature extractor before the actor and critic MLPs (each gets its own), e.g.
+    `network: {type: multimodal}` for Dict observations (agents/common/encoders.py)."""
 
 
 _STATS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
@@ -169,8 +173,11 @@ class PPO:
         self.config = c = config or PPOConfig()
         self.observation_space = observation_space
         dim = obs_dim(observation_space)
-        self.actor = Actor(dim, action_space, c.hidden, c.log_std_init, "PPO")
-        self.critic = mlp(dim, 1, c.hidden, out_gain=1.0)
+        actor_encoder, width = feature_extractor(c.network, observation_space)
+        self.actor = Actor(width, action_space, c.hidden, c.log_std_init, "PPO")
+        self.actor.net = with_encoder(actor_encoder, self.actor.net)
+        critic_encoder, _ = feature_extractor(c.network, observation_space)
+        self.critic = with_encoder(critic_encoder, mlp(width, 1, c.hidden, out_gain=1.0))
         self.parameters = [*self.actor.parameters(), *self.critic.parameters()]
         self.optimizer = adam(self.parameters, c.learning_rate, c.adam_eps)
         self.obs_norm = RunningNormalizer(dim) if c.normalize_observations else None

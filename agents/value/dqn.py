@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import nn
 
+from testbed.agents.common.encoders import NetworkConfig, feature_extractor, with_encoder
 from testbed.agents.common.epsilon_replay import EpsilonGreedyReplay
 from testbed.agents.common.her import HERConfig, make_relabeller
 from testbed.agents.common.nets import mlp
@@ -105,6 +106,9 @@ class DQNConfig:
     her: HERConfig | None = None
     """Hindsight experience replay for goal-conditioned envs (agents/common/her.py), e.g.
     `her: {strategy: future, k: 4}`; needs n_step 1."""
+    network: NetworkConfig | None = None
+    """A feature extractor before the Q-network's MLP, e.g. `network: {type: multimodal}`
+    for Dict observations (agents/common/encoders.py); the target network copies it."""
 
 
 class QNetwork(nn.Module):
@@ -149,7 +153,8 @@ class DQN(EpsilonGreedyReplay):
         self.observation_space = observation_space
         self.action_start = int(action_space.start)
         self.obs_dim = obs_dim(observation_space)
-        self.q = QNetwork(self.obs_dim, self.n_actions, cfg.hidden, cfg.dueling)
+        encoder, width = feature_extractor(cfg.network, observation_space)
+        self.q = with_encoder(encoder, QNetwork(width, self.n_actions, cfg.hidden, cfg.dueling))
         self.target = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(
             self.q.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps

@@ -218,6 +218,17 @@ ENVS: dict[str, EnvSpec] = {
         "the train distribution and flips at test; do-interventions for causal discovery.",
     ),
     # <<< custom envs: causal RL
+    # >>> custom envs: multimodal
+    "testbed/multimodal_reach_v0": EnvSpec(
+        "testbed.envs.multimodal_reach:multimodal_reach_v0",
+        "single-agent",
+        "parallel",
+        "1",
+        "discrete | continuous (continuous)",
+        "Reach the object a text instruction names: Dict observation of an image (where the "
+        "objects are), token ids (which one) and the agent's own position and velocity.",
+    ),
+    # <<< custom envs: multimodal
     # Gymnasium single-agent tasks as one-agent ParallelEnvs (agent "agent_0").
     "gym/CartPole-v1": EnvSpec(
         "testbed.envs.gymnasium_single:cartpole_v1",
