@@ -103,6 +103,25 @@ def make_model(config: LanguageModelConfig) -> LanguageModel:
     return ScriptedText(config.model, dict(config.scripted_params))
 
 
+def cached_client(config: LanguageModelConfig) -> CachedModel:
+    """The configured backend behind its cache, rate limit, timeout and failure limit; an
+    unknown `env` id (whose documentation the prompt quotes) is an error."""
+    from testbed.registry import ENVS  # plain data
+
+    if config.env and config.env not in ENVS:
+        raise ValueError(
+            f"env {config.env!r} is not a registered env id (`testbed list envs`); it "
+            "names the env whose documentation the prompt quotes"
+        )
+    return CachedModel(
+        make_model(config),
+        config.cache_dir or None,
+        config.calls_per_s,
+        config.timeout_s,
+        config.max_failures,
+    )
+
+
 class Advisor:
     """Asks a language model for an action: prompt, call (cached, limited), parse."""
 
@@ -112,26 +131,13 @@ class Advisor:
         action_space: spaces.Space,
         config: LanguageModelConfig,
     ):
-        from testbed.registry import ENVS  # plain data
-
-        if config.env and config.env not in ENVS:
-            raise ValueError(
-                f"env {config.env!r} is not a registered env id (`testbed list envs`); it "
-                "names the env whose documentation the prompt quotes"
-            )
         self.config = config
         self.observation_space, self.action_space = observation_space, action_space
         self.names = action_names(config.env, action_space, config.action_names)
         self.start = int(action_space.start)
         self.documentation = env_documentation(config.env, config.doc_chars)
         self.render = renderer_for(config.env, config.render)
-        self.client = CachedModel(
-            make_model(config),
-            config.cache_dir or None,
-            config.calls_per_s,
-            config.timeout_s,
-            config.max_failures,
-        )
+        self.client = cached_client(config)
         self.sampling = Sampling(config.max_tokens, config.temperature, config.seed)
         self.episode = Usage()
 

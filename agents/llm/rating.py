@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from testbed.agents.llm.agent import LanguageModelConfig, make_model
-from testbed.agents.llm.calls import CachedModel, Sampling, Usage
+from testbed.agents.llm.agent import LanguageModelConfig, cached_client
+from testbed.agents.llm.calls import Sampling, Usage
 from testbed.agents.llm.prompting import env_documentation, renderer_for
 
 NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)")
@@ -50,13 +50,7 @@ class LanguageModelPotential:
         self.space, self.config = observation_space, config
         self.documentation = env_documentation(config.env, config.doc_chars)
         self.render = renderer_for(config.env, config.render)
-        self.client = CachedModel(
-            make_model(config),
-            config.cache_dir or None,
-            config.calls_per_s,
-            config.timeout_s,
-            config.max_failures,
-        )
+        self.client = cached_client(config)
         self.sampling = Sampling(config.max_tokens, config.temperature, config.seed)
         self.memo: dict[bytes, float] = {}
 
