@@ -29,7 +29,8 @@ STAMP := $(VENV)/.installed
 #    runtime needs come with the [safety] extra (docs/STACK.md, trap 1).
 # 4. gymnasium-robotics 1.2.2 without its gymnasium plugin entry point: gymnasium 0.29 loads it
 #    on import and it imports pettingzoo, so a script's `import pettingzoo` (which imports
-#    gymnasium) failed half-way; nothing here uses the robotics ids it registers (trap 4).
+#    gymnasium) failed half-way. The robotics ids testbed uses (robotics/FetchReach) are
+#    registered by importing gymnasium_robotics explicitly (trap 4).
 $(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0

@@ -6,7 +6,9 @@ gymnasium-robotics (1.2.2 and 1.4.2) checks a joint's type with
 that assertion fails and FetchReach cannot even be built. `apply()` (idempotent, called by the
 factories in envs/robotics.py before a task is made) replaces the four joint accessors of
 `gymnasium_robotics.utils.mujoco_utils` with equivalents that compare plain ints; they return
-and write the same slices of qpos / qvel. It does nothing where the enum compares correctly.
+and write the same slices of qpos / qvel, except that a ball joint's velocity is 3 wide (its
+degrees of freedom; the original reads 4), and a value of the wrong size is a ValueError. It
+does nothing where the enum compares correctly.
 """
 
 from __future__ import annotations
@@ -42,14 +44,23 @@ def _joint(model: Any, name: str, velocity: bool) -> tuple[int, int]:
     return int(address), widths[kind][int(velocity)]
 
 
+def _sized(name: str, value: Any, width: int) -> Any:
+    if width == 1:
+        return value
+    flat = np.asarray(value).reshape(-1)
+    if flat.size != width:
+        raise ValueError(f"joint {name!r} takes {width} values, got {flat.size}")
+    return flat
+
+
 def set_joint_qpos(model: Any, data: Any, name: str, value: Any) -> None:
     start, width = _joint(model, name, velocity=False)
-    data.qpos[start : start + width] = np.asarray(value).reshape(-1)[:width] if width > 1 else value
+    data.qpos[start : start + width] = _sized(name, value, width)
 
 
 def set_joint_qvel(model: Any, data: Any, name: str, value: Any) -> None:
     start, width = _joint(model, name, velocity=True)
-    data.qvel[start : start + width] = np.asarray(value).reshape(-1)[:width] if width > 1 else value
+    data.qvel[start : start + width] = _sized(name, value, width)
 
 
 def get_joint_qpos(model: Any, data: Any, name: str) -> np.ndarray:

@@ -103,7 +103,9 @@ class ImageCNN(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], channels: tuple[int, ...], low: float, high: float):
         super().__init__()
-        self.channels_last = shape[-1] in (1, 3, 4) and shape[0] not in (1, 3, 4)
+        # channels last (H, W, C: gymnasium's and our envs' layout) unless only the first
+        # axis looks like channels; a small (3, 3, 3) or (4, 4, 3) image is channels-last
+        self.channels_last = shape[-1] in (1, 3, 4) or shape[0] not in (1, 3, 4)
         self.shape = shape
         c = shape[-1] if self.channels_last else shape[0]
         self.low, self.span = low, high - low

@@ -63,6 +63,11 @@ class GAIL(ActsWithPPO):
         config: GAILConfig | None = None,
     ):
         self.config = c = config or GAILConfig()
+        if c.network is not None:  # inherited from PPOConfig; its discriminator has no encoder
+            raise ValueError(
+                "gail does not take network: (its discriminator reads the flat "
+                "observation); use ppo for an encoder"
+            )
         ppo_fields = {f.name: getattr(c, f.name) for f in dataclasses.fields(PPOConfig)}
         self.ppo = PPO(observation_space, action_space, PPOConfig(**ppo_fields))
         self.observation_space, self.action_space = observation_space, action_space

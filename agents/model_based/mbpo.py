@@ -18,9 +18,10 @@ ensemble feed a SAC learner.
 `update()` returns, at each refit, the model's held-out errors (agents/model_based/
 ensemble.py `errors`: one-step and open-loop k-step MSE of the next state) on the real
 trajectory segments collected since the previous refit, measured before it is refit on them,
-plus the fit's loss; else SAC's last metrics. The model, the policy and the real data's size
-are in `state_dict` (the buffers are not checkpointed: a reloaded agent acts, and refills
-D_env if trained further). Uses torch's global RNG; `act` is SAC's deterministic action.
+plus the fit's loss; else SAC's last metrics. The model, the policy and the step count are
+in `state_dict` (the buffers are not checkpointed: a reloaded agent acts, and if trained
+further refills D_env, taking SAC steps again once it holds a minibatch). Uses torch's
+global RNG; `act` is SAC's deterministic action.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from testbed.agents.common.continuous import replay_for, uniform_unit_action
 from testbed.agents.common.spaces import obs_dim, to_vector
 from testbed.agents.continuous.sac import SAC, SACConfig
 from testbed.agents.model_based.ensemble import DynamicsModel
-from testbed.agents.model_based.task_fns import TASK_FNS
+from testbed.agents.model_based.task_fns import TASK_FNS, check_task
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,24 @@ class MBPO:
             )
         if not 0.0 <= c.real_ratio <= 1.0:
             raise ValueError(f"real_ratio must be in [0, 1], got {c.real_ratio}")
-        if min(c.rollout_batch, c.rollout_length, c.model_retain, c.model_train_freq) < 1:
-            raise ValueError(
-                "rollout_batch, rollout_length, model_retain and model_train_freq must be >= 1"
-            )
+        positive = (
+            "rollout_batch",
+            "rollout_length",
+            "model_retain",
+            "model_train_freq",
+            "members",
+            "model_epochs",
+            "model_batch_size",
+            "batch_size",
+            "buffer_size",
+        )
+        low = [name for name in positive if getattr(c, name) < 1]
+        if low:
+            raise ValueError(f"{', '.join(low)} must be >= 1")
         if not isinstance(observation_space, spaces.Box):
             raise ValueError(f"MBPO needs a Box observation space, got {observation_space}")
+        if c.reward_fn != "learned":
+            check_task(c.reward_fn, int(np.prod(observation_space.shape)))
         self.observation_space = observation_space
         sac_config = SACConfig(
             learning_rate=c.learning_rate,
@@ -194,6 +207,8 @@ class MBPO:
             if (t - c.random_steps) % c.model_train_freq == 0:
                 metrics = self._refit()
                 self._rollout()
+            if self.real.size < c.batch_size:  # e.g. just after a checkpoint was loaded:
+                continue  # the buffers are not saved, so wait for a minibatch of real data
             for _ in range(c.updates_per_step):
                 self._metrics = self.sac.train_on(self._minibatch())
         self._updated = self.steps

@@ -33,3 +33,15 @@ def pendulum(action: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor
 
 
 TASK_FNS: dict[str, TaskFn] = {"cartpole": cartpole, "pendulum": pendulum}
+OBS_SIZES: dict[str, int] = {"cartpole": 4, "pendulum": 3}
+"""The observation size each task function reads (a mismatch means the wrong task)."""
+
+
+def check_task(name: str, observation_size: int) -> None:
+    """ValueError unless task function `name` reads observations of this size."""
+    expected = OBS_SIZES.get(name)
+    if expected is not None and expected != observation_size:
+        raise ValueError(
+            f"reward_fn {name!r} reads {expected}-dimensional observations, and this env's "
+            f"have {observation_size}: it is another task's (or use reward_fn: learned)"
+        )

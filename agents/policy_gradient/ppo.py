@@ -171,6 +171,11 @@ class PPO:
         config: PPOConfig | None = None,
     ):
         self.config = c = config or PPOConfig()
+        if c.normalize_observations and c.network is not None:
+            raise ValueError(
+                "normalize_observations standardises the flat observation, which would "
+                "corrupt a network: encoder's token ids and pixels; use one of the two"
+            )
         self.observation_space = observation_space
         dim = obs_dim(observation_space)
         actor_encoder, width = feature_extractor(c.network, observation_space)

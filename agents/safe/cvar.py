@@ -118,6 +118,11 @@ class CVaRPPO(ActsWithPPO):
         check_action_space(action_space, "CVaR-PPO")
         if not 0.0 <= c.cvar_alpha < 1.0 or c.risk_window < 1:
             raise ValueError("CVaR-PPO needs 0 <= cvar_alpha < 1 and risk_window >= 1")
+        if c.network is not None:  # inherited from PPOConfig; its tail critic has no encoder
+            raise ValueError(
+                "cvar_ppo does not take network: (its tail critic reads the flat "
+                "observation); use ppo for an encoder"
+            )
         ppo_fields = {f.name: getattr(c, f.name) for f in dataclasses.fields(PPOConfig)}
         ppo_fields["normalize_advantage"] = False  # the combined advantage is normalised here
         self.ppo = PPO(observation_space, action_space, PPOConfig(**ppo_fields))

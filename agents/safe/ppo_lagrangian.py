@@ -68,6 +68,11 @@ class PPOLagrangian(ActsWithPPO):
         config: PPOLagrangianConfig | None = None,
     ):
         self.config = c = config or PPOLagrangianConfig()
+        if c.network is not None:  # inherited from PPOConfig; its cost critic has no encoder
+            raise ValueError(
+                "ppo_lagrangian does not take network: (its cost critic reads the flat "
+                "observation); use ppo for an encoder"
+            )
         ppo_fields = {f.name: getattr(c, f.name) for f in dataclasses.fields(PPOConfig)}
         ppo_fields["normalize_advantage"] = False  # the combined advantage is normalised here
         self.ppo = PPO(observation_space, action_space, PPOConfig(**ppo_fields))

@@ -126,6 +126,24 @@ def test_sac_refuses_normalized_observations_before_an_encoder():
                    network={"type": "multimodal"}, normalize_obs=True)  # fmt: skip
 
 
+def test_ppo_and_its_family_refuse_what_would_corrupt_or_skip_the_encoder():
+    space, actions, _ = env_space()
+    with pytest.raises(BadInput, match="normalize_observations"):
+        make_agent("ppo", space, actions, network={"type": "multimodal"},
+                   normalize_observations=True)  # fmt: skip
+    for agent in ("ppo_lagrangian", "cvar_ppo"):
+        with pytest.raises(BadInput, match="does not take network"):
+            make_agent(agent, space, actions, network={"type": "multimodal"})
+
+
+def test_small_images_are_read_channels_last():
+    from testbed.agents.common.encoders import ImageCNN
+
+    for shape in ((3, 3, 3), (4, 4, 3), (16, 16, 3)):
+        assert ImageCNN(shape, (8,), 0.0, 255.0).channels_last, shape
+    assert not ImageCNN((3, 16, 16), (8,), 0.0, 255.0).channels_last
+
+
 def test_multimodal_needs_a_dict_space():
     with pytest.raises(BadInput, match="needs a Dict observation space"):
         make_agent("ppo", spaces.Box(-1, 1, (3,)), spaces.Discrete(2),

@@ -129,6 +129,9 @@ def test_mbpo_with_a_known_reward_stops_rollouts_that_terminate() -> None:
         ({"reward_fn": "walker"}, "reward_fn"),
         ({"real_ratio": 2.0}, "real_ratio"),
         ({"rollout_length": 0}, "rollout_length"),
+        ({"members": 0, "batch_size": 0}, "members, batch_size must be >= 1"),
+        ({"model_epochs": 0}, "model_epochs"),
+        ({"reward_fn": "cartpole"}, "reads 4-dimensional observations"),  # on Pendulum
     ],
 )
 def test_bad_mbpo_settings_are_bad_input(params: dict, message: str) -> None:
