@@ -81,6 +81,42 @@ def position_of(cell: int) -> tuple[int, int]:
     return int(FREE[cell, 0]), int(FREE[cell, 1])
 
 
+def check_goal(goal: int) -> None:
+    """ValueError unless `goal` is a free-cell index."""
+    if not 0 <= int(goal) < len(FREE):
+        raise ValueError(f"goal must be a free cell index in 0..{len(FREE) - 1}, got {goal}")
+
+
+def check_params(
+    goal: int, slip: float, max_steps: int, render_mode: str | None, modes: list[str]
+) -> None:
+    """ValueError on a bad goal, slip, step limit or render mode (four rooms and its team)."""
+    check_goal(goal)
+    if not 0.0 <= slip <= 1.0:
+        raise ValueError(f"slip must be in [0, 1], got {slip}")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(f"render_mode must be one of {modes}")
+
+
+def draw(goal: int, placed: list[tuple[str, int]], mode: str) -> Any:
+    """The grid with the goal and each (label, cell): text for "ansi", else an RGB frame."""
+    target = position_of(goal)
+    cells = [(label, position_of(cell)) for label, cell in placed]
+    if mode == "ansi":
+        grid = [["#" if w else " " for w in row] for row in WALLS]
+        grid[target[0]][target[1]] = "G"
+        for label, (row, col) in cells:
+            grid[row][col] = label
+        return "\n".join("".join(row) for row in grid)
+    frame = np.where(WALLS[:, :, None], 60, 235).astype(np.uint8).repeat(3, axis=2)
+    frame[target] = (46, 139, 87)
+    for _, cell in cells:
+        frame[cell] = (200, 40, 40)
+    return frame.repeat(CELL_PX, axis=0).repeat(CELL_PX, axis=1)
+
+
 class FourRoomsEnv(ParallelEnv):
     """The four-rooms grid world; see the module docstring."""
 
@@ -98,13 +134,7 @@ class FourRoomsEnv(ParallelEnv):
         max_steps: int = 1000,
         render_mode: str | None = None,
     ):
-        self._check_goal(goal)
-        if not 0.0 <= slip <= 1.0:
-            raise ValueError(f"slip must be in [0, 1], got {slip}")
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        check_params(goal, slip, max_steps, render_mode, self.metadata["render_modes"])
         self.goal, self.slip, self.max_steps = goal, slip, max_steps
         self.render_mode = render_mode
         self.possible_agents = [AGENT]
@@ -115,11 +145,6 @@ class FourRoomsEnv(ParallelEnv):
         self._cell = 0
         self._t = 0
 
-    @staticmethod
-    def _check_goal(goal: int) -> None:
-        if not 0 <= int(goal) < len(FREE):
-            raise ValueError(f"goal must be a free cell index in 0..{len(FREE) - 1}, got {goal}")
-
     def observation_space(self, agent: str) -> spaces.Discrete:
         return self._obs_space
 
@@ -128,7 +153,7 @@ class FourRoomsEnv(ParallelEnv):
 
     def move_goal(self, cell: int) -> None:
         """Put the goal on `cell` from the next reset on."""
-        self._check_goal(cell)
+        check_goal(cell)
         self.goal = int(cell)
 
     def reset(self, seed: int | None = None, options: dict | None = None):
@@ -169,16 +194,7 @@ class FourRoomsEnv(ParallelEnv):
         if self.render_mode is None:
             gymnasium.logger.warn("render() called without a render_mode; pass render_mode=...")
             return None
-        goal, agent = position_of(self.goal), position_of(self._cell)
-        if self.render_mode == "ansi":
-            grid = [["#" if w else " " for w in row] for row in WALLS]
-            grid[goal[0]][goal[1]] = "G"
-            grid[agent[0]][agent[1]] = "A"
-            return "\n".join("".join(row) for row in grid)
-        frame = np.where(WALLS[:, :, None], 60, 235).astype(np.uint8).repeat(3, axis=2)
-        frame[goal] = (46, 139, 87)
-        frame[agent] = (200, 40, 40)
-        return frame.repeat(CELL_PX, axis=0).repeat(CELL_PX, axis=1)
+        return draw(self.goal, [("A", self._cell)], self.render_mode)
 
     def state(self) -> np.ndarray:
         return np.array([self._cell, self.goal])

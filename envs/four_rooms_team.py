@@ -49,7 +49,15 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from testbed.envs.four_rooms import CELL, CELL_PX, DEFAULT_GOAL, FREE, MOVES, WALLS, position_of
+from testbed.envs.four_rooms import (
+    CELL,
+    DEFAULT_GOAL,
+    FREE,
+    MOVES,
+    WALLS,
+    check_params,
+    draw,
+)
 
 
 class FourRoomsTeamEnv(ParallelEnv):
@@ -72,14 +80,7 @@ class FourRoomsTeamEnv(ParallelEnv):
     ):
         if not 1 <= n_agents <= 8:
             raise ValueError(f"n_agents must be in 1..8, got {n_agents}")
-        if not 0 <= int(goal) < len(FREE):
-            raise ValueError(f"goal must be a free cell index in 0..{len(FREE) - 1}, got {goal}")
-        if not 0.0 <= slip <= 1.0:
-            raise ValueError(f"slip must be in [0, 1], got {slip}")
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        check_params(goal, slip, max_steps, render_mode, self.metadata["render_modes"])
         self.goal, self.slip, self.max_steps = int(goal), slip, max_steps
         self.render_mode = render_mode
         self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
@@ -141,21 +142,11 @@ class FourRoomsTeamEnv(ParallelEnv):
         if self.render_mode is None:
             gymnasium.logger.warn("render() called without a render_mode; pass render_mode=...")
             return None
-        goal = position_of(self.goal)
         placed = [
-            (a, position_of(int(self._cells[self.possible_agents.index(a)]))) for a in self.agents
+            (a.rsplit("_", 1)[1][-1], int(self._cells[self.possible_agents.index(a)]))
+            for a in self.agents
         ]
-        if self.render_mode == "ansi":
-            grid = [["#" if w else " " for w in row] for row in WALLS]
-            grid[goal[0]][goal[1]] = "G"
-            for name, (row, col) in placed:
-                grid[row][col] = name.rsplit("_", 1)[1][-1]
-            return "\n".join("".join(row) for row in grid)
-        frame = np.where(WALLS[:, :, None], 60, 235).astype(np.uint8).repeat(3, axis=2)
-        frame[goal] = (46, 139, 87)
-        for _, cell in placed:
-            frame[cell] = (200, 40, 40)
-        return frame.repeat(CELL_PX, axis=0).repeat(CELL_PX, axis=1)
+        return draw(self.goal, placed, self.render_mode)
 
     def state(self) -> np.ndarray:
         alive = np.array([a in self.agents for a in self.possible_agents])

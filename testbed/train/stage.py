@@ -77,8 +77,9 @@ def experiment_summaries(policies: dict[str, Any], learners: list[str]) -> dict[
     found = {}
     for agent in learners:
         summary = getattr(policies[agent], "summary", None)
-        if callable(summary) and summary().get("steps"):
-            found[agent] = summary()
+        result = summary() if callable(summary) else {}
+        if result.get("steps"):
+            found[agent] = result
     return found or None
 
 
