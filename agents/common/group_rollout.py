@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from testbed.agents.common.nets import descend
 from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.common.rollout import value_loss
 
@@ -70,11 +71,7 @@ def fit_critic(
     """One gradient step of a (reward or cost) critic on minibatch `idx`; returns the loss."""
     loss = value_loss(critic(states[idx]).squeeze(-1), old_raw[idx], norm.normalize(returns[idx]),
                       clip)  # fmt: skip
-    optimizer.zero_grad()
-    loss.backward()
-    if max_grad_norm > 0:
-        nn.utils.clip_grad_norm_(critic.parameters(), max_grad_norm)
-    optimizer.step()
+    descend(optimizer, loss, max_grad_norm)
     return float(loss.detach())
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.adam import adam as adam_functional
 
 
 def mlp(
@@ -50,6 +51,57 @@ def adam(params: Iterable[torch.Tensor], lr: float, eps: float = 1e-8) -> torch.
     """Adam with the fused CPU kernel: one kernel for every parameter (about 20 % faster per
     minibatch step than the foreach one on small MLPs; bit-reproducible for a seed)."""
     return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+
+
+def descend(
+    optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_grad_norm: float = 0.0
+) -> None:
+    """One gradient step on `loss`: what `zero_grad(); backward(); clip_grad_norm_(params,
+    max_grad_norm) (if > 0); step()` does, with the same arithmetic and optimizer state.
+
+    For a fused, single-group Adam (`adam` above) whose state exists, it takes the gradients
+    with `torch.autograd.grad` and calls torch's functional fused Adam directly, skipping
+    `torch.optim`'s per-call bookkeeping (hooks, state lookup, zeroing `.grad`): about 20 %
+    less time per PPO minibatch on small MLPs, with bit-identical parameters
+    (tests/agents/test_descend.py). Frozen parameters (`requires_grad` off) and parameters
+    the loss does not reach are left alone, as `step()` leaves parameters without a gradient.
+    `.grad` stays None on this path."""
+    group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else None
+    lean = (
+        group is not None
+        and group.get("fused")
+        and not group.get("amsgrad")
+        and not group.get("capturable")
+        and not group.get("differentiable")
+        and isinstance(optimizer, torch.optim.Adam)
+    )
+    params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    used = [(p, g) for p, g in zip(params, grads, strict=True) if g is not None]
+    if not used:
+        return
+    params, grads = [p for p, _ in used], [g for _, g in used]
+    if max_grad_norm > 0:
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        torch._foreach_mul_(grads, torch.clamp(max_grad_norm / (total + 1e-6), max=1.0))
+    state = optimizer.state
+    if not lean or any(p not in state for p in params):
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+        optimizer.step()  # torch's own path (it also creates Adam's state on a first step)
+        for p in params:
+            p.grad = None
+        return
+    assert group is not None
+    beta1, beta2 = group["betas"]
+    rows = [state[p] for p in params]
+    adam_functional(
+        params, list(grads), [r["exp_avg"] for r in rows], [r["exp_avg_sq"] for r in rows], [],
+        [r["step"] for r in rows], fused=True, amsgrad=False, beta1=beta1, beta2=beta2,
+        lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"],
+        maximize=group["maximize"],
+        decoupled_weight_decay=group.get("decoupled_weight_decay", False),
+    )  # fmt: skip
 
 
 def deterministic_torch(seed: int) -> None:

@@ -41,7 +41,7 @@ from testbed.agents.common.continuous import (
 )
 from testbed.agents.common.deterministic_actor import NoisyDeterministicActor
 from testbed.agents.common.her import HERConfig, make_relabeller
-from testbed.agents.common.nets import soft_update
+from testbed.agents.common.nets import descend, soft_update
 from testbed.agents.common.spaces import obs_dim
 
 
@@ -116,15 +116,11 @@ class DDPG(NoisyDeterministicActor):
             target = batch["rewards"] + c.gamma * (1.0 - batch["dones"]) * next_q
         q = self.critic(obs, actions)
         critic_loss = F.mse_loss(q, target)
-        self.critic_optimizer.zero_grad()
-        critic_loss.backward()
-        self.critic_optimizer.step()
+        descend(self.critic_optimizer, critic_loss)
 
         with frozen(self.critic):
             actor_loss = -self.critic(obs, self.actor(obs)).mean()
-        self.actor_optimizer.zero_grad()
-        actor_loss.backward()
-        self.actor_optimizer.step()
+        descend(self.actor_optimizer, actor_loss)
 
         soft_update(self.critic_target, self.critic, c.tau)
         soft_update(self.actor_target, self.actor, c.tau)

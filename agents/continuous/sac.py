@@ -45,7 +45,7 @@ from testbed.agents.common.continuous import (
 )
 from testbed.agents.common.encoders import NetworkConfig, feature_extractor, with_encoder
 from testbed.agents.common.her import HERConfig, make_relabeller
-from testbed.agents.common.nets import as_tensor, mlp, soft_update
+from testbed.agents.common.nets import as_tensor, descend, mlp, soft_update
 from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.common.spaces import obs_dim, to_vector, to_vectors
 
@@ -250,23 +250,17 @@ class SAC:
             target = batch["rewards"] + c.gamma * (1.0 - batch["dones"]) * soft_value
         q1, q2 = self.q1(obs, actions), self.q2(obs, actions)
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        self.critic_optimizer.zero_grad()
-        critic_loss.backward()
-        self.critic_optimizer.step()
+        descend(self.critic_optimizer, critic_loss)
 
         new_actions, log_pi = self.actor.sample(obs)
         with frozen(self.q1, self.q2):
             q_new = torch.min(self.q1(obs, new_actions), self.q2(obs, new_actions))
         actor_loss = (alpha * log_pi - q_new).mean()
-        self.actor_optimizer.zero_grad()
-        actor_loss.backward()
-        self.actor_optimizer.step()
+        descend(self.actor_optimizer, actor_loss)
 
         if c.autotune:
             alpha_loss = -(self.log_alpha * (log_pi.detach() + self.target_entropy)).mean()
-            self.alpha_optimizer.zero_grad()
-            alpha_loss.backward()
-            self.alpha_optimizer.step()
+            descend(self.alpha_optimizer, alpha_loss)
 
         soft_update(self.q1_target, self.q1, c.tau)
         soft_update(self.q2_target, self.q2, c.tau)

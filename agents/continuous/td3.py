@@ -41,7 +41,7 @@ from testbed.agents.common.continuous import (
 )
 from testbed.agents.common.deterministic_actor import NoisyDeterministicActor
 from testbed.agents.common.her import HERConfig, make_relabeller
-from testbed.agents.common.nets import soft_update
+from testbed.agents.common.nets import descend, soft_update
 from testbed.agents.common.spaces import obs_dim
 
 
@@ -133,17 +133,13 @@ class TD3(NoisyDeterministicActor):
             target = batch["rewards"] + c.gamma * (1.0 - batch["dones"]) * next_q
         q1, q2 = self.q1(obs, actions), self.q2(obs, actions)
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        self.critic_optimizer.zero_grad()
-        critic_loss.backward()
-        self.critic_optimizer.step()
+        descend(self.critic_optimizer, critic_loss)
         self.updates += 1
 
         if self.updates % c.policy_delay == 0:
             with frozen(self.q1):
                 actor_loss = -self.q1(obs, self.actor(obs)).mean()
-            self.actor_optimizer.zero_grad()
-            actor_loss.backward()
-            self.actor_optimizer.step()
+            descend(self.actor_optimizer, actor_loss)
             self.last_actor_loss = actor_loss.item()
             soft_update(self.q1_target, self.q1, c.tau)
             soft_update(self.q2_target, self.q2, c.tau)

@@ -55,7 +55,7 @@ from torch import nn
 
 from testbed.agents.common.group_rollout import ValueNorm, concat_batches, fit_critic
 from testbed.agents.common.joint_spaces import PaddedSpaces
-from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.nets import adam, descend, mlp
 from testbed.agents.common.rollout import (
     Actor,
     RolloutBuffer,
@@ -433,7 +433,7 @@ class MAPPO:
         dim_mask = self.inputs.dim_mask(head, self.agents)
         if dim_mask is not None:
             dim_mask = dim_mask[batch["agent_index"]]
-        actor, critic = self.actors[head], self.critics[head]
+        critic = self.critics[head]
         clip_v = c.clip_range if c.clip_value_loss else None
         size = max(1, math.ceil(n / c.minibatches))
         stats: dict[str, list[float]] = {}
@@ -449,11 +449,7 @@ class MAPPO:
                 )
                 entropy = entropy.mean()
                 loss = pg_loss - c.entropy_coef * entropy
-                self.actor_optimizers[head].zero_grad()
-                loss.backward()
-                if c.max_grad_norm > 0:
-                    nn.utils.clip_grad_norm_(actor.parameters(), c.max_grad_norm)
-                self.actor_optimizers[head].step()
+                descend(self.actor_optimizers[head], loss, c.max_grad_norm)
                 v_loss = fit_critic(
                     critic, self.critic_optimizers[head], norm, batch["state"],
                     batch["value_raw"], returns, idx, clip_v, c.max_grad_norm,

@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from torch import nn
 
-from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.nets import adam, descend, mlp
 from testbed.agents.common.rollout import (
     Actor,
     EpisodeContinuity,
@@ -179,11 +178,7 @@ class A2C:
         value_loss = ((values - returns) ** 2).mean()
         entropy = dist.entropy().mean()
         loss = policy_loss + c.value_coef * value_loss - c.entropy_coef * entropy
-        self.optimizer.zero_grad()
-        loss.backward()
-        if c.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
-        self.optimizer.step()
+        descend(self.optimizer, loss, c.max_grad_norm)
         self.updates += 1
         return {
             "loss": float(loss.detach()),

@@ -43,10 +43,9 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from torch import nn
 
 from testbed.agents.common.encoders import NetworkConfig, feature_extractor, with_encoder
-from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.nets import adam, descend, mlp
 from testbed.agents.common.normalize import RunningNormalizer
 from testbed.agents.common.rollout import (
     Actor,
@@ -338,33 +337,30 @@ class PPO:
         masks = batch.get("action_mask")
         n = len(returns)
         steps: list[torch.Tensor] = []  # per minibatch: the _STATS values, read once at the end
+        fields = [batch["obs"], batch["action"], batch["log_prob"], batch["value"], advantages,
+                  returns, masks]  # fmt: skip
         for _ in range(c.epochs):
             epoch: list[torch.Tensor] = []
-            for idx in torch.randperm(n).split(c.minibatch_size):
-                obs = batch["obs"][idx]
-                log_prob, entropy = self.actor.log_prob_entropy(
-                    obs, batch["action"][idx], None if masks is None else masks[idx]
+            order = torch.randperm(n)
+            # one gather per field and epoch; each minibatch is then a slice (a view)
+            shuffled = [None if f is None else f[order] for f in fields]
+            for start in range(0, n, c.minibatch_size):
+                obs, action, old_log_prob, old_value, adv, ret, mask = (
+                    None if f is None else f[start : start + c.minibatch_size] for f in shuffled
                 )
-                adv = advantages[idx]
-                if c.normalize_advantage and len(idx) > 1:
+                log_prob, entropy = self.actor.log_prob_entropy(obs, action, mask)
+                if c.normalize_advantage and len(adv) > 1:
                     adv = standardize(adv)
-                pg_loss, kl, clip_fraction = policy_loss(
-                    log_prob, batch["log_prob"][idx], adv, clip
-                )
+                pg_loss, kl, clip_fraction = policy_loss(log_prob, old_log_prob, adv, clip)
                 v_loss = value_loss(
-                    self.critic(obs).squeeze(-1), batch["value"][idx],
-                    returns[idx], clip if c.clip_value_loss else None,
+                    self.critic(obs).squeeze(-1), old_value, ret,
+                    clip if c.clip_value_loss else None,
                 )  # fmt: skip
                 entropy = entropy.mean()
                 loss = pg_loss + c.value_coef * v_loss - c.entropy_coef * entropy
-                self.optimizer.zero_grad()
-                loss.backward()
-                if c.max_grad_norm > 0:
-                    nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
-                self.optimizer.step()
-                epoch.append(
-                    torch.stack([loss, pg_loss, v_loss, entropy, kl, clip_fraction]).detach()
-                )
+                descend(self.optimizer, loss, c.max_grad_norm)
+                with torch.no_grad():
+                    epoch.append(torch.stack([loss, pg_loss, v_loss, entropy, kl, clip_fraction]))
             steps += epoch
             if c.target_kl > 0 and float(torch.stack(epoch)[:, 4].mean()) > c.target_kl:
                 break

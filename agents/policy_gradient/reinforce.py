@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from torch import nn
 
-from testbed.agents.common.nets import adam, mlp
+from testbed.agents.common.nets import adam, descend, mlp
 from testbed.agents.common.rollout import (
     Actor,
     discounted_returns,
@@ -196,11 +195,7 @@ class Reinforce:
         policy_loss = -(dist.log_prob(actions) * advantages).mean()
         entropy = dist.entropy().mean()
         loss = policy_loss - c.entropy_coef * entropy + value_loss
-        self.optimizer.zero_grad()
-        loss.backward()
-        if c.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self.parameters, c.max_grad_norm)
-        self.optimizer.step()
+        descend(self.optimizer, loss, c.max_grad_norm)
         self.updates += 1
         # REINFORCE is on-policy: steps of unfinished episodes (other env copies') were taken
         # by the old policy. Later steps' reward-to-go needs only later rewards, so those

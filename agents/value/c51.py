@@ -34,7 +34,7 @@ from gymnasium import spaces
 from torch import nn
 
 from testbed.agents.common.epsilon_replay import EpsilonGreedyReplay
-from testbed.agents.common.nets import mlp
+from testbed.agents.common.nets import descend, mlp
 from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector
 from testbed.agents.common.value import (
     DiscountedReplayBuffer,
@@ -175,11 +175,7 @@ class C51(EpsilonGreedyReplay):
         log_probs = self._log_probs(self.net, batch["obs"])
         taken = log_probs[torch.arange(len(m)), batch["actions"]]
         loss = -(m * taken).sum(-1).mean()
-        self.optimizer.zero_grad()
-        loss.backward()
-        if cfg.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        descend(self.optimizer, loss, cfg.max_grad_norm)
         self.updates += 1
         q_mean = (taken.detach().exp() * self.atoms).sum(-1).mean()
         return loss.item(), q_mean.item()

@@ -45,7 +45,7 @@ from torch import nn
 from testbed.agents.common.encoders import NetworkConfig, feature_extractor, with_encoder
 from testbed.agents.common.epsilon_replay import EpsilonGreedyReplay
 from testbed.agents.common.her import HERConfig, make_relabeller
-from testbed.agents.common.nets import mlp
+from testbed.agents.common.nets import descend, mlp
 from testbed.agents.common.spaces import obs_dim, require_discrete, to_vector
 from testbed.agents.common.value import (
     DiscountedReplayBuffer,
@@ -199,11 +199,7 @@ class DQN(EpsilonGreedyReplay):
             loss = F.smooth_l1_loss(q_taken, target)
         else:
             loss = F.mse_loss(q_taken, target)
-        self.optimizer.zero_grad()
-        loss.backward()
-        if cfg.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(self.q.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        descend(self.optimizer, loss, cfg.max_grad_norm)
         self.updates += 1
         return loss.item(), q_taken.detach().mean().item()
 
