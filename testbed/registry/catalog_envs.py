@@ -237,6 +237,7 @@ ENVS: dict[str, EnvSpec] = {
         "1",
         "discrete",
         "Balance a pole on a cart; +1 per step, 500 steps max (solved at 475).",
+        vector="testbed.envs.cartpole_batched:cartpole_batched",
     ),
     "gym/Acrobot-v1": EnvSpec(
         "testbed.envs.gymnasium_single:acrobot_v1",

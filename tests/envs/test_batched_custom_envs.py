@@ -18,10 +18,12 @@ import pytest
 from gymnasium import spaces
 
 import testbed  # noqa: F401  (before pettingzoo: the import-order trap of this stack)
+from testbed.envs.cartpole_batched import cartpole_batched
 from testbed.envs.commons_harvest import commons_harvest_v0
 from testbed.envs.commons_harvest_batched import commons_harvest_batched
 from testbed.envs.foraging import parallel_env as foraging_env
 from testbed.envs.foraging_batched import foraging_batched
+from testbed.envs.gymnasium_single import cartpole_v1
 from testbed.envs.safe_navigation import parallel_env as safe_navigation_env
 from testbed.envs.safe_navigation_batched import safe_navigation_batched
 from testbed.rollout.vector import SyncVecEnv, VecObs, VecStep
@@ -30,6 +32,7 @@ ENVS = {
     "foraging": (foraging_env, foraging_batched),
     "safe_navigation": (safe_navigation_env, safe_navigation_batched),
     "commons_harvest": (commons_harvest_v0, commons_harvest_batched),
+    "cartpole": (cartpole_v1, cartpole_batched),
 }
 
 # (env, parameters, max_steps, steps): every copy plays at least 3 episodes in `steps`.
@@ -76,6 +79,9 @@ SETTINGS = [
     ("commons_harvest", {"horizon": 30, "growth_noise": 0.5}, None, 95),
     ("commons_harvest", {"n_agents": 9, "catch_rate": 0.3, "growth_noise": 0.2}, 25, 80),
     ("commons_harvest", {"n_agents": 1, "harvest_levels": 2, "horizon": 15}, None, 50),
+    ("cartpole", {}, None, 110),
+    ("cartpole", {"max_episode_steps": 9, "length": 1.0, "force_mag": 6.0}, None, 40),
+    ("cartpole", {"gravity": 12.0, "masspole": 0.3, "masscart": 0.7}, 7, 40),
 ]
 
 
@@ -178,6 +184,7 @@ def test_batched_equals_sync_vec_env(env, params, max_steps, steps):
         ("foraging", {"max_cycles": 20}),  # 48 copies: observations read agent by agent
         ("safe_navigation", {"max_cycles": 20, "continuous_actions": True}),
         ("commons_harvest", {"horizon": 20, "growth_noise": 0.4}),
+        ("cartpole", {"max_episode_steps": 15}),
     ],
 )
 def test_many_copies_equal_sync_vec_env(env, params):
@@ -298,6 +305,7 @@ def same_rollouts(one: list, other: list) -> bool:
         ("foraging", {"max_cycles": 15, "sight": 3}),
         ("safe_navigation", {"max_cycles": 15, "continuous_actions": True}),
         ("commons_harvest", {"horizon": 15, "growth_noise": 0.3}),
+        ("cartpole", {"max_episode_steps": 12}),
     ],
 )
 def test_seeding(env, params):
