@@ -16,7 +16,9 @@
    parallel env (random actions, drawn beforehand).
 
 Runs alternate (A, B, C, A, B, C, ...) and each figure is the median of `--repeats`, so a
-drift of the machine's speed touches every row alike; the load average is recorded. Writes
+drift of the machine's speed touches every row alike; the load average is recorded. Each
+figure is given per wall-clock second and per CPU second of the benchmark's own process: on a
+shared machine the second moves less with the other jobs. Writes
 benchmarks/results/throughput.json and throughput.md.
 """
 
@@ -41,9 +43,24 @@ from testbed.train.vector_loop import train_vectorized
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PPO_PARAMS = {"rollout_steps": 2048, "minibatch_size": 64, "epochs": 10, "learning_rate": 3e-4}
+Rates = tuple[float, float]
+"""(env steps per wall-clock second, env steps per CPU second of this process)."""
 
 
-def ppo_testbed(num_envs: int, steps: int, learn: bool = True) -> float:
+class Clock:
+    """Wall-clock and CPU time since it was made. CPU time counts only this process, so it
+    moves less than wall time when other jobs share the cores (every case here runs in one
+    thread of one process)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def rates(self, steps: int) -> Rates:
+        return (steps / (time.perf_counter() - self.wall),
+                steps / max(time.process_time() - self.cpu, 1e-9))  # fmt: skip
+
+
+def ppo_testbed(num_envs: int, steps: int, learn: bool = True) -> Rates:
     """Env steps/s of testbed's PPO on CartPole with `num_envs` copies (`learn=False`: a
     rollout longer than the budget, so acting and collecting only)."""
     deterministic_torch(0)
@@ -52,17 +69,17 @@ def ppo_testbed(num_envs: int, steps: int, learn: bool = True) -> float:
     learner = make_agent(
         "ppo", env.observation_space("agent_0"), env.action_space("agent_0"), **params
     )
-    started = time.perf_counter()
+    clock = Clock()
     if num_envs == 1:
         train(env, {"agent_0": learner}, steps, seed=0)
     else:
         vec = make_vec_env("gym/CartPole-v1", num_envs)
         train_vectorized(vec, {"agent_0": learner}, steps, seed=0)
         vec.close()
-    return steps / (time.perf_counter() - started)
+    return clock.rates(steps)
 
 
-def ppo_sb3(num_envs: int, steps: int) -> float | None:
+def ppo_sb3(num_envs: int, steps: int) -> Rates | None:
     """Env steps/s of Stable-Baselines3's PPO with the same hyperparameters (None: no SB3)."""
     try:
         import torch
@@ -83,12 +100,12 @@ def ppo_sb3(num_envs: int, steps: int) -> float | None:
         device="cpu",
         verbose=0,
     )
-    started = time.perf_counter()
+    clock = Clock()
     model.learn(total_timesteps=steps)
-    return steps / (time.perf_counter() - started)
+    return clock.rates(steps)
 
 
-def mappo(num_envs: int, steps: int, learn: bool = True) -> float:
+def mappo(num_envs: int, steps: int, learn: bool = True) -> Rates:
     """Env steps/s of MAPPO (paper defaults) on simple_spread with `num_envs` copies
     (`learn=False`: acting and collecting only)."""
     deterministic_torch(0)
@@ -103,48 +120,54 @@ def mappo(num_envs: int, steps: int, learn: bool = True) -> float:
     from testbed.joint import members
 
     policies = members(group)
-    started = time.perf_counter()
+    clock = Clock()
     if num_envs == 1:
         train(env, policies, steps, seed=0)
     else:
         vec = make_vec_env("mpe/simple_spread_v3", num_envs)
         train_vectorized(vec, policies, steps, seed=0)
         vec.close()
-    return steps / (time.perf_counter() - started)
+    return clock.rates(steps)
 
 
-def mpe_env(num_envs: int, steps: int) -> float:
+def mpe_env(num_envs: int, steps: int) -> Rates:
     """Env steps/s (copies x steps) of simple_spread: PettingZoo's for 0, else batched."""
     rng = np.random.default_rng(0)
     if num_envs == 0:
         env = make_env("mpe/simple_spread_v3")
         env.reset(seed=0)
         actions = rng.integers(0, 5, (steps, 3))
-        started = time.perf_counter()
+        clock = Clock()
         for t in range(steps):
             if not env.agents:
                 env.reset()
             env.step({f"agent_{i}": int(actions[t, i]) for i in range(3)})
-        return steps / (time.perf_counter() - started)
+        return clock.rates(steps)
     vec = make_vec_env("mpe/simple_spread_v3", num_envs)
     vec.reset(0)
     actions = rng.integers(0, 5, (steps, 3, num_envs))
-    started = time.perf_counter()
+    clock = Clock()
     for t in range(steps):
         vec.step({f"agent_{i}": actions[t, i] for i in range(3)})
-    return steps * num_envs / (time.perf_counter() - started)
+    return clock.rates(steps * num_envs)
 
 
-def interleaved(cases: dict[str, Callable[[], float | None]], repeats: int) -> dict:
-    """Median env steps/s of each case, the cases run in turn `repeats` times."""
-    rates: dict[str, list[float]] = {name: [] for name in cases}
+def interleaved(cases: dict[str, Callable[[], Rates | None]], repeats: int) -> dict:
+    """Median env steps per wall-clock and per CPU second of each case, the cases run in turn
+    `repeats` times."""
+    rates: dict[str, list[Rates]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, case in cases.items():
             rate = case()
             if rate is not None:
                 rates[name].append(rate)
-            print(f"  {name}: {rate if rate is None else round(rate)} env steps/s", flush=True)
-    return {n: {"median": statistics.median(r), "runs": r} for n, r in rates.items() if r}
+            shown = "n/a" if rate is None else f"{rate[0]:,.0f} (per CPU second {rate[1]:,.0f})"
+            print(f"  {name}: {shown} env steps/s", flush=True)
+    return {
+        n: {"median": statistics.median(w for w, _ in r),
+            "median_cpu": statistics.median(c for _, c in r), "runs": r}
+        for n, r in rates.items() if r
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -188,8 +211,8 @@ def main() -> None:
         args.repeats,
     )
 
-    def ratio(table: dict, a: str, b: str) -> float | None:
-        return table[a]["median"] / table[b]["median"] if a in table and b in table else None
+    def ratio(table: dict, a: str, b: str, key: str = "median") -> float | None:
+        return table[a][key] / table[b][key] if a in table and b in table else None
 
     results = {
         "load_average_before": load_before,
@@ -213,6 +236,20 @@ def main() -> None:
             "mpe x1024 vs pettingzoo (target >= 100)": ratio(envs, "batched x1024", "pettingzoo"),
             "mpe x1 vs pettingzoo": ratio(envs, "batched x1", "pettingzoo"),
         },
+        "ratios_cpu": {
+            "ppo 16 vs 1 (target >= 3)": ratio(
+                ppo, "testbed num_envs=16", "testbed num_envs=1", "median_cpu"
+            ),
+            "ppo 16 vs sb3 16 (target >= 1)": ratio(
+                ppo, "testbed num_envs=16", "sb3 n_envs=16", "median_cpu"
+            ),
+            "mappo 128 vs 1 (target >= 10)": ratio(
+                marl, "128 batched copies", "one env", "median_cpu"
+            ),
+            "mpe x1024 vs pettingzoo (target >= 100)": ratio(
+                envs, "batched x1024", "pettingzoo", "median_cpu"
+            ),
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     name = "throughput_quick" if args.quick else "throughput"
@@ -224,15 +261,19 @@ def main() -> None:
         f"load average {load_before[0]:.2f} before, {results['load_average_after'][0]:.2f} "
         f"after, {os.cpu_count()} CPUs.",
         "",
-        "| case | env steps/s |",
-        "|---|---:|",
+        "| case | env steps/s (wall clock) | env steps per CPU second |",
+        "|---|---:|---:|",
     ]
     for title, table in (("PPO CartPole", ppo), ("MAPPO spread", marl), ("spread env", envs)):
         for case, row in table.items():
-            lines.append(f"| {title}: {case} | {row['median']:,.0f} |")
-    lines += ["", "| ratio | value |", "|---|---:|"]
+            lines.append(f"| {title}: {case} | {row['median']:,.0f} | {row['median_cpu']:,.0f} |")
+    lines += ["", "| ratio | wall clock | CPU time |", "|---|---:|---:|"]
     for key, value in results["ratios"].items():
-        lines.append(f"| {key} | {'n/a' if value is None else f'{value:.2f}'} |")
+        cpu = results["ratios_cpu"].get(key)
+        lines.append(
+            f"| {key} | {'n/a' if value is None else f'{value:.2f}'} | "
+            f"{'' if cpu is None else f'{cpu:.2f}'} |"
+        )
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

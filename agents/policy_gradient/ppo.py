@@ -348,7 +348,9 @@ class PPO:
                 obs, action, old_log_prob, old_value, adv, ret, mask = (
                     None if f is None else f[start : start + c.minibatch_size] for f in shuffled
                 )
-                log_prob, entropy = self.actor.log_prob_entropy(obs, action, mask)
+                log_prob, entropy = self.actor.log_prob_entropy(
+                    obs, action, mask, entropy_grad=c.entropy_coef != 0
+                )
                 if c.normalize_advantage and len(adv) > 1:
                     adv = standardize(adv)
                 pg_loss, kl, clip_fraction = policy_loss(log_prob, old_log_prob, adv, clip)
