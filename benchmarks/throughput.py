@@ -4,7 +4,9 @@
 
 1. PPO on CartPole-v1 with the same hyperparameters everywhere (2048 transitions per update,
    minibatch 64, 10 epochs, Adam 3e-4, 64x64 tanh actor and critic): testbed with
-   `num_envs` 1 and 16, and Stable-Baselines3 with 16 envs (`pip install
+   `num_envs` 1 and 16 (16: the native batched CartPole, which training picks, and 16
+   copies of Gymnasium's env stepped one by one, `vectorization: sync`, which is what one
+   env and SB3 step), and Stable-Baselines3 with 16 envs (`pip install
    stable-baselines3==2.3.2` into the venv first; the row is left out without it). Env steps
    per second of training alone (no evaluation), the same budget for each.
 2. MAPPO on simple_spread (N = 3): one env (the loop before vectorization) against 16 and 128
@@ -60,9 +62,12 @@ class Clock:
                 steps / max(time.process_time() - self.cpu, 1e-9))  # fmt: skip
 
 
-def ppo_testbed(num_envs: int, steps: int, learn: bool = True) -> Rates:
+def ppo_testbed(
+    num_envs: int, steps: int, learn: bool = True, vectorization: str = "auto"
+) -> Rates:
     """Env steps/s of testbed's PPO on CartPole with `num_envs` copies (`learn=False`: a
-    rollout longer than the budget, so acting and collecting only)."""
+    rollout longer than the budget, so acting and collecting only). The copies are the
+    native batched CartPole unless `vectorization="sync"` (Gymnasium's env, one by one)."""
     deterministic_torch(0)
     env = make_env("gym/CartPole-v1")
     params = PPO_PARAMS if learn else {**PPO_PARAMS, "rollout_steps": 10**9}
@@ -73,7 +78,7 @@ def ppo_testbed(num_envs: int, steps: int, learn: bool = True) -> Rates:
     if num_envs == 1:
         train(env, {"agent_0": learner}, steps, seed=0)
     else:
-        vec = make_vec_env("gym/CartPole-v1", num_envs)
+        vec = make_vec_env("gym/CartPole-v1", num_envs, vectorization=vectorization)
         train_vectorized(vec, {"agent_0": learner}, steps, seed=0)
         vec.close()
     return clock.rates(steps)
@@ -183,6 +188,7 @@ def main() -> None:
         {
             "testbed num_envs=1": lambda: ppo_testbed(1, ppo_steps),
             "testbed num_envs=16": lambda: ppo_testbed(16, ppo_steps),
+            "testbed num_envs=16, sync copies": lambda: ppo_testbed(16, ppo_steps, True, "sync"),
             "sb3 n_envs=16": lambda: ppo_sb3(16, ppo_steps),
             "testbed num_envs=1, collecting only": lambda: ppo_testbed(1, ppo_steps, False),
             "testbed num_envs=16, collecting only": lambda: ppo_testbed(16, ppo_steps, False),
@@ -225,6 +231,12 @@ def main() -> None:
         "ratios": {
             "ppo 16 vs 1 (target >= 3)": ratio(ppo, "testbed num_envs=16", "testbed num_envs=1"),
             "ppo 16 vs sb3 16 (target >= 1)": ratio(ppo, "testbed num_envs=16", "sb3 n_envs=16"),
+            "ppo 16 sync copies vs 1": ratio(
+                ppo, "testbed num_envs=16, sync copies", "testbed num_envs=1"
+            ),
+            "ppo 16 sync copies vs sb3 16": ratio(
+                ppo, "testbed num_envs=16, sync copies", "sb3 n_envs=16"
+            ),
             "mappo 16 vs 1": ratio(marl, "16 batched copies", "one env"),
             "mappo 128 vs 1 (target >= 10)": ratio(marl, "128 batched copies", "one env"),
             "ppo collecting only, 16 vs 1": ratio(

@@ -98,7 +98,8 @@ class CartPoleBatched:
 
     def step(self, actions: Batch) -> VecStep:
         action = np.asarray(actions[AGENT]).reshape(-1)
-        if action.shape != (self.num_envs,) or not np.isin(action, (0, 1)).all():
+        integral = np.issubdtype(action.dtype, np.integer)  # as Discrete(2).contains
+        if action.shape != (self.num_envs,) or not integral or not np.isin(action, (0, 1)).all():
             raise ValueError(
                 f"CartPole actions must be 0 or 1, one per copy ({self.num_envs}); got {action}"
             )

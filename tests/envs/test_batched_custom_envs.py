@@ -337,3 +337,10 @@ def test_factories_check_their_parameters():
     env.reset(0)
     with pytest.raises(ValueError, match="harvest levels"):
         env.step({a: np.array([0, 4]) for a in env.possible_agents})
+    cartpole = cartpole_batched(2)
+    cartpole.reset(0)
+    for bad in (np.array([0, 2]), np.array([1.0, 0.0]), np.array([True, False]), np.array([1])):
+        with pytest.raises(ValueError, match="CartPole actions must be 0 or 1"):
+            cartpole.step({"agent_0": bad})
+    with pytest.raises(ValueError, match="length must be > 0"):
+        cartpole_batched(2, length=0.0)
