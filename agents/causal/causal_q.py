@@ -59,6 +59,8 @@ class CausalQConfig:
     def __post_init__(self) -> None:
         if self.discovery_steps < 100:
             raise ValueError(f"discovery_steps must be >= 100, got {self.discovery_steps}")
+        if not 0.0 < self.learning_rate <= 1.0:
+            raise ValueError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.indep_test not in TESTS:

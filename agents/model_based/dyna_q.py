@@ -66,19 +66,21 @@ class DynaQ(QLearning):
         if not pending:
             return {}
         errors = []
-        for s, a, reward, s_next, terminated, mask in pending:
-            errors.append(self._backup(s, a, reward, s_next, terminated, mask))
+        first = self.steps - len(pending)  # the env step each queued transition was
+        for i, (s, a, reward, s_next, terminated, mask) in enumerate(pending):
+            rate = self._rate(first + i + 1)
+            errors.append(self._backup(s, a, reward, s_next, terminated, mask, rate))
             self.model_reward[s, a] = reward
             self.model_next[s, a] = s_next
             self.model_done[s, a] = terminated
             if not self.model_seen[s, a]:
                 self.model_seen[s, a] = True
                 self._seen.append((s, a))
-            self._plan()
+            self._plan(rate)
         return {"td_error": float(np.mean(errors)), "epsilon": self.epsilon,
                 "model_pairs": float(self.model_seen.sum())}  # fmt: skip
 
-    def _plan(self) -> None:
+    def _plan(self, rate: float) -> None:
         n = self.config.planning_steps
         if n == 0:
             return
@@ -86,7 +88,8 @@ class DynaQ(QLearning):
         done = self.model_done.numpy()
         for row in torch.randint(len(self._seen), (n,)).tolist():
             s, a = self._seen[row]
-            self._backup(s, a, float(reward[s, a]), int(following[s, a]), bool(done[s, a]), None)
+            self._backup(s, a, float(reward[s, a]), int(following[s, a]), bool(done[s, a]), None,
+                         rate)  # fmt: skip
         self.planned += n
 
     def model_error(self, transitions: list[dict[str, Any]]) -> dict[str, float]:

@@ -43,7 +43,14 @@ class QLearningConfig:
     """Hyperparameters of tabular Q-learning (defaults: Sutton & Barto 2018, section 6.5)."""
 
     learning_rate: float = 0.5
-    """Step size alpha of the table update."""
+    """Step size alpha of the table update (the first, when it decays)."""
+    learning_rate_end: float | None = None
+    """With `learning_rate_decay_steps`, alpha falls linearly to this and stays (a constant
+    alpha keeps the table noisy under stochastic transitions; a smaller final one makes it
+    settle closer to Q*). None: constant alpha."""
+    learning_rate_decay_steps: int = 0
+    """Env steps over which alpha falls from `learning_rate` to `learning_rate_end` (set both
+    or neither)."""
     gamma: float = 0.99
     """Discount factor."""
     epsilon_start: float = 1.0
@@ -55,6 +62,21 @@ class QLearningConfig:
     from start to end; row i of a vector step starting at env step t uses epsilon(t + i)."""
     initial_value: float = 0.0
     """Initial value of every table entry (optimistic when above the achievable returns)."""
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "learning_rate_end"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+        if self.learning_rate_decay_steps < 0:
+            raise ValueError(
+                f"learning_rate_decay_steps must be >= 0, got {self.learning_rate_decay_steps}"
+            )
+        if (self.learning_rate_end is None) != (self.learning_rate_decay_steps == 0):
+            raise ValueError(
+                "learning_rate_end and learning_rate_decay_steps go together: alpha falls from "
+                "learning_rate to learning_rate_end over learning_rate_decay_steps env steps"
+            )
 
 
 class QLearning:
@@ -163,19 +185,33 @@ class QLearning:
         pending, self._pending = self._pending, []
         if not pending:
             return {}
-        errors = [self._backup(*transition) for transition in pending]
+        first = self.steps - len(pending)  # the env step each queued transition was
+        errors = [
+            self._backup(*transition, self._rate(first + i + 1))
+            for i, transition in enumerate(pending)
+        ]
         return {"td_error": float(np.mean(errors)), "epsilon": self.epsilon}
 
+    def _rate(self, step: int) -> float:
+        """Alpha at env step `step`."""
+        cfg = self.config
+        if cfg.learning_rate_end is None or cfg.learning_rate_decay_steps <= 0:
+            return cfg.learning_rate
+        return linear_epsilon(
+            cfg.learning_rate, cfg.learning_rate_end, cfg.learning_rate_decay_steps, step
+        )
+
     def _backup(
-        self, s: int, a: int, reward: float, s_next: int, terminated: bool, mask: Any
-    ) -> float:
+        self, s: int, a: int, reward: float, s_next: int, terminated: bool, mask: Any,
+        rate: float,
+    ) -> float:  # fmt: skip
         """Q(s, a) += alpha (r + gamma (1 - terminated) max_a' Q(s', a') - Q(s, a)); |TD|."""
         next_values = self.q[s_next]
         if mask is not None and np.any(mask):
             next_values = next_values[np.asarray(mask, dtype=bool)]
         bootstrap = 0.0 if terminated else self.config.gamma * next_values.max()
         td_error = float(reward + bootstrap - self.q[s, a])
-        self.q[s, a] += self.config.learning_rate * td_error
+        self.q[s, a] += rate * td_error
         return abs(td_error)
 
     def state_dict(self) -> dict[str, Any]:

@@ -370,6 +370,14 @@ def agent_config(
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = ".".join(str(p) for p in error["loc"])
+        if not loc:  # the config's own check (__post_init__) named the field in its message
+            message = str(error["msg"]).removeprefix("Value error, ")
+            named = [f for f in fields if message.startswith(f)]
+            field = max(named, key=len) if named else None
+            raise BadInput(
+                f"agent {name!r} parameter{f' {field!r}' if field else 's'}: {message}",
+                where=f"{where}.{field}" if where and field else where,
+            ) from None
         got = error.get("input")
         raise BadInput(
             f"agent {name!r} parameter {loc!r}: {error['msg']} (got {got!r})",

@@ -25,7 +25,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import model_validator
 
-from testbed.agents.common.spaces import to_vectors
+from testbed.agents.common.spaces import obs_dim, to_vectors
+from testbed.envs.four_rooms import DEFAULT_GOAL
+from testbed.envs.four_rooms_model import moves_to
 from testbed.errors import BadInput
 from testbed.scenario.models import Number, Strict
 
@@ -47,10 +49,25 @@ def mountain_car_position(x: np.ndarray) -> np.ndarray:
     return (x[:, 0] + 1.2) / 1.8
 
 
+def four_rooms_distance(x: np.ndarray) -> np.ndarray:
+    """Four rooms (`testbed/four_rooms_v0`, its cells one-hot): minus the fewest moves to the
+    default goal (cell 62; not a goal moved by the env's `goal` parameter), divided by the
+    largest such number, so in [-1, 0]."""
+    moves = moves_to(DEFAULT_GOAL)
+    return -moves[x.argmax(axis=1)] / moves.max()
+
+
 POTENTIALS: dict[str, Potential] = {
+    "four_rooms_distance": four_rooms_distance,
     "mountain_car_energy": mountain_car_energy,
     "mountain_car_position": mountain_car_position,
 }
+POTENTIAL_INPUTS: dict[str, tuple[int, str]] = {
+    "four_rooms_distance": (104, "four rooms' 104 cells (testbed/four_rooms_v0)"),
+    "mountain_car_energy": (2, "MountainCar's position and velocity"),
+    "mountain_car_position": (2, "MountainCar's position and velocity"),
+}
+"""The observation size each named potential reads, and what it expects there."""
 
 
 class ShapingSpec(Strict):
@@ -244,6 +261,14 @@ def build_shaper(
     spaces = {a: env.observation_space(a) for a in learners}
     if spec.function is not None:
         potential = POTENTIALS[spec.function]
+        size, expected = POTENTIAL_INPUTS[spec.function]
+        for agent, space in spaces.items():
+            if obs_dim(space) != size:
+                raise BadInput(
+                    f"shaping.function: {spec.function!r} reads {expected}, but {agent!r} "
+                    f"observes {space}",
+                    where=where,
+                )
     elif spec.goal is not None:
         for agent, space in spaces.items():
             shape = getattr(space, "shape", None)

@@ -22,6 +22,7 @@ from testbed.agents.common.value import NStepAccumulator, linear_epsilon
 from testbed.agents.value.c51 import C51, C51Config
 from testbed.agents.value.dqn import DQN, DQNConfig
 from testbed.agents.value.q_learning import QLearning, QLearningConfig
+from testbed.errors import BadInput
 from testbed.registry import make_agent
 from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
 from testbed.train.loop import evaluate, train
@@ -282,3 +283,32 @@ def test_c51_projection_keeps_mass_and_centres_the_target() -> None:
     next_probs = learner._log_probs(learner.target, batch["next_obs"][2:]).exp()[0]
     q = (next_probs * learner.atoms).sum(-1)
     assert torch.allclose(m[2], next_probs[int(q.argmax())], atol=1e-6)
+
+
+def test_q_learning_step_size_decays_when_asked_and_is_checked() -> None:
+    space = spaces.Discrete(3)
+
+    def backed_up(config: QLearningConfig, transitions: int) -> float:
+        agent = QLearning(space, spaces.Discrete(2), config)
+        for _ in range(transitions):
+            agent.observe({"obs": 0, "action": 0, "reward": 1.0, "next_obs": 1,
+                           "terminated": True})  # fmt: skip
+            agent.update()
+        return float(agent.q[0, 0])
+
+    # constant alpha 0.5: 1 - 0.5 ** n; decaying 0.5 -> 0.1 over 4 steps: smaller steps
+    assert backed_up(QLearningConfig(learning_rate=0.5), 2) == pytest.approx(0.75)
+    decaying = QLearningConfig(
+        learning_rate=0.5, learning_rate_end=0.1, learning_rate_decay_steps=4
+    )
+    # step 1: alpha 0.4 -> 0.4; step 2: alpha 0.3 -> 0.4 + 0.3 * 0.6 = 0.58
+    assert backed_up(decaying, 2) == pytest.approx(0.58)
+    with pytest.raises(ValueError, match="learning_rate_end"):
+        QLearningConfig(learning_rate_end=0.0, learning_rate_decay_steps=10)
+    with pytest.raises(ValueError, match="learning_rate_decay_steps"):
+        QLearningConfig(learning_rate_decay_steps=-1)
+    with pytest.raises(ValueError, match="go together"):
+        QLearningConfig(learning_rate_end=0.05)  # no decay steps: would stay constant
+    with pytest.raises(BadInput, match="parameter 'learning_rate_end': learning_rate_end must"):
+        make_agent("q_learning", space, spaces.Discrete(2), learning_rate_end=2.0,
+                   learning_rate_decay_steps=10)  # fmt: skip

@@ -13,46 +13,18 @@ from gymnasium import spaces
 
 import testbed
 from testbed.envs import four_rooms as rooms
+from testbed.envs.four_rooms_model import moves_to, policy_value, transition_model, value_iteration
 from testbed.errors import BadInput
 from testbed.scenario.yamlsrc import Source
 from testbed.stages import parse_scenario
-from testbed.train.shaping import Shaper, ShapingSpec, potential_term
+from testbed.train.shaping import Shaper, ShapingSpec, four_rooms_distance, potential_term
 
 GAMMA = 0.95
 
 
-def four_rooms_model(goal: int, slip: float = 1 / 3) -> tuple[np.ndarray, np.ndarray]:
-    """P[s, a, s'] and R[s, a, s'] of four rooms (terminal goal: no transitions out)."""
-    n = len(rooms.FREE)
-    P = np.zeros((n, 4, n))
-    for s in range(n):
-        if s == goal:
-            continue
-        for a in range(4):
-            for b in range(4):
-                p = (1 - slip) * (a == b) + slip / 4
-                row, col = rooms.FREE[s] + rooms.MOVES[b]
-                t = s if rooms.WALLS[row, col] else int(rooms.CELL[row, col])
-                P[s, a, t] += p
-    R = np.zeros((n, 4, n))
-    R[:, :, goal] = 1.0
-    return P, R
-
-
-def value_iteration(P: np.ndarray, R: np.ndarray, gamma: float) -> np.ndarray:
-    Q = np.zeros(P.shape[:2])
-    for _ in range(5000):
-        V = Q.max(axis=1)
-        new = np.einsum("sat,sat->sa", P, R + gamma * V[None, None, :])
-        if np.abs(new - Q).max() < 1e-13:
-            return new
-        Q = new
-    raise AssertionError("value iteration did not converge")
-
-
 def test_potential_shaping_keeps_the_optimal_policy_and_a_bonus_changes_it() -> None:
     goal = rooms.DEFAULT_GOAL
-    P, R = four_rooms_model(goal)
+    P, R = transition_model(goal)
     n = P.shape[0]
     terminal = np.zeros(n, bool)
     terminal[goal] = True
@@ -73,6 +45,29 @@ def test_potential_shaping_keeps_the_optimal_policy_and_a_bonus_changes_it() -> 
     assert len(changed) >= 10
     # from the corner the bonus policy stays near the corner instead of heading to the goal
     assert Q_bonus[corner].max() > Q[corner].max() + 1.0
+
+
+def test_the_four_rooms_model_matches_its_moves_and_values() -> None:
+    goal = rooms.DEFAULT_GOAL
+    moves = moves_to(goal)
+    assert moves[goal] == 0 and (moves[np.arange(len(moves)) != goal] >= 1).all()
+    # without slip the optimal value is gamma ** (moves - 1): the last move pays 1
+    P, R = transition_model(goal, slip=0.0)
+    Q = value_iteration(P, R, GAMMA)
+    live = np.arange(len(moves)) != goal
+    assert np.allclose(Q.max(axis=1)[live], GAMMA ** (moves[live] - 1.0), atol=1e-10)
+    # the greedy policy's exact value is the optimum; a policy that always moves up is worse
+    greedy = policy_value(P, R, GAMMA, Q.argmax(axis=1))
+    assert np.allclose(greedy, Q.max(axis=1), atol=1e-10)
+    assert (
+        policy_value(P, R, GAMMA, np.zeros(len(moves), np.int64))[live].mean()
+        < 0.5 * greedy[live].mean()
+    )
+    # the named potential reads one-hot cells: 0 at the goal, -1 at the farthest cell
+    one_hot = np.eye(len(moves))
+    phi = four_rooms_distance(one_hot)
+    assert phi[goal] == 0.0 and phi.min() == -1.0
+    assert np.allclose(phi, -moves / moves.max())
 
 
 def test_the_shaper_adds_gamma_phi_next_minus_phi_and_zero_at_terminals() -> None:
@@ -134,6 +129,9 @@ def test_shaping_input_errors_name_the_field(tmp_path: Path) -> None:
     path = _scenario(tmp_path, {"goal": [0.5, 0.0, 1.0]})
     with pytest.raises(BadInput, match="no entries"):
         testbed.run(testbed.load_scenario(str(path)), out=tmp_path / "bad", show=False)
+    path = _scenario(tmp_path, {"function": "four_rooms_distance"})  # on MountainCar
+    with pytest.raises(BadInput, match="four rooms' 104 cells"):
+        testbed.run(testbed.load_scenario(str(path)), out=tmp_path / "bad2", show=False)
     with pytest.raises(BadInput, match="unknown potential"):
         parse_scenario(
             {"kind": "train", "env": "gym/MountainCar-v0", "agents": {"agent_0": "dqn"},
