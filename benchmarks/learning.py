@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +83,15 @@ def run_seed(name: str, spec: LearningSpec, seed: int, steps: int) -> dict[str, 
     return {"seed": seed, "final_return": final, "seconds": seconds, "curve": curve}
 
 
-def run_algo(name: str, seeds: int, steps: int | None) -> dict[str, Any]:
+def run_algo(name: str, seeds: int, steps: int | None, jobs: int = 1) -> dict[str, Any]:
     spec = SPECS[name]
     budget = steps or spec.steps
-    runs = [run_seed(name, spec, seed, budget) for seed in range(seeds)]
+    if jobs > 1:  # seeds are independent processes: the same numbers as one after another
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            n = range(seeds)
+            runs = list(pool.map(run_seed, [name] * seeds, [spec] * seeds, n, [budget] * seeds))
+    else:
+        runs = [run_seed(name, spec, seed, budget) for seed in range(seeds)]
     finals = [r["final_return"] for r in runs]
     summary = summarize(finals)
     mean, low, high = summary.mean, summary.ci_low, summary.ci_high
@@ -143,10 +150,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run in this many processes")
     args = parser.parse_args()
     if not args.table:
         for name in args.algo or list(SPECS):
-            run_algo(name, args.seeds, args.steps)
+            run_algo(name, args.seeds, args.steps, args.jobs)
     print(write_table())
 
 
