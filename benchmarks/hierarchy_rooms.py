@@ -3,11 +3,16 @@ the goal moves (Bacon, Harb & Precup 2017, Fig. 4: options recover faster).
 
     .venv/bin/python benchmarks/hierarchy.py four_rooms [--seeds 10]
 
-Each learner (tabular `option_critic` with the paper's settings, flat `q_learning`, and
-`dyna_q` with 5 planning steps; the flat ones with the paper's primitive-action critic rate
-0.5 and epsilon 0.01) trains with the harness's loop on `testbed/four_rooms_v0` for
-`EPISODES` episodes with the goal at cell 62 (east doorway), then the goal moves to a cell
-drawn per seed (another room's cell) and training continues for `EPISODES` more. The result
+Each learner trains with the harness's loop on `testbed/four_rooms_v0` for `EPISODES`
+episodes with the goal at cell 62 (east doorway), then the goal moves to a cell of the
+lower-right room drawn per seed (`TRANSFER_GOALS`, the cells of the authors' transfer.py) and
+training continues for `EPISODES` more. Learners: tabular `option_critic` with the paper's
+settings (4 options, epsilon-greedy policy over options, Algorithm 1), the same with the
+Boltzmann policy over options (temperature 1e-2) of the authors' released code
+(`option_critic_boltzmann`), the paper's primitive actor-critic AC-PG (`option_critic` with
+one option: Q_U(s, a) critic, V baseline, Boltzmann actor at temperature 1e-2), flat
+`q_learning` and `dyna_q` with 5 planning steps (critic rate 0.5, epsilon 0.01). The paper's
+SARSA(0) with Boltzmann exploration is not run (we have no SARSA agent). The result
 is the steps per episode (the paper's measure): the mean over the first 100 episodes, the last
 100 before the move and the first 100 after it, with a 95 % t-interval over seeds.
 
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from testbed.agents.common.nets import deterministic_torch
-from testbed.envs.four_rooms import FREE, WALLS, cell_of
+from testbed.envs.four_rooms import FREE, TRANSFER_GOALS, WALLS
 from testbed.evaluate.stats import summarize
 from testbed.registry import make_agent, make_env
 from testbed.train.loop import train
@@ -36,6 +41,8 @@ EPISODES = 1000
 FLAT = {"learning_rate": 0.5, "epsilon_start": 0.01, "epsilon_end": 0.01}
 LEARNERS: dict[str, tuple[str, dict[str, Any]]] = {
     "option_critic": ("option_critic", {}),
+    "option_critic_boltzmann": ("option_critic", {"option_temperature": 0.01}),
+    "ac_pg": ("option_critic", {"n_options": 1}),
     "q_learning": ("q_learning", FLAT),
     "dyna_q": ("dyna_q", {**FLAT, "planning_steps": 5}),
 }
@@ -49,9 +56,9 @@ class Enough(Exception):
 
 
 def moved_goal(seed: int) -> int:
-    """The goal after the move: a cell of the south-west room, drawn per seed."""
-    room = [cell_of(r, c) for r in range(8, 12) for c in range(1, 6)]
-    return int(np.random.default_rng(seed).choice(room))
+    """The goal after the move, drawn per seed from the lower-right room (and its west
+    doorway), as in Bacon et al. (`TRANSFER_GOALS`, the cells of their transfer.py)."""
+    return int(np.random.default_rng(seed).choice(TRANSFER_GOALS))
 
 
 def run_seed(name: str, seed: int) -> dict[str, Any]:
