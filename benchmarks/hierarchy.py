@@ -210,6 +210,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150_000)
     parser.add_argument("--eval-every", type=int, default=2500)
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
+    parser.add_argument("--arms", nargs="*", help="four_rooms: only these learners")
+    parser.add_argument("--only-seed", type=int, help="four_rooms: one seed, no gathering")
     args = parser.parse_args()
     if args.part == "bit_flip":
         bit_flip(args.seeds, args.steps, args.eval_every)
@@ -217,7 +219,7 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).parent))
         from hierarchy_rooms import four_rooms  # noqa: E402
 
-        four_rooms(args.seeds, RESULTS / "hierarchy")
+        four_rooms(args.seeds, RESULTS / "hierarchy", args.arms, args.only_seed)
     print(write_table())
 
 

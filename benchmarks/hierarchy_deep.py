@@ -1,7 +1,12 @@
 """Neural option-critic on CartPole-v1 against flat PPO and A2C at the same budget.
 
-    .venv/bin/python benchmarks/hierarchy_deep.py [--seeds 3] [--steps 100000]
+    .venv/bin/python benchmarks/hierarchy_deep.py [--seeds 3] [--steps 100000] [--arms ...]
+    .venv/bin/python benchmarks/hierarchy_deep.py --arms ppo --only-seed 2   # one run
     .venv/bin/python benchmarks/hierarchy.py --table     # rebuild hierarchy.md
+
+Seeds may run as separate processes (`--only-seed`, one file each under
+results/hierarchy/cartpole_options/); a full call (or `--seeds 3 --arms` with no arm left to
+run) gathers them.
 
 Arms, each trained with the harness's vectorized loop (`train_vectorized`) for `--steps` env
 steps, seeds 1..n (seed 0 was used to choose option_critic_deep's number of env copies):
@@ -42,6 +47,7 @@ from testbed.train.vector_loop import train_vectorized  # noqa: E402
 
 ENV = "gym/CartPole-v1"
 OUT = Path(__file__).parent / "results" / "hierarchy" / "cartpole_options.json"
+RUNS = Path(__file__).parent / "results" / "hierarchy" / "cartpole_options"  # one file a seed
 ARMS: dict[str, tuple[str, dict[str, Any], int]] = {
     "option_critic_deep": ("option_critic_deep", {}, 2),
     "ppo": ("ppo", dict(SPECS["ppo"].params), SPECS["ppo"].num_envs),
@@ -109,24 +115,44 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--arms", nargs="*", default=list(ARMS))
+    parser.add_argument("--only-seed", type=int, help="run one seed, save it in RUNS, no table")
     args = parser.parse_args()
-    result = json.loads(OUT.read_text()) if OUT.exists() else {"arms": {}}
-    result.update({"env": ENV, "steps": args.steps, "seeds": args.seeds})
+    RUNS.mkdir(parents=True, exist_ok=True)
+    seeds = [args.only_seed] if args.only_seed is not None else range(1, args.seeds + 1)
     for arm in args.arms:
-        load_before = os.getloadavg()[0]
-        runs = [run_seed(arm, seed, args.steps) for seed in range(1, args.seeds + 1)]
+        for seed in seeds:
+            path = RUNS / f"{arm}_{seed}.json"
+            load_before = os.getloadavg()[0]
+            run = run_seed(arm, seed, args.steps)
+            run.update(steps=args.steps, load_average=[load_before, os.getloadavg()[0]])
+            path.write_text(json.dumps(run, indent=1) + "\n")
+    if args.only_seed is None:
+        collect(args.seeds, args.steps)
+        import hierarchy
+
+        print(hierarchy.write_table())
+
+
+def collect(seeds: int, steps: int) -> None:
+    """Gather the per-seed files (seeds 1..n) of every arm into OUT."""
+    result: dict[str, Any] = {"env": ENV, "steps": steps, "seeds": seeds, "arms": {}}
+    for arm in ARMS:
+        paths = [RUNS / f"{arm}_{seed}.json" for seed in range(1, seeds + 1)]
+        if not all(p.exists() for p in paths):
+            continue
+        runs = [json.loads(p.read_text()) for p in paths]
+        if any(r["steps"] != steps for r in runs):
+            continue
         s = summarize([r["final_return"] for r in runs])
         result["arms"][arm] = {
             "agent": ARMS[arm][0], "params": ARMS[arm][1], "num_envs": ARMS[arm][2],
             "final_return": {"mean": s.mean, "ci": [s.ci_low, s.ci_high]},
             "seconds_per_seed": float(np.mean([r["seconds"] for r in runs])),
-            "load_average": [load_before, os.getloadavg()[0]], "runs": runs,
+            "load_average": [max(r["load_average"][0] for r in runs),
+                             max(r["load_average"][1] for r in runs)],
+            "runs": runs,
         }  # fmt: skip
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(json.dumps(result, indent=1) + "\n")
-    import hierarchy
-
-    print(hierarchy.write_table())
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 
 def deep_table() -> list[str]:
@@ -139,7 +165,7 @@ def deep_table() -> list[str]:
         "seeds; greedy policy, 20 held-out episodes)",
         "",
         "| learner | env copies | final return (mean, 95% CI) | per seed | first eval >= 475 "
-        "(steps, per seed) | s/seed | load avg |",
+        "(steps, per seed) | s/seed | load avg (max over seeds) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, arm in r["arms"].items():

@@ -1,7 +1,11 @@
 """Four-rooms part of benchmarks/hierarchy.py: option-critic vs flat learners before and after
 the goal moves (Bacon, Harb & Precup 2017, Fig. 4: options recover faster).
 
-    .venv/bin/python benchmarks/hierarchy.py four_rooms [--seeds 10]
+    .venv/bin/python benchmarks/hierarchy.py four_rooms [--seeds 10] [--arms ac_pg ...]
+    .venv/bin/python benchmarks/hierarchy.py four_rooms --arms ac_pg --only-seed 3  # one run
+
+Each run is saved under results/hierarchy/four_rooms_runs/ (so seeds can run as separate
+processes); a call without --only-seed gathers the saved runs into four_rooms.json.
 
 Each learner trains with the harness's loop on `testbed/four_rooms_v0` for `EPISODES`
 episodes with the goal at cell 62 (east doorway), then the goal moves to a cell of the
@@ -131,22 +135,44 @@ def plot_options(path: Path, usage: np.ndarray, beta: np.ndarray, goal: int) -> 
     plt.close(fig)
 
 
-def four_rooms(seeds: int, out: Path) -> dict[str, Any]:
-    out.mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()
+def run_and_save(name: str, seed: int, out: Path) -> None:
+    """Train one learner on one seed; its episode lengths go to out/four_rooms_runs/."""
+    folder = out / "four_rooms_runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+    run = run_seed(name, seed)
+    if name == "option_critic" and seed == 0:
+        beta = run["learner"].termination_probabilities()
+        plot_options(out / "four_rooms_options.png", np.array(run["usage"]), beta,
+                     run["goal_after"])  # fmt: skip
+    del run["learner"], run["usage"]
+    run["load_average"] = [load_before, os.getloadavg()[0]]
+    (folder / f"{name}_{seed}.json").write_text(json.dumps(run) + "\n")
+    print(f"  {name} seed {seed}: {run['seconds']:.0f} s", flush=True)
+
+
+def four_rooms(
+    seeds: int, out: Path, names: list[str] | None = None, only_seed: int | None = None
+) -> dict[str, Any] | None:
+    """Run the learners (all, or `names`) on seeds 0..seeds-1 (or only `only_seed`, as one of
+    several processes), then gather every learner whose seeds are all saved."""
+    for name in names or list(LEARNERS):
+        for seed in [only_seed] if only_seed is not None else range(seeds):
+            run_and_save(name, seed, out)
+    return None if only_seed is not None else gather(seeds, out)
+
+
+def gather(seeds: int, out: Path) -> dict[str, Any]:
+    """four_rooms.json from the saved runs of seeds 0..seeds-1."""
     result: dict[str, Any] = {"part": "four_rooms", "episodes_per_phase": EPISODES,
                               "seeds": seeds, "learners": {}}  # fmt: skip
+    loads = []
     for name in LEARNERS:
-        runs = []
-        for seed in range(seeds):
-            run = run_seed(name, seed)
-            if name == "option_critic" and seed == 0:
-                beta = run["learner"].termination_probabilities()
-                plot_options(out / "four_rooms_options.png", np.array(run["usage"]), beta,
-                             run["goal_after"])  # fmt: skip
-            del run["learner"]
-            runs.append(run)
-            print(f"  {name} seed {seed}: {run['seconds']:.0f} s", flush=True)
+        paths = [out / "four_rooms_runs" / f"{name}_{seed}.json" for seed in range(seeds)]
+        if not all(p.exists() for p in paths):
+            continue
+        runs = [json.loads(p.read_text()) for p in paths]
+        loads += [r["load_average"] for r in runs]
         windows = {}
         for key, (a, b) in WINDOWS.items():
             s = summarize([float(np.mean(r["lengths"][a:b])) for r in runs])
@@ -162,7 +188,8 @@ def four_rooms(seeds: int, out: Path) -> dict[str, Any]:
             "seconds_per_seed": float(np.mean([r["seconds"] for r in runs])),
             "runs": [compact(r) for r in runs],
         }
-    result["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    result["load_average"] = {"before": [min(x[0] for x in loads)],
+                              "after": [max(x[1] for x in loads)]}  # fmt: skip
     (out / "four_rooms.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
@@ -171,7 +198,7 @@ def compact(run: dict[str, Any]) -> dict[str, Any]:
     """A run as stored: episode lengths as means over blocks of 10 episodes, no usage."""
     lengths = np.asarray(run["lengths"], float)
     blocks = [round(float(lengths[i : i + 10].mean()), 1) for i in range(0, len(lengths), 10)]
-    kept = {k: v for k, v in run.items() if k not in ("usage", "lengths")}
+    kept = {k: v for k, v in run.items() if k not in ("usage", "lengths", "load_average")}
     return {**kept, "mean_length_per_10_episodes": blocks}
 
 
@@ -184,7 +211,7 @@ def rooms_table(out: Path) -> list[str]:
     rows = [
         f"## Four rooms ({r['episodes_per_phase']} episodes, goal moved, "
         f"{r['episodes_per_phase']} more; {r['seeds']} seeds; load average "
-        f"{load['before'][0]:.2f} -> {load['after'][0]:.2f})",
+        f"{load['before'][0]:.2f} -> {load['after'][0]:.2f}, lowest and highest of the runs)",
         "",
         "Steps per episode (mean over the window and seeds, 95% CI); lower is better.",
         "",

@@ -8,8 +8,12 @@ Agents
     `agent_0` (one agent, ParallelEnv).
 
 Actions
-    Discrete(4): 0 up, 1 down, 2 left, 3 right. With probability `slip` (default 1/3, as in
-    Bacon et al.) the action is replaced by a uniformly drawn one. A move into a wall fails.
+    Discrete(4): 0 up, 1 down, 2 left, 3 right. With probability `slip` (default 1/3) the
+    action is replaced by a uniformly drawn one (possibly the same), so the intended move
+    happens with probability 3/4. A move into a wall fails. Bacon et al. write "fail with
+    probability 1/3, in which case the agent transitions randomly to one of the empty
+    adjacent cells"; their released fourrooms.py moves as intended and then, with probability
+    1/3, on to a random empty neighbour of the new cell. Neither variant is modelled here.
 
 Observations
     Discrete(104): the index of the agent's free cell, row-major over the free cells
