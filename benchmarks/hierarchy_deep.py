@@ -168,6 +168,10 @@ def deep_table() -> list[str]:
         "(steps, per seed) | s/seed | load avg (max over seeds) |",
         "|---|---|---|---|---|---|---|",
     ]
+    rows[1:1] = ["", "Note: seeds 1-3; option_critic_deep's 2 env copies were chosen from single "
+                 "seed-0 runs (8 copies x 5 or 16 steps, 4 x 5 and 2 x 5; only 2 x 5 held 500). "
+                 "Wall times are on a shared 2-core machine at the load shown (PPO alone runs a "
+                 "seed in about 20 s, learning.md)."]  # fmt: skip
     for name, arm in r["arms"].items():
         f = arm["final_return"]
         per_seed = ", ".join(f"{run['final_return']:.0f}" for run in arm["runs"])

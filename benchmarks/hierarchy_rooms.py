@@ -155,9 +155,12 @@ def four_rooms(
     seeds: int, out: Path, names: list[str] | None = None, only_seed: int | None = None
 ) -> dict[str, Any] | None:
     """Run the learners (all, or `names`) on seeds 0..seeds-1 (or only `only_seed`, as one of
-    several processes), then gather every learner whose seeds are all saved."""
+    several processes), skipping runs already saved (delete four_rooms_runs/ to rerun), then
+    gather every learner whose seeds are all saved."""
     for name in names or list(LEARNERS):
         for seed in [only_seed] if only_seed is not None else range(seeds):
+            if (out / "four_rooms_runs" / f"{name}_{seed}.json").exists():
+                continue  # saved by an earlier or a parallel call
             run_and_save(name, seed, out)
     return None if only_seed is not None else gather(seeds, out)
 
