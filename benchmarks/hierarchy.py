@@ -14,7 +14,7 @@ Reference: DI-engine reports DQN + HER solving n = 15 within 150k env steps, pla
 within 20M; Andrychowicz et al. 2017 (Fig. 1): plain DQN fails beyond n = 13.
 
 four_rooms: see `benchmarks/hierarchy_rooms.py`. FetchReach (SAC + HER): see
-`benchmarks/hierarchy_fetch.py`.
+`benchmarks/hierarchy_fetch.py`. Neural option-critic on CartPole: `benchmarks/hierarchy_deep.py`.
 
 Results: benchmarks/results/hierarchy/<part>.json and the table benchmarks/results/hierarchy.md
 (mean and 95 % t-interval over seeds, wall time per seed, the load average during the run).
@@ -195,6 +195,9 @@ def write_table() -> str:
         from hierarchy_fetch import table as fetch_table
 
         lines += fetch_table()
+        from hierarchy_deep import deep_table
+
+        lines += deep_table()
     text = "\n".join(lines) + "\n"
     (RESULTS / "hierarchy.md").write_text(text)
     return text
@@ -207,6 +210,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150_000)
     parser.add_argument("--eval-every", type=int, default=2500)
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
+    parser.add_argument("--arms", nargs="*", help="four_rooms: only these learners")
+    parser.add_argument("--only-seed", type=int, help="four_rooms: one seed, no gathering")
     args = parser.parse_args()
     if args.part == "bit_flip":
         bit_flip(args.seeds, args.steps, args.eval_every)
@@ -214,7 +219,7 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).parent))
         from hierarchy_rooms import four_rooms  # noqa: E402
 
-        four_rooms(args.seeds, RESULTS / "hierarchy")
+        four_rooms(args.seeds, RESULTS / "hierarchy", args.arms, args.only_seed)
     print(write_table())
 
 

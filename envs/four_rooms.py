@@ -8,8 +8,12 @@ Agents
     `agent_0` (one agent, ParallelEnv).
 
 Actions
-    Discrete(4): 0 up, 1 down, 2 left, 3 right. With probability `slip` (default 1/3, as in
-    Bacon et al.) the action is replaced by a uniformly drawn one. A move into a wall fails.
+    Discrete(4): 0 up, 1 down, 2 left, 3 right. With probability `slip` (default 1/3) the
+    action is replaced by a uniformly drawn one (possibly the same), so the intended move
+    happens with probability 3/4. A move into a wall fails. Bacon et al. write "fail with
+    probability 1/3, in which case the agent transitions randomly to one of the empty
+    adjacent cells"; their released fourrooms.py moves as intended and then, with probability
+    1/3, on to a random empty neighbour of the new cell. Neither variant is modelled here.
 
 Observations
     Discrete(104): the index of the agent's free cell, row-major over the free cells
@@ -27,7 +31,8 @@ Episode end
 Moving the goal
     `goal` (a free cell index, default 62: the east doorway region used by Bacon et al.) is
     where the goal starts; `move_goal(cell)` or `reset(options={"goal": cell})` moves it for
-    the following episodes, as in the transfer experiment (goal moved after 1000 episodes).
+    the following episodes, as in the transfer experiment (goal moved after 1000 episodes to
+    one of `TRANSFER_GOALS`, the lower-right room's cells and its west doorway).
 
 Rendering
     "rgb_array": a (13 * 16, 13 * 16, 3) uint8 frame (walls dark, goal green, agent red);
@@ -68,6 +73,11 @@ CELL = -np.ones(WALLS.shape, np.int64)
 CELL[FREE[:, 0], FREE[:, 1]] = np.arange(len(FREE))
 MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])
 DEFAULT_GOAL = 62
+# Bacon et al. 2017: "after 1000 episodes, the goal moves to a random location in the lower
+# right room"; their transfer.py draws it from these 21 cells (that room and its west doorway)
+TRANSFER_GOALS = tuple(
+    [int(CELL[r, c]) for r in range(8, 12) for c in range(7, 12)] + [int(CELL[10, 6])]
+)
 CELL_PX = 16
 
 

@@ -16,7 +16,10 @@ with V(s') = max_w Q_Omega(s', w) and the baseline Q_Omega(s, w) in the policy g
 paper's choice; the log-softmax gradient's 1/temperature factor is left out, as in the
 authors' code). Then the option ends at s' with probability beta_w(s'); the next `explore`
 picks a new one. Defaults are the paper's four-rooms settings (4 options, temperature 1e-2,
-alpha_critic 0.5, alpha_theta = alpha_beta = 0.25, epsilon 0.01, gamma 0.99).
+alpha_critic 0.5, alpha_theta = alpha_beta = 0.25, epsilon 0.01, gamma 0.99). With
+`option_temperature` > 0 the policy over options is Boltzmann instead, as in the authors'
+released code; with `n_options: 1` the learner is a primitive actor-critic (the paper's AC-PG:
+Q_U(s, a) critic, baseline V = Q_Omega(s), Boltzmann actor).
 
 Acting: `explore` keeps the training episode's option (ended by its termination or the
 episode's end); `act` keeps a separate evaluation option: greedy over Q_Omega, the most likely
@@ -58,6 +61,10 @@ class OptionCriticConfig:
     """Exploration rate of the epsilon-greedy policy over options."""
     termination_margin: float = 0.0
     """xi: added to the termination advantage; > 0 makes options last longer."""
+    option_temperature: float = 0.0
+    """0: the policy over options is epsilon-greedy on Q_Omega (the paper's Algorithm 1);
+    > 0: Boltzmann on Q_Omega / option_temperature (the authors' released four-rooms code,
+    transfer.py, uses 1e-2 and no epsilon)."""
 
 
 def _sigmoid(x: np.ndarray | float) -> Any:
@@ -81,8 +88,8 @@ class OptionCritic:
             raise ValueError(
                 f"tabular option-critic needs a Discrete observation space, got {observation_space}"
             )
-        if c.n_options < 1 or c.temperature <= 0:
-            raise ValueError("n_options must be >= 1 and temperature > 0")
+        if c.n_options < 1 or c.temperature <= 0 or c.option_temperature < 0:
+            raise ValueError("n_options must be >= 1, temperature > 0 and option_temperature >= 0")
         self.obs_start = int(observation_space.start)
         self.action_start = int(action_space.start)
         n_states, n = int(observation_space.n), c.n_options
@@ -122,8 +129,14 @@ class OptionCritic:
         return self.q_omega.argmax(axis=1)
 
     def _pick_option(self, s: int) -> int:
-        """Epsilon-greedy over Q_Omega(s, .), ties broken at random (torch's RNG)."""
-        n = self.config.n_options
+        """Epsilon-greedy over Q_Omega(s, .), ties broken at random, or Boltzmann when
+        `option_temperature` > 0 (torch's RNG)."""
+        n, c = self.config.n_options, self.config
+        if c.option_temperature > 0:
+            logits = self.q_omega[s] / c.option_temperature
+            probs = np.exp(logits - logits.max())
+            draw = float(torch.rand(())) * probs.sum()
+            return min(int(np.searchsorted(np.cumsum(probs), draw, side="right")), n - 1)
         if float(torch.rand(())) < self.config.epsilon:
             return int(torch.randint(n, (1,)))
         values = self.q_omega[s]

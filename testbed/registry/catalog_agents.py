@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from testbed.registry.catalog_hierarchy import HIERARCHY_AGENTS
 from testbed.registry.specs import AgentSpec
 
 # Small settings for a short run (`try_params`): tiny networks and batches, so that a few hundred
@@ -419,6 +420,8 @@ AGENTS: dict[str, AgentSpec] = {
         "terminations and the policy over options learned end to end; Discrete spaces.",
         try_env="testbed/four_rooms_v0",
     ),
+    # option_critic_deep: testbed/registry/catalog_hierarchy.py
+    **HIERARCHY_AGENTS,
     "dyna_q": AgentSpec(
         "testbed.agents.model_based.dyna_q:DynaQ",
         "model-based",

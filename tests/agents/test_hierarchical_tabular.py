@@ -128,3 +128,30 @@ def test_independent_options_and_models_in_a_two_player_game(learner: str) -> No
     for name in names:
         theirs, ours = again.learners[name].state_dict(), group.learners[name].state_dict()
         assert all(torch.equal(theirs[k], ours[k]) for k in ours if torch.is_tensor(ours[k]))
+
+
+def test_transfer_goals_are_bacon_et_al_s_lower_right_room() -> None:
+    from testbed.envs.four_rooms import TRANSFER_GOALS
+
+    # the cells of the authors' transfer.py (their state numbering is ours: row-major)
+    assert sorted(TRANSFER_GOALS) == [68, 69, 70, 71, 72, 78, 79, 80, 81, 82, 88, 89, 90, 91,
+                                      92, 93, 99, 100, 101, 102, 103]  # fmt: skip
+    rows_cols = [position_of(c) for c in TRANSFER_GOALS]
+    assert all(8 <= r <= 11 and c >= 6 for r, c in rows_cols)  # south-east, below the goal
+    assert (10, 6) in rows_cols and DEFAULT_GOAL not in TRANSFER_GOALS
+
+
+def test_boltzmann_policy_over_options_follows_the_option_values() -> None:
+    torch.manual_seed(0)
+    env = FourRoomsEnv()
+    space, actions = env.observation_space("agent_0"), env.action_space("agent_0")
+    soft = OptionCritic(space, actions, OptionCriticConfig(n_options=2, option_temperature=0.01))
+    greedy = OptionCritic(space, actions, OptionCriticConfig(n_options=2))
+    for agent in (soft, greedy):
+        agent.q_omega[7] = [0.0, 0.01]
+    picks_soft = np.mean([soft._pick_option(7) for _ in range(3000)])
+    picks_greedy = np.mean([greedy._pick_option(7) for _ in range(3000)])
+    assert abs(picks_soft - np.e / (1 + np.e)) < 0.03  # softmax of (0, 1): 0.731
+    assert picks_greedy > 0.98  # epsilon 0.01: the better option but for 0.5 % of picks
+    with pytest.raises(ValueError, match="option_temperature"):
+        OptionCritic(space, actions, OptionCriticConfig(option_temperature=-1.0))
