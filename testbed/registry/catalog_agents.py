@@ -419,6 +419,14 @@ AGENTS: dict[str, AgentSpec] = {
         "terminations and the policy over options learned end to end; Discrete spaces.",
         try_env="testbed/four_rooms_v0",
     ),
+    "goal_hierarchy": AgentSpec(
+        "testbed.agents.hierarchical.goal_hierarchy:GoalHierarchy",
+        "hierarchical",
+        "HIRO-style goal hierarchy (Nachum et al. 2018): high-level TD3 sets subgoals every k "
+        "steps for a goal-conditioned low-level TD3, off-policy subgoal correction; goal dicts.",
+        try_env="robotics/PointMaze",
+        try_params={**_TRY_OFF_POLICY, "high_train_freq": 5},
+    ),
     "dyna_q": AgentSpec(
         "testbed.agents.model_based.dyna_q:DynaQ",
         "model-based",
