@@ -15,6 +15,7 @@ within 20M; Andrychowicz et al. 2017 (Fig. 1): plain DQN fails beyond n = 13.
 
 four_rooms: see `benchmarks/hierarchy_rooms.py`. FetchReach (SAC + HER): see
 `benchmarks/hierarchy_fetch.py`. Neural option-critic on CartPole: `benchmarks/hierarchy_deep.py`.
+PointMaze (goal hierarchy vs SAC + HER): `benchmarks/hierarchy_maze.py`.
 
 Results: benchmarks/results/hierarchy/<part>.json and the table benchmarks/results/hierarchy.md
 (mean and 95 % t-interval over seeds, wall time per seed, the load average during the run).
@@ -198,6 +199,9 @@ def write_table() -> str:
         from hierarchy_deep import deep_table
 
         lines += deep_table()
+        from hierarchy_maze import table as maze_table
+
+        lines += maze_table()
     text = "\n".join(lines) + "\n"
     (RESULTS / "hierarchy.md").write_text(text)
     return text

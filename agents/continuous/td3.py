@@ -119,6 +119,11 @@ class TD3(NoisyDeterministicActor):
         self._updated = 0  # env steps whose scheduled updates have run
         self.last_actor_loss = 0.0
 
+    def train_on(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One gradient step on a minibatch the caller built (obs, actions in [-1, 1],
+        rewards, next_obs, dones), e.g. goal_hierarchy's corrected subgoals."""
+        return self._gradient_step(batch)
+
     def _gradient_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         c = self.config
         obs, actions, next_obs = batch["obs"], batch["actions"], batch["next_obs"]

@@ -158,6 +158,17 @@ ENVS: dict[str, EnvSpec] = {
         "-1 per step until within 5 cm (`dense`: minus the distance); Dict goal observation.",
         extra="safety",
     ),
+    "robotics/PointMaze": EnvSpec(
+        "testbed.envs.robotics:point_maze",
+        "single-agent",
+        "parallel",
+        "1",
+        "continuous",
+        "gymnasium-robotics PointMaze (v3; `maze`: UMaze, Open, Medium, Large): push a point to "
+        "a goal cell; -1 per step until within 0.45, then ends (`dense`: exp(-distance)); Dict "
+        "goal observation.",
+        extra="safety",
+    ),
     "testbed/bit_flip_v0": EnvSpec(
         "testbed.envs.bit_flip:bit_flip_v0",
         "single-agent",

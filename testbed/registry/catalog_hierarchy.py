@@ -15,4 +15,18 @@ HIERARCHY_AGENTS: dict[str, AgentSpec] = {
         try_env="gym/CartPole-v1",
         try_params={"hidden": [32], "rollout_steps": 8, "epsilon_decay_steps": 200},
     ),
+    "goal_hierarchy": AgentSpec(
+        "testbed.agents.hierarchical.goal_hierarchy:GoalHierarchy",
+        "hierarchical",
+        "HIRO-style goal hierarchy (Nachum et al. 2018): high-level TD3 sets subgoals every k "
+        "steps for a goal-conditioned low-level TD3, off-policy subgoal correction; goal dicts.",
+        try_env="robotics/PointMaze",
+        try_params={
+            "hidden": [32, 32],
+            "buffer_size": 1000,
+            "batch_size": 32,
+            "learning_starts": 100,
+            "high_train_freq": 5,
+        },  # fmt: skip
+    ),
 }
