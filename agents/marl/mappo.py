@@ -115,6 +115,12 @@ class MAPPOConfig:
     """Adam epsilon."""
     stochastic_eval: bool = False
     """`act` samples the policy (seeded by `reset`) instead of taking its mode."""
+    max_agents: int = 0
+    """With shared parameters: size the agent indicator and the centralised critic's global
+    state for this many agents (the group's extra slots are zeros), so the networks have the
+    same shapes for any group of up to `max_agents` agents (0 = the group's size). With
+    simple_spread's own `max_agents` (equal observation lengths) every layer then transfers
+    between agent counts."""
 
 
 class MAPPO:
@@ -141,6 +147,12 @@ class MAPPO:
         if c.rollout_steps < 1 or c.epochs < 1 or c.minibatches < 1:
             raise ValueError("rollout_steps, epochs and minibatches must be >= 1")
         self.agents = list(observation_spaces)
+        if c.max_agents and (c.max_agents < len(self.agents) or not c.share_parameters):
+            raise ValueError(
+                f"max_agents ({c.max_agents}) needs share_parameters and at least the group's "
+                f"{len(self.agents)} agents"
+            )
+        slots = max(c.max_agents, len(self.agents))
         self.observation_spaces = dict(observation_spaces)
         self.index = {a: i for i, a in enumerate(self.agents)}
         self.obs_dims = {a: obs_dim(s) for a, s in observation_spaces.items()}
@@ -149,17 +161,18 @@ class MAPPO:
         groups = [self.agents] if c.share_parameters else [[a] for a in self.agents]
         self.views = [
             PaddedSpaces({a: observation_spaces[a] for a in g}, {a: action_spaces[a] for a in g},
-                         c.share_parameters, algorithm)
+                         c.share_parameters, algorithm, slots)
             for g in groups
         ]  # fmt: skip
         self.head_of = {a: h for h, view in enumerate(self.views) for a in view.agents}
         self.inputs = GroupInputs(
-            self.views, observation_spaces, self.obs_dims, c.centralized_value, c.share_parameters
-        )
+            self.views, observation_spaces, self.obs_dims, c.centralized_value, c.share_parameters,
+            slots,
+        )  # fmt: skip
         for view in self.views:
             if not view.discrete and len(view.action_space.shape) != 1:
                 raise ValueError(f"{algorithm} needs Discrete or 1-D Box actions")
-        state_dim = sum(self.obs_dims.values()) + (len(self.agents) if c.share_parameters else 0)
+        state_dim = self.inputs.state_dim
         self.critic_dims = [state_dim if c.centralized_value else v.obs_dim for v in self.views]
         activation = ACTIVATIONS[c.activation]
         self.actors: list[Actor] = []
