@@ -21,6 +21,20 @@ from testbed.agents.common.joint_spaces import PaddedSpaces
 from testbed.agents.common.spaces import to_vectors
 
 
+def check_config(c: Any, n_agents: int, activations: list[str]) -> int:
+    """ValueError for a MAPPO config that cannot work; the agent slots of its inputs."""
+    if c.activation not in activations:
+        raise ValueError(f"activation must be one of {activations}, got {c.activation}")
+    if c.rollout_steps < 1 or c.epochs < 1 or c.minibatches < 1:
+        raise ValueError("rollout_steps, epochs and minibatches must be >= 1")
+    if c.max_agents and (c.max_agents < n_agents or not c.share_parameters):
+        raise ValueError(
+            f"max_agents ({c.max_agents}) needs share_parameters and at least the group's "
+            f"{n_agents} agents"
+        )
+    return max(c.max_agents, n_agents)
+
+
 class GroupInputs:
     """Builds actor and critic inputs, masks and Box dim masks for MAPPO's heads."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,9 @@ def save_checkpoint(
         "action_space": str(action_space),
         **(meta or {}),
     }
+    if isinstance(observation_space, Mapping):  # a joint learner: its spaces agent by agent
+        config["observation_spaces"] = {a: str(s) for a, s in observation_space.items()}
+        config["action_spaces"] = {a: str(s) for a, s in action_space.items()}
     weights_tmp = directory / "weights.pt.tmp"
     torch.save(learner.state_dict(), weights_tmp)
     os.replace(weights_tmp, directory / "weights.pt")
@@ -126,6 +130,11 @@ def load_checkpoint(
     config = read_config(directory, where=where)
     for label, space in (("observation", observation_space), ("action", action_space)):
         saved = config.get(f"{label}_space")
+        per_agent = config.get(f"{label}_spaces")
+        if isinstance(space, Mapping) and isinstance(per_agent, dict):
+            # a joint learner may act for some of its agents (e.g. MAPPO's `max_agents`)
+            if all(per_agent.get(a) == str(s) for a, s in space.items()):
+                continue
         if saved is not None and saved != str(space):
             raise BadInput(
                 f"checkpoint {str(directory)!r} was trained with {label} space {saved}, "
