@@ -132,8 +132,12 @@ def load_checkpoint(
         saved = config.get(f"{label}_space")
         per_agent = config.get(f"{label}_spaces")
         if isinstance(space, Mapping) and isinstance(per_agent, dict):
-            # a joint learner may act for some of its agents (e.g. MAPPO's `max_agents`)
-            if all(per_agent.get(a) == str(s) for a, s in space.items()):
+            # a joint learner may act for other agents with the same spaces, if its weights
+            # fit them (e.g. MAPPO's `max_agents`; load_weights tells)
+            known = set(per_agent.values())
+            if all(
+                per_agent.get(a, str(s)) == str(s) and str(s) in known for a, s in space.items()
+            ):
                 continue
         if saved is not None and saved != str(space):
             raise BadInput(
