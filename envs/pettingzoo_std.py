@@ -24,7 +24,8 @@ own; see https://pettingzoo.farama.org.
 | classic/rps_v2 | parallel | player_0, player_1 | Discrete(3) (5 with lizard-Spock) |
 | butterfly/knights_archers_zombies_v10 (v11) | parallel | archer_0..1, knight_0..1 | Discrete(6) |
 
-Costs: always 0.0 (`infos[agent]["cost"]`); there is no `costs` dict.
+Costs: always 0.0 (`infos[agent]["cost"]`); there is no `costs` dict. simple_spread also
+takes `max_agents` (ours): observations padded to that many agents (envs/spread_padding.py).
 
 MPE action encoding (useful for scripted agents): discrete 0 no-op, 1 push -x, 2 +x, 3 -y,
 4 +y; continuous `a` in [0, 1]^5 pushes by `(a[2] - a[1], a[4] - a[3])`.
