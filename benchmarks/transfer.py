@@ -354,7 +354,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--pairs", nargs="+", choices=list(PAIRS), default=list(PAIRS))
+    parser.add_argument(
+        "--render", action="store_true", help="recompute the measures and the table from the json"
+    )
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads((RESULTS / "transfer.json").read_text())
+        for run in saved["runs"]:
+            pair = PAIRS[run["pair"]]
+            run["arms"] = {
+                arm: transfer_metrics(run["curves"][spec.get("baseline", "scratch")],
+                                      run["curves"][arm], pair["threshold"])
+                for arm, spec in pair["arms"].items() if spec.get("init_from")
+            }  # fmt: skip
+        (RESULTS / "transfer.json").write_text(json.dumps(saved, indent=1) + "\n")
+        (RESULTS / "transfer.md").write_text(table(saved["runs"]))
+        return
     old = RESULTS / "transfer.json"  # other pairs' runs are kept
     runs: list[dict[str, Any]] = [
         r for r in (json.loads(old.read_text())["runs"] if old.is_file() else [])

@@ -132,6 +132,10 @@ def test_taylor_stone_metrics() -> None:
     assert m["asymptotic_gain"] == pytest.approx(60.0 - 55.0)
     # areas: scratch 1500 + 3500 + 5500 = 10500; transfer 4000 + 5500 + 6000 = 15500
     assert m["area_ratio"] == pytest.approx(5000 / 10500)
+    # negative returns (MPE): doing better still gives a positive ratio
+    worse = [(s, r - 100.0) for s, r in scratch]
+    better = [(s, r - 100.0) for s, r in transfer]
+    assert transfer_metrics(worse, better, threshold=-50.0)["area_ratio"] > 0
 
 
 def _stages(tmp_path: Path, init_from: object) -> Path:
