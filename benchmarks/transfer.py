@@ -357,7 +357,14 @@ def main() -> None:
     parser.add_argument(
         "--render", action="store_true", help="recompute the measures and the table from the json"
     )
+    parser.add_argument(
+        "--results",
+        default="transfer",
+        help="results file stem (for a run "
+        "beside another; merge their `runs` into transfer.json, then --render)",
+    )
     args = parser.parse_args()
+    stem = args.results
     if args.render:
         saved = json.loads((RESULTS / "transfer.json").read_text())
         for run in saved["runs"]:
@@ -370,7 +377,7 @@ def main() -> None:
         (RESULTS / "transfer.json").write_text(json.dumps(saved, indent=1) + "\n")
         (RESULTS / "transfer.md").write_text(table(saved["runs"]))
         return
-    old = RESULTS / "transfer.json"  # other pairs' runs are kept
+    old = RESULTS / f"{stem}.json"  # other pairs' runs are kept
     runs: list[dict[str, Any]] = [
         r for r in (json.loads(old.read_text())["runs"] if old.is_file() else [])
         if r["pair"] not in args.pairs
@@ -382,11 +389,11 @@ def main() -> None:
                 r = runs[-1]
                 print(f"{name} seed {seed}: {r['arms']} ({r['seconds']:.0f} s)", flush=True)
                 RESULTS.mkdir(exist_ok=True)
-                (RESULTS / "transfer.json").write_text(json.dumps({
+                (RESULTS / f"{stem}.json").write_text(json.dumps({
                     "pairs": PAIRS, "machine": platform.platform(), "runs": runs,
                     "complete": len(runs) == args.seeds * len(PAIRS),
                 }, indent=1) + "\n")  # fmt: skip
-                (RESULTS / "transfer.md").write_text(table(runs))
+                (RESULTS / f"{stem}.md").write_text(table(runs))
 
 
 if __name__ == "__main__":
