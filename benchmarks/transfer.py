@@ -275,12 +275,16 @@ def table(runs: list[dict[str, Any]]) -> str:
         "",
         "Mean and 95 % t-interval over seeds. Time to threshold in env steps (the first "
         "evaluation at or above it; `never` counted apart); asymptotic = mean of the last 3 "
-        "evaluations; area ratio = (area under transfer - area under scratch) / area under "
-        "scratch. Each arm is compared with the from-scratch run on the same seed (for MPE's "
+        "evaluations; area ratio = (area under transfer - area under scratch) / |area under "
+        "scratch| (positive: transfer did better, also for MPE's negative returns). Each "
+        "arm is compared with the from-scratch run on the same seed (for MPE's "
         "padded arm: from scratch with the same padding). Per seed: the transfer arm's "
         "asymptotic value of each seed, so no seed hides in a mean. Wall time: the whole pair "
         "(sources and all arms) per seed, on a 2-core machine shared with other runs; load: "
-        "1-minute load average at the start and end of each seed.",
+        "1-minute load average at the start and end of each seed. The arms of a seed share "
+        "its root seed, but each stage's training and evaluation episodes derive from its "
+        "own name, so arms do not play identical episodes (no common random numbers): a "
+        "jumpstart compares two 10- or 20-episode evaluations of different episodes.",
         "",
         "| pair: arm | seeds | source final | jumpstart | time to threshold: scratch | transfer "
         "| asymptotic: scratch | transfer | per seed | area ratio |",
