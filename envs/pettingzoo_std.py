@@ -24,7 +24,8 @@ own; see https://pettingzoo.farama.org.
 | classic/rps_v2 | parallel | player_0, player_1 | Discrete(3) (5 with lizard-Spock) |
 | butterfly/knights_archers_zombies_v10 (v11) | parallel | archer_0..1, knight_0..1 | Discrete(6) |
 
-Costs: always 0.0 (`infos[agent]["cost"]`); there is no `costs` dict.
+Costs: always 0.0 (`infos[agent]["cost"]`); there is no `costs` dict. simple_spread also
+takes `max_agents` (ours): observations padded to that many agents (envs/spread_padding.py).
 
 MPE action encoding (useful for scripted agents): discrete 0 no-op, 1 push -x, 2 +x, 3 -y,
 4 +y; continuous `a` in [0, 1]^5 pushes by `(a[2] - a[1], a[4] - a[3])`.
@@ -40,6 +41,7 @@ from annotated_types import Ge, Le
 from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
 
 from testbed._stack import mpe_module
+from testbed.envs.spread_padding import PaddedSpread, check_max_agents
 
 # Parameter types the harness checks (`testbed validate` too) before building an env.
 Count = Annotated[int, Ge(1)]
@@ -97,19 +99,21 @@ def simple_spread_v3(
     max_cycles: Count = 25,
     continuous_actions: bool = False,
     render_mode: RenderMode = None,
+    max_agents: Count | None = None,
 ) -> ZeroCostParallel:
-    """N agents cover N landmarks; reward mixes the team's coverage and own collisions."""
+    """N agents cover N landmarks; reward mixes the team's coverage and own collisions.
+    `max_agents` (ours, not PettingZoo's): observations padded to that many agents' slots
+    with presence bits, one length for every N (`envs/spread_padding.py`)."""
+    check_max_agents(N, max_agents)
     module = mpe_module("simple_spread_v3")
-
-    return _parallel(
-        module.parallel_env(
-            N=N,
-            local_ratio=local_ratio,
-            max_cycles=max_cycles,
-            continuous_actions=continuous_actions,
-            render_mode=render_mode,
-        )
+    env = module.parallel_env(
+        N=N,
+        local_ratio=local_ratio,
+        max_cycles=max_cycles,
+        continuous_actions=continuous_actions,
+        render_mode=render_mode,
     )
+    return _parallel(env if max_agents is None else PaddedSpread(env, N, max_agents))
 
 
 def simple_reference_v3(

@@ -33,7 +33,10 @@ class PaddedSpaces:
         action_spaces: Mapping[str, spaces.Space],
         agent_indicator: bool,
         algorithm: str,
+        slots: int = 0,
     ):
+        """`slots`: the indicator's length when larger than the group (room for agents an env
+        with more of them has: the same network then reads both)."""
         self.agents = list(observation_spaces)
         if not self.agents or set(self.agents) != set(action_spaces):
             raise ValueError(f"{algorithm}: observation and action spaces must name one group")
@@ -44,7 +47,8 @@ class PaddedSpaces:
         self.obs_dims = {a: int(f.shape[0]) for a, f in flat.items()}
         self.pad_dim = max(self.obs_dims.values())
         self.indicator = agent_indicator
-        n = len(self.agents) if agent_indicator else 0
+        self.slots = max(len(self.agents), slots)
+        n = self.slots if agent_indicator else 0
         low = np.zeros(self.pad_dim + n, np.float32)
         high = np.zeros(self.pad_dim + n, np.float32)
         high[self.pad_dim :] = 1.0

@@ -22,23 +22,20 @@ returns standardised by running statistics of the value targets, de-normalised f
 agent has its own buffer, so GAE never runs across agents; a truncated episode or a rollout cut
 mid-episode bootstraps with V(s'), a terminated one does not.
 
-Spaces may differ between agents. Observations are flattened and zero-padded to the largest
-dim before the one-hot agent indicator (the same vector as SuperSuit's `pad_observations_v0`
-followed by `agent_indicator_v0` on unbounded Box spaces). Discrete action sets are padded to
-the largest, the padding masked out (-inf logits), and env action masks are honoured; 1-D Box
-actions live in [-1, 1] (rescaled to each agent's bounds) padded to the largest dim, the padding
-excluded from log-probs and entropy. The padded views are agents/common/joint_spaces.py's
-`PaddedSpaces` (one per actor). Discrete and Box agents cannot share one actor.
+Spaces may differ between agents (agents/common/joint_spaces.py's `PaddedSpaces`, one per
+actor): observations are flattened, zero-padded to the largest dim, then the one-hot agent
+indicator (as SuperSuit's `pad_observations_v0` + `agent_indicator_v0`); Discrete action sets
+padded to the largest (padding and env masks -inf); 1-D Box actions in [-1, 1], rescaled to
+each agent's bounds, padding excluded from log-probs and entropy. Discrete and Box agents
+cannot share one actor. `max_agents` leaves slots for more agents than the group has.
 
 `explore` samples; `act` is the evaluation policy: argmax over legal actions / the Gaussian
 mean (with `stochastic_eval`, a sample from a torch.Generator seeded in `reset(seed)`).
-
 Defaults follow the paper's MPE settings (Appendix; marlbenchmark/on-policy
-`train_mpe_spread.sh` and `config.py`): lr 7e-4 for actor and critic, 10 epochs, 1 minibatch,
-clip 0.2, entropy 0.01, gamma 0.99, GAE lambda 0.95, 64-unit ReLU MLPs with orthogonal init
-(0.01 gain on the policy head), max grad norm 10, clipped value loss, value normalisation. The
-paper's rollout is 128 parallel envs x 25 steps = 3200 env steps per update. Not included: the
-recurrent policy, Huber value loss (MSE here) and input LayerNorm.
+`train_mpe_spread.sh`, `config.py`): lr 7e-4 (actor and critic), 10 epochs, 1 minibatch, clip
+0.2, entropy 0.01, gamma 0.99, GAE lambda 0.95, 64-unit ReLU MLPs, orthogonal init (0.01 gain
+on the policy head), max grad norm 10, clipped value loss, value normalisation, rollouts of
+128 envs x 25 steps. Not included: the recurrent policy, Huber loss (MSE), input LayerNorm.
 """
 
 from __future__ import annotations
@@ -65,7 +62,7 @@ from testbed.agents.common.rollout import (
     standardize,
 )
 from testbed.agents.common.spaces import obs_dim, to_vector
-from testbed.agents.marl.mappo_inputs import GroupInputs
+from testbed.agents.marl.mappo_inputs import GroupInputs, check_config
 from testbed.agents.policy_gradient.ppo import policy_loss
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -115,6 +112,10 @@ class MAPPOConfig:
     """Adam epsilon."""
     stochastic_eval: bool = False
     """`act` samples the policy (seeded by `reset`) instead of taking its mode."""
+    max_agents: int = 0
+    """Shared parameters: agent indicator and centralised state sized for this many agents
+    (extra slots are zeros; 0 = the group's size), so with equal observation lengths (e.g.
+    simple_spread's `max_agents`) the networks fit any group of up to that many agents."""
 
 
 class MAPPO:
@@ -136,11 +137,8 @@ class MAPPO:
         self.config = c = config or MAPPOConfig()
         if not isinstance(observation_spaces, Mapping) or not isinstance(action_spaces, Mapping):
             raise ValueError(f"{algorithm} is a joint learner: it needs {{agent: space}} dicts")
-        if c.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {c.activation}")
-        if c.rollout_steps < 1 or c.epochs < 1 or c.minibatches < 1:
-            raise ValueError("rollout_steps, epochs and minibatches must be >= 1")
         self.agents = list(observation_spaces)
+        slots = check_config(c, len(self.agents), sorted(ACTIVATIONS))
         self.observation_spaces = dict(observation_spaces)
         self.index = {a: i for i, a in enumerate(self.agents)}
         self.obs_dims = {a: obs_dim(s) for a, s in observation_spaces.items()}
@@ -149,17 +147,18 @@ class MAPPO:
         groups = [self.agents] if c.share_parameters else [[a] for a in self.agents]
         self.views = [
             PaddedSpaces({a: observation_spaces[a] for a in g}, {a: action_spaces[a] for a in g},
-                         c.share_parameters, algorithm)
+                         c.share_parameters, algorithm, slots)
             for g in groups
         ]  # fmt: skip
         self.head_of = {a: h for h, view in enumerate(self.views) for a in view.agents}
         self.inputs = GroupInputs(
-            self.views, observation_spaces, self.obs_dims, c.centralized_value, c.share_parameters
-        )
+            self.views, observation_spaces, self.obs_dims, c.centralized_value, c.share_parameters,
+            slots,
+        )  # fmt: skip
         for view in self.views:
             if not view.discrete and len(view.action_space.shape) != 1:
                 raise ValueError(f"{algorithm} needs Discrete or 1-D Box actions")
-        state_dim = sum(self.obs_dims.values()) + (len(self.agents) if c.share_parameters else 0)
+        state_dim = self.inputs.state_dim
         self.critic_dims = [state_dim if c.centralized_value else v.obs_dim for v in self.views]
         activation = ACTIVATIONS[c.activation]
         self.actors: list[Actor] = []
@@ -188,13 +187,11 @@ class MAPPO:
     # -- inputs -----------------------------------------------------------------------------
 
     def actor_input(self, agent: str, observation: Any) -> np.ndarray:
-        """The actor's input for `agent`: its flat observation, zero-padded to the group's
-        largest and followed by the one-hot agent indicator when parameters are shared."""
+        """`agent`'s actor input: its flat observation, padded, with its indicator."""
         return self.inputs.actor(agent, [observation])[0]
 
     def critic_inputs(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """The critic's input for every agent in `observations` (the others count as absent:
-        zeros in the global state)."""
+        """The critic's input of every agent in `observations` (the others: zeros)."""
         batch = self.inputs.critic({a: [o] for a, o in observations.items()})
         return {a: rows[0] for a, rows in batch.items()}
 
@@ -371,6 +368,12 @@ class MAPPO:
                 truncated=np.asarray(b.truncated, bool), action_mask=legal,
             )  # fmt: skip
         self.collected += n
+
+    def abandon_episodes(self) -> None:
+        """Episodes in flight end here (their env is gone): GAE bootstraps with V(s')."""
+        for buffer in self.buffers.values():
+            buffer.cut()
+        self._pending, self._expected = {}, {}
 
     def take_rollout(self) -> list[dict[str, torch.Tensor]] | None:
         """One batch per head (its agents' trajectories one after another, each ending with

@@ -3,8 +3,9 @@
 A head is one (actor, critic) pair: shared by the whole group, or one per agent. Its view
 (`PaddedSpaces`) maps each agent's observation into the head's padded space with the one-hot
 agent indicator; the centralised critic's input is the group's global state (every agent's
-flat observation, zeros for agents absent or terminated) followed by the indicator. Rows of a
-head's batch are ordered agent by agent, each agent's N copies together.
+flat observation, zeros for agents absent or terminated, and for the `slots` past the group's
+size) followed by the indicator. Rows of a head's batch are ordered agent by agent, each
+agent's N copies together.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ from testbed.agents.common.joint_spaces import PaddedSpaces
 from testbed.agents.common.spaces import to_vectors
 
 
+def check_config(c: Any, n_agents: int, activations: list[str]) -> int:
+    """ValueError for a MAPPO config that cannot work; the agent slots of its inputs."""
+    if c.activation not in activations:
+        raise ValueError(f"activation must be one of {activations}, got {c.activation}")
+    if c.rollout_steps < 1 or c.epochs < 1 or c.minibatches < 1:
+        raise ValueError("rollout_steps, epochs and minibatches must be >= 1")
+    if c.max_agents and (c.max_agents < n_agents or not c.share_parameters):
+        raise ValueError(
+            f"max_agents ({c.max_agents}) needs share_parameters and at least the group's "
+            f"{n_agents} agents"
+        )
+    return max(c.max_agents, n_agents)
+
+
 class GroupInputs:
     """Builds actor and critic inputs, masks and Box dim masks for MAPPO's heads."""
 
@@ -30,6 +45,7 @@ class GroupInputs:
         obs_dims: Mapping[str, int],
         centralized_value: bool,
         share_parameters: bool,
+        slots: int = 0,
     ):
         self.views = views
         self.agents = list(observation_spaces)
@@ -39,6 +55,12 @@ class GroupInputs:
         self.head_of = {a: h for h, view in enumerate(views) for a in view.agents}
         self.centralized_value = centralized_value
         self.share_parameters = share_parameters
+        self.slots = max(slots, len(self.agents))
+        self.extra = (self.slots - len(self.agents)) * max(self.obs_dims.values())
+        """Zeros after the group's observations in the global state: the missing slots."""
+        self.state_dim = sum(self.obs_dims.values()) + self.extra
+        if share_parameters:
+            self.state_dim += self.slots
 
     def by_head(self, agents: list[str]) -> list[tuple[int, list[str]]]:
         heads: dict[int, list[str]] = {}
@@ -73,12 +95,14 @@ class GroupInputs:
             else:
                 flat = np.zeros((n, self.obs_dims[a]), np.float32)
             parts.append(flat.astype(np.float32, copy=False))
+        if self.extra:
+            parts.append(np.zeros((n, self.extra), np.float32))
         state = np.concatenate(parts, axis=1)
         if not self.share_parameters:
             return {a: state for a in observations}
         out = {}
         for a in observations:
-            indicator = np.zeros((n, len(self.agents)), np.float32)
+            indicator = np.zeros((n, self.slots), np.float32)
             indicator[:, self.index[a]] = 1.0
             out[a] = np.concatenate([state, indicator], axis=1)
         return out

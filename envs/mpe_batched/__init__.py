@@ -75,11 +75,15 @@ def simple_spread_v3(
     max_cycles: Count = 25,
     continuous_actions: bool = False,
     render_mode: RenderMode = None,
+    max_agents: Count | None = None,
     max_steps: Count | None = None,
 ) -> BatchedSpread:
-    """`num_envs` copies of simple_spread_v3 (agent_0..agent_{N-1})."""
+    """`num_envs` copies of simple_spread_v3 (agent_0..agent_{N-1}); `max_agents` pads the
+    observations as `testbed.envs.spread_padding` does."""
     _check(render_mode, N=N)
-    return BatchedSpread(num_envs, N, local_ratio, max_cycles, continuous_actions, max_steps)
+    return BatchedSpread(
+        num_envs, N, local_ratio, max_cycles, continuous_actions, max_steps, max_agents
+    )
 
 
 def simple_tag_v3(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from testbed.envs.mpe_batched.core import BatchedMPE, others_index
+from testbed.envs.spread_padding import check_max_agents, pad_spread, padded_dim
 
 
 def _distance(delta: np.ndarray) -> np.ndarray:
@@ -30,7 +31,8 @@ def _fill(blocks: list[np.ndarray], n: int) -> np.ndarray:
 class BatchedSpread(BatchedMPE):
     """simple_spread_v3: N agents (size 0.15, colliding), N landmarks (not colliding).
 
-    Observation: [vel, pos, landmark - pos (N), other - pos (N-1), other comm (N-1)].
+    Observation: [vel, pos, landmark - pos (N), other - pos (N-1), other comm (N-1)]; with
+    `max_agents`, padded to that many slots (testbed.envs.spread_padding).
     Reward: (1 - local_ratio) * -(sum over landmarks of the nearest agent's distance)
     + local_ratio * -(number of other agents it overlaps).
     """
@@ -45,9 +47,12 @@ class BatchedSpread(BatchedMPE):
         max_cycles: int = 25,
         continuous_actions: bool = False,
         max_steps: int | None = None,
+        max_agents: int | None = None,
     ):
         if not 0.0 <= local_ratio <= 1.0:
             raise ValueError("local_ratio is a proportion. Must be between 0 and 1.")
+        check_max_agents(N, max_agents)
+        self.max_agents = max_agents
         self.local_ratio = float(local_ratio)
         self.agent_size, self.accel = np.full(N, 0.15), np.full(N, 5.0)
         self.max_speed, self.agent_collide = np.full(N, np.inf), np.ones(N, bool)
@@ -60,6 +65,8 @@ class BatchedSpread(BatchedMPE):
         super().__init__(num_envs, agents, max_cycles, continuous_actions, max_steps)
 
     def observation_dims(self) -> list[int]:
+        if self.max_agents is not None:
+            return [padded_dim(self.max_agents)] * self.num_agents
         return [6 * self.num_agents] * self.num_agents
 
     def observe_all(self) -> dict[str, np.ndarray]:
@@ -71,7 +78,10 @@ class BatchedSpread(BatchedMPE):
             _flat(p[self._others_idx] - own),
             _flat(self._c[self._others_idx]),
         ]
-        return dict(zip(self.possible_agents, _fill(blocks, self.num_envs), strict=True))
+        out = _fill(blocks, self.num_envs)
+        if self.max_agents is not None:
+            out = pad_spread(out, self.num_agents, self.max_agents)
+        return dict(zip(self.possible_agents, out, strict=True))
 
     def rewards(self) -> np.ndarray:
         near = _distance(self._p[:, None] - self._lm[None]).min(axis=0)  # (L, N)

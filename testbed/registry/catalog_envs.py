@@ -27,7 +27,7 @@ ENVS: dict[str, EnvSpec] = {
         "cooperative",
         "N (default 3)",
         "N agents cover N landmarks and avoid collisions; reward mixes the shared coverage "
-        "and own collisions (local_ratio).",
+        "and own collisions (local_ratio). max_agents pads observations to that many agents.",
         batched=True,
     ),
     "mpe/simple_reference_v3": _mpe(

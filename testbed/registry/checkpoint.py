@@ -39,6 +39,9 @@ def save_checkpoint(
         "action_space": str(action_space),
         **(meta or {}),
     }
+    if isinstance(observation_space, dict) and isinstance(action_space, dict):  # a joint learner
+        config["observation_spaces"] = {a: str(s) for a, s in observation_space.items()}
+        config["action_spaces"] = {a: str(s) for a, s in action_space.items()}
     weights_tmp = directory / "weights.pt.tmp"
     torch.save(learner.state_dict(), weights_tmp)
     os.replace(weights_tmp, directory / "weights.pt")
@@ -126,6 +129,16 @@ def load_checkpoint(
     config = read_config(directory, where=where)
     for label, space in (("observation", observation_space), ("action", action_space)):
         saved = config.get(f"{label}_space")
+        per_agent = config.get(f"{label}_spaces")
+        if isinstance(space, dict) and isinstance(per_agent, dict):
+            # a joint learner acts for some of its agents, or, with slots for more agents
+            # (params `max_agents`, e.g. MAPPO's), for up to that many with the same spaces
+            slots = int(config.get("params", {}).get("max_agents") or 0)
+            known, seat = set(per_agent.values()), {a: str(s) for a, s in space.items()}
+            if all(per_agent.get(a, s) == s for a, s in seat.items()) and (
+                set(seat) <= set(per_agent) or (len(seat) <= slots and set(seat.values()) <= known)
+            ):
+                continue
         if saved is not None and saved != str(space):
             raise BadInput(
                 f"checkpoint {str(directory)!r} was trained with {label} space {saved}, "

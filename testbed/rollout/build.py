@@ -45,11 +45,13 @@ def build_env_or_fail(scenario: Scenario, index: int) -> Any:
         ) from exc
 
 
-def build_vec_env(scenario: Scenario, index: int, num_envs: int, *, check: bool = False) -> Any:
+def build_vec_env(
+    scenario: Scenario, index: int, num_envs: int, *, check: bool = False, **extra: Any
+) -> Any:
     """`num_envs` copies of the stage's env stepped together (testbed/rollout/vector.py):
     the env's native batched implementation when it has one and the stage adds no costs, else
     copies of `build_env` (in this process, or in worker processes; `check`: in this process,
-    to find bad input without starting any)."""
+    to find bad input without starting any); `extra` params go over the stage's."""
     stage = scenario.stages[index]
     vectorization = getattr(stage, "vectorization", "auto")
     if check and vectorization == "subprocess":
@@ -74,9 +76,9 @@ def build_vec_env(scenario: Scenario, index: int, num_envs: int, *, check: bool 
             num_envs,
             vectorization=vectorization,
             step_limit=stage.max_steps,
-            make=functools.partial(build_env, scenario, index),
+            make=functools.partial(build_env, scenario, index, **extra),
             where=scenario.where("stages", index, "env"),
-            **stage.env.params,
+            **{**stage.env.params, **extra},
         )
     except TestbedError:
         raise

@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from testbed.meta.tasks import TaskSpec
 from testbed.scenario.models import (
     AgentRef,
     Count,
@@ -50,6 +51,14 @@ class SelfPlayOptions(Strict):
     overrides)."""
     rounds: Count = 10
     """Rounds of the leaderboard tournament (each plays every pairing in both seat orders)."""
+
+
+class TrainTasks(TaskSpec):
+    """`tasks:` of a train stage: the env parameters of each training segment
+    (testbed/train/tasks.py)."""
+
+    every: Count
+    """Env steps (over all copies) per segment; each segment trains on one drawn task."""
 
 
 class TrainStage(TeamStage):
@@ -100,6 +109,9 @@ class TrainStage(TeamStage):
     shaping: ShapingSpec | None = None
     """Reward shaping of what the learners learn from (potential-based or additive); the curve
     and every evaluation keep the env's own reward (testbed/train/shaping.py)."""
+    tasks: TrainTasks | None = None
+    """Multi-task training: every `tasks.every` env steps the learners move to a task drawn
+    from `tasks.params` (env params over the stage's; testbed/train/tasks.py)."""
 
     def agent_refs(self) -> list[tuple[Loc, AgentRef]]:
         refs = super().agent_refs()
@@ -142,8 +154,8 @@ class TrainStage(TeamStage):
             raise ValueError("`tensorboard` does not work with `self_play` yet")
         if self.dataset is not None:
             raise ValueError("`dataset` does not work with `self_play`")
-        if self.shaping is not None or self.init_from is not None:
-            raise ValueError("`shaping` and `init_from` do not work with `self_play` yet")
+        if self.shaping is not None or self.init_from is not None or self.tasks is not None:
+            raise ValueError("`shaping`, `init_from` and `tasks` do not work with `self_play` yet")
         if (self.num_envs or 1) > 1 or self.vectorization != "auto":
             raise ValueError(
                 "`num_envs` and `vectorization` do not work with `self_play` (its turn-based "
@@ -161,6 +173,8 @@ class TrainStage(TeamStage):
             raise ValueError("`init_from` needs a `checkpoint` (a folder or @<stage>/<agent>)")
         if self.shaping is not None and self.dataset is not None:
             raise ValueError("`shaping` shapes env rewards; a `dataset` stage has no env steps")
+        if self.tasks is not None and self.dataset is not None:
+            raise ValueError("`tasks` draws envs to train in; a `dataset` stage has no env steps")
         return self
 
     @property

@@ -44,6 +44,7 @@ from testbed.train.result import TrainResult
 from testbed.train.selfplay_stage import check_self_play, run_self_play
 from testbed.train.shaping import Shaper, build_shaper
 from testbed.train.state import EpisodeStats, TrainState, learns
+from testbed.train.tasks import check_tasks, train_on_tasks
 from testbed.train.transfer import apply_transfer
 from testbed.train.vector_loop import choose_num_envs, train_vectorized
 
@@ -123,6 +124,8 @@ def check_train(scenario: Scenario, index: int) -> None:
         return
     run = _TrainRun(scenario, index, Path("unused"), None)
     try:
+        if scenario.stages[index].tasks is not None:
+            check_tasks(scenario, index, run.env)
         if run.num_envs > 1:  # the copies build (two, in this process, are enough to tell)
             build_vec_env(scenario, index, 2, check=True).close()
     finally:
@@ -329,6 +332,17 @@ class _TrainRun:
             )
         if self.offline_only:  # gradient steps, no env interaction
             train_offline(self.policies, self.learners, stage.steps, self.state, self.on_step)
+            return
+        if stage.tasks is not None:
+            try:
+                train_on_tasks(
+                    self.scenario, self.index, self.env, self.policies, self.seed, self.state,
+                    self.num_envs, self.shaper, hooks,
+                )  # fmt: skip
+            except AgentsLeft as exc:
+                raise BadInput(
+                    str(exc), where=self._where("num_envs"), hint="use num_envs: 1"
+                ) from exc
             return
         if self.num_envs == 1:
             train(

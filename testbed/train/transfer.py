@@ -212,8 +212,10 @@ def transfer_metrics(
     - jumpstart: transfer's initial return minus scratch's;
     - time to threshold: first step each reaches `threshold` (None: never), and the steps saved;
     - asymptotic performance: mean of the last `last` evaluations, and its difference;
-    - area ratio: (area under transfer - area under scratch) / area under scratch (trapezoids
-      over steps; meaningful for non-negative returns).
+    - area ratio: (area under transfer - area under scratch) / |area under scratch|
+      (trapezoids over steps; the absolute value keeps a positive ratio meaning "transfer
+      did better" when returns are negative, as in MPE; Taylor & Stone's own is for
+      non-negative returns, where the two agree).
     """
 
     def reach(curve: list[tuple[int, float]]) -> int | None:
@@ -237,5 +239,5 @@ def transfer_metrics(
         "asymptotic_scratch": final_s,
         "asymptotic_transfer": final_t,
         "asymptotic_gain": final_t - final_s,
-        "area_ratio": (a_transfer - a_scratch) / a_scratch if a_scratch else None,
+        "area_ratio": (a_transfer - a_scratch) / abs(a_scratch) if a_scratch else None,
     }

@@ -138,6 +138,7 @@ def test_equivalence_exercises_contacts_catches_and_speed_limits():
     ("name", "params"),
     [
         ("simple_spread_v3", {"N": 4}),
+        ("simple_spread_v3", {"N": 2, "max_agents": 4}),
         ("simple_tag_v3", {}),
         ("simple_adversary_v3", {"N": 3}),
     ],

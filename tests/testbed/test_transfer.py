@@ -50,15 +50,17 @@ def test_other_observation_sizes_keep_a_fresh_first_layer() -> None:
         )
 
 
-def _mappo(n_agents: int, seed: int):
+def _mappo(n_agents: int, seed: int, max_agents: int | None = None):
     torch.manual_seed(seed)
-    env = testbed.make_env("mpe/simple_spread_v3", N=n_agents)
+    padding = {} if max_agents is None else {"max_agents": max_agents}
+    env = testbed.make_env("mpe/simple_spread_v3", N=n_agents, **padding)
     names = env.possible_agents
     return make_agent(
         "mappo",
         {a: env.observation_space(a) for a in names},
         {a: env.action_space(a) for a in names},
         hidden=[16, 16],
+        **padding,
     )
 
 
@@ -72,6 +74,30 @@ def test_a_shared_mappo_transfers_from_three_agents_to_four() -> None:
         part, index, rest = path.split(".", 2)
         assert torch.equal(state[part][int(index)][rest], source[part][int(index)][rest])
     assert report.frozen == ["actors.0.net.2.weight", "actors.0.net.2.bias"]
+
+
+def test_with_max_agents_every_layer_transfers_and_one_network_acts_for_any_count() -> None:
+    """Padded observations (the env's max_agents) and padded slots (MAPPO's): equal shapes."""
+    source = _mappo(3, seed=1, max_agents=4)
+    target = _mappo(4, seed=2, max_agents=4)
+    report = apply_transfer(target, source.state_dict(), InitFrom(checkpoint="x"))
+    assert report.mismatched == []
+    state, saved = target.state_dict(), source.state_dict()
+    for path in ("actors.0.net.0.weight", "critics.0.0.weight", "critics.0.4.bias"):
+        part, index, rest = path.split(".", 2)
+        assert torch.equal(state[part][int(index)][rest], saved[part][int(index)][rest])
+    for n in (2, 3, 4):  # the 3-agent network acts in every env of up to 4 agents
+        env = testbed.make_env("mpe/simple_spread_v3", N=n, max_agents=4)
+        small = _mappo(n, seed=3, max_agents=4)
+        small.load_state_dict(source.state_dict())
+        obs, _ = env.reset(seed=0)
+        actions = small.act(obs, {})
+        assert sorted(actions) == env.possible_agents
+        assert small.critic_inputs(obs)["agent_0"].shape == (4 * 31 + 4,)
+    spaces_of = {a: small.observation_spaces[a] for a in small.agents}
+    actions_of = {a: env.action_space(a) for a in small.agents}
+    with pytest.raises(BadInput, match=r"max_agents \(3\) needs share_parameters"):
+        make_agent("mappo", spaces_of, actions_of, max_agents=3)
 
 
 def test_frozen_layers_do_not_learn() -> None:
@@ -106,6 +132,10 @@ def test_taylor_stone_metrics() -> None:
     assert m["asymptotic_gain"] == pytest.approx(60.0 - 55.0)
     # areas: scratch 1500 + 3500 + 5500 = 10500; transfer 4000 + 5500 + 6000 = 15500
     assert m["area_ratio"] == pytest.approx(5000 / 10500)
+    # negative returns (MPE): doing better still gives a positive ratio
+    worse = [(s, r - 100.0) for s, r in scratch]
+    better = [(s, r - 100.0) for s, r in transfer]
+    assert transfer_metrics(worse, better, threshold=-50.0)["area_ratio"] > 0
 
 
 def _stages(tmp_path: Path, init_from: object) -> Path:
