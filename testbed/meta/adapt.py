@@ -14,7 +14,7 @@ from typing import Any
 
 from testbed.errors import BadInput
 from testbed.evaluate.stats import summarize
-from testbed.meta.tasks import draw_tasks, task_maker
+from testbed.meta.tasks import build_task_env, draw_tasks, task_maker
 from testbed.rollout.build import build_env, build_env_or_fail, build_seats, seat_assignment
 from testbed.scenario.document import Scenario
 from testbed.scenario.models import Count, Strict
@@ -96,13 +96,4 @@ def run_adaptation(
 def check_tasks(scenario: Scenario, index: int, tasks: list[dict[str, Any]]) -> None:
     """Each task's env builds (its parameters fit the env); else one BadInput at `tasks`."""
     for task in tasks[:3]:
-        try:
-            build_env(scenario, index, **task).close()
-        except BadInput:
-            raise
-        except Exception as exc:
-            raise BadInput(
-                f"a task's env params {task} do not build {scenario.stages[index].env.id!r}: "
-                f"{type(exc).__name__}: {exc}",
-                where=scenario.where("stages", index, "tasks", "params"),
-            ) from None
+        build_task_env(scenario, index, task).close()

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
+from testbed.errors import BadInput
+from testbed.rollout.build import build_env
 from testbed.scenario.models import Count, Number, Strict
 from testbed.seeding import stream_seed
 
@@ -71,3 +73,18 @@ def task_maker(make_env: Any, base: dict[str, Any], task: dict[str, Any]) -> Any
     """A callable building one env of `task` (its params over the stage's `base` params)."""
     params = {**base, **task}
     return lambda: make_env(**params)
+
+
+def build_task_env(scenario: Any, index: int, task: dict[str, Any]) -> Any:
+    """Stage `index`'s env with a task's params; a task that does not build it is one
+    BadInput at the stage's `tasks.params`."""
+    try:
+        return build_env(scenario, index, **task)
+    except BadInput:
+        raise
+    except Exception as exc:
+        raise BadInput(
+            f"a task's env params {task} do not build {scenario.stages[index].env.id!r}: "
+            f"{type(exc).__name__}: {exc}",
+            where=scenario.where("stages", index, "tasks", "params"),
+        ) from None

@@ -24,7 +24,7 @@ from typing import Any
 
 from testbed.errors import BadInput
 from testbed.joint import groups
-from testbed.meta.tasks import draw_tasks
+from testbed.meta.tasks import build_task_env, draw_tasks
 from testbed.rollout.build import build_env, build_vec_env
 from testbed.scenario.document import Scenario
 from testbed.train.loop import train
@@ -64,16 +64,7 @@ def check_tasks(scenario: Scenario, index: int, base: Any) -> None:
     """The first draws' envs build and fit (a quick check before training)."""
     for segment in range(3):
         task = task_of(scenario, index, 0, segment)
-        try:
-            env = build_env(scenario, index, **task)
-        except BadInput:
-            raise
-        except Exception as exc:
-            raise BadInput(
-                f"a task's env params {task} do not build {scenario.stages[index].env.id!r}: "
-                f"{type(exc).__name__}: {exc}",
-                where=scenario.where("stages", index, "tasks", "params"),
-            ) from None
+        env = build_task_env(scenario, index, task)
         try:
             check_task_env(scenario, index, base, env, task)
         finally:
