@@ -36,7 +36,7 @@ def stage(body: str) -> str:
     ("body", "field", "message"),
     [
         (
-            "env: gym/CartPole-v1\nagents: {agent_0: ppo}\nnum_envs: 4\nvectorization: native\n",
+            "env: gym/Acrobot-v1\nagents: {agent_0: ppo}\nnum_envs: 4\nvectorization: native\n",
             "vectorization",
             "no native batched implementation",
         ),

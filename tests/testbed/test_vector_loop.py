@@ -157,7 +157,7 @@ def test_a_native_batched_env_steps_like_its_copies(env_id):
 
 def test_native_is_refused_where_there_is_none():
     with pytest.raises(BadInput, match="no native batched implementation"):
-        make_vec_env("gym/CartPole-v1", 2, vectorization="native")
+        make_vec_env("gym/Acrobot-v1", 2, vectorization="native")
 
 
 def test_an_env_with_its_own_max_steps_trains_on_copies(write_yaml, tmp_path):
