@@ -10,9 +10,11 @@ Every run pads simple_spread's observations and MAPPO's agent slots to `max_agen
 - specialist N=k (k = 2, 3, 4): a train stage on N = k only.
 
 Then every checkpoint plays `--episodes` held-out episodes of each N (evaluate stages; greedy
-policy; team return, the sum over agents). `random` and `scripted/spread_nearest` play the
-same episodes (unpadded observations; the padding changes nothing else) for scale. Rows:
-mean and 95 % t-interval over seeds of the per-seed means.
+policy; team return, the sum over agents). `random` and `scripted/spread_nearest` play as
+many episodes (unpadded observations; the padding changes nothing else) for scale. Each
+evaluate stage draws its episodes from its own stage name, so the teams play different
+episodes of the same distribution: the intervals are unpaired. Rows: mean and 95 %
+t-interval over seeds of the per-seed means.
 Results: benchmarks/results/mpe_tasks.json and mpe_tasks.md.
 """
 
@@ -62,7 +64,7 @@ def scenario(seed: int, steps: int, episodes: int) -> dict[str, Any]:
             env = _env(n) if "checkpoint" in agent else {"id": _env(n)["id"], "params": {"N": n}}
             stages.append({"kind": "evaluate", "name": f"{label} on N={n}", "env": env,
                            "agents": {"*": agent}, "episodes": episodes,
-                           "seed": 70_000 + seed})  # same episodes for every team  # fmt: skip
+                           "seed": 70_000 + seed})  # fmt: skip
     return {"name": f"mpe-tasks-{seed}", "seed": seed, "stages": stages}
 
 

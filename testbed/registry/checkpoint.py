@@ -135,10 +135,25 @@ def load_checkpoint(
             # (params `max_agents`, e.g. MAPPO's), for up to that many with the same spaces
             slots = int(config.get("params", {}).get("max_agents") or 0)
             known, seat = set(per_agent.values()), {a: str(s) for a, s in space.items()}
-            if all(per_agent.get(a, s) == s for a, s in seat.items()) and (
-                set(seat) <= set(per_agent) or (len(seat) <= slots and set(seat.values()) <= known)
+            # agents are told apart by their position in the group, so the seat must list the
+            # saved agents first, in their order (agent_0, agent_1, ... of a smaller task)
+            shared = min(len(seat), len(per_agent))
+            in_order = list(seat)[:shared] == list(per_agent)[:shared]
+            if (
+                in_order
+                and all(per_agent.get(a, s) == s for a, s in seat.items())
+                and (
+                    set(seat) <= set(per_agent)
+                    or (len(seat) <= slots and set(seat.values()) <= known)
+                )
             ):
                 continue
+            if not in_order:
+                raise BadInput(
+                    f"checkpoint {str(directory)!r} holds a group for {list(per_agent)}; it "
+                    f"can act for the first of them in that order, not for {list(seat)}",
+                    where=where,
+                )
         if saved is not None and saved != str(space):
             raise BadInput(
                 f"checkpoint {str(directory)!r} was trained with {label} space {saved}, "

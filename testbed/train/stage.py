@@ -125,7 +125,7 @@ def check_train(scenario: Scenario, index: int) -> None:
     run = _TrainRun(scenario, index, Path("unused"), None)
     try:
         if scenario.stages[index].tasks is not None:
-            check_tasks(scenario, index, run.env)
+            check_tasks(scenario, index, run.env, run.seed, run.policies)
         if run.num_envs > 1:  # the copies build (two, in this process, are enough to tell)
             build_vec_env(scenario, index, 2, check=True).close()
     finally:

@@ -11,9 +11,10 @@ from stream `train-tasks` (draw k) of the stage's seed: the stage's env with the
 params over its own (`params` as in testbed/meta/tasks.py). The learners are the stage's,
 built for the stage's env, so a task's env may have fewer agents but no others, and the
 same spaces for those it has: train on the largest task and pad what varies
-(simple_spread's and MAPPO's `max_agents`). A task breaking this is bad input. At the end of
-a segment the episodes in flight are abandoned; learners with `abandon_episodes` (MAPPO)
-end their trajectories there (GAE bootstraps them with V(s')). Evaluations during training
+(simple_spread's and MAPPO's `max_agents`). Every task the stage will draw is checked
+before training; one breaking this is bad input. At the end of a segment the episodes in
+flight are abandoned: the learners must end their trajectories there (`abandon_episodes`:
+MAPPO, whose GAE bootstraps them with V(s')); others are bad input. Evaluations during training
 use the stage's own env; evaluate stages score the checkpoint on other tasks.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from testbed.errors import BadInput
-from testbed.joint import groups
+from testbed.joint import group_of, groups
 from testbed.meta.tasks import build_task_env, draw_tasks
 from testbed.rollout.build import build_env, build_vec_env
 from testbed.scenario.document import Scenario
@@ -60,15 +61,44 @@ def check_task_env(scenario: Scenario, index: int, base: Any, env: Any, task: di
                 )
 
 
-def check_tasks(scenario: Scenario, index: int, base: Any) -> None:
-    """The first draws' envs build and fit (a quick check before training)."""
-    for segment in range(3):
-        task = task_of(scenario, index, 0, segment)
+def check_tasks(
+    scenario: Scenario,
+    index: int,
+    base: Any,
+    seed: int = 0,
+    policies: Mapping[str, Any] | None = None,
+) -> None:
+    """Before training: the env of every task the stage will draw under `seed` builds and
+    fits the learners, and the learners can end their episodes where a task switches."""
+    stage = scenario.stages[index]
+    segments = -(-stage.steps // stage.tasks.every)
+    seen: set[str] = set()
+    for segment in range(segments):
+        task = task_of(scenario, index, seed, segment)
+        if repr(sorted(task.items())) in seen:
+            continue
+        seen.add(repr(sorted(task.items())))
         env = build_task_env(scenario, index, task)
         try:
             check_task_env(scenario, index, base, env, task)
         finally:
             env.close()
+    for unit in _units(policies or {}).values():
+        if not callable(getattr(unit, "abandon_episodes", None)):
+            raise BadInput(
+                f"{type(unit).__name__} keeps its trajectories across steps and cannot end them "
+                "where a task switches, so it cannot train on tasks: here",
+                where=scenario.where("stages", index, "tasks"),
+                hint="tasks: on a train stage trains mappo (it ends its episodes at a switch); "
+                "one-agent meta-learners train on tasks in a meta_train stage",
+            )
+
+
+def _units(policies: Mapping[str, Any]) -> dict[int, Any]:
+    """Each learner once: a joint group for its agents, else the agent's own learner."""
+    units = {id(g): g for g, _ in groups(dict(policies)).values()}
+    units.update({id(p): p for p in policies.values() if group_of(p) is None})
+    return units
 
 
 def train_on_tasks(
@@ -85,6 +115,7 @@ def train_on_tasks(
     """Train segment by segment until the stage's budget (see the module docstring)."""
     stage = scenario.stages[index]
     every = stage.tasks.every
+    check_tasks(scenario, index, base, seed, policies)
     while state.step < stage.steps:
         segment = state.step // every
         end = min(stage.steps, (segment + 1) * every)
@@ -106,9 +137,5 @@ def train_on_tasks(
                     vec_env.close()
         finally:
             env.close()
-        units = {id(g): g for g, _ in groups(dict(policies)).values()}
-        units.update({id(p): p for p in policies.values() if id(p) not in units})
-        for unit in units.values():
-            abandon = getattr(unit, "abandon_episodes", None)
-            if callable(abandon):
-                abandon()
+        for unit in _units(policies).values():
+            unit.abandon_episodes()

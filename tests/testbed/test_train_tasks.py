@@ -61,3 +61,25 @@ def test_tasks_the_learners_cannot_read_are_one_message(tmp_path):
     with pytest.raises(BadInput, match="max_agents") as info:
         testbed.run(testbed.load_scenario(str(path)), out=tmp_path / "b", show=False)
     assert "tasks.yaml" in str(info.value) and "tasks.params" in str(info.value)
+
+
+def test_every_task_is_checked_before_any_training(tmp_path, monkeypatch):
+    """A bad value drawn late (here N = 5 > max_agents) stops the run before segment one."""
+    trained = []
+    monkeypatch.setattr(tasks_module, "build_env", lambda *a, **t: trained.append(t))
+    tasks = {"params": {"N": [2, 2, 2, 2, 2, 5]}, "every": 50}  # 12 segments: 5 comes late
+    path = _scenario(tmp_path, {"N": 4, "max_agents": 4}, tasks)
+    with pytest.raises(BadInput, match="max_agents"):
+        testbed.run(testbed.load_scenario(str(path)), out=tmp_path / "late", show=False)
+    assert trained == []
+
+
+def test_learners_that_cannot_end_episodes_at_a_switch_are_refused(tmp_path):
+    path = _scenario(tmp_path, {"N": 3}, {"params": {"N": [3]}, "every": 100})
+    data = yaml.safe_load(path.read_text())
+    data["stages"][0]["agents"] = {"*": {"id": "ppo", "params": {"hidden": [8]}}}
+    data["stages"] = data["stages"][:1]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(BadInput, match="cannot train on tasks") as info:
+        testbed.run(testbed.load_scenario(str(path)), out=tmp_path / "ppo", show=False)
+    assert "tasks" in str(info.value)

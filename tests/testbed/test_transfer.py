@@ -173,3 +173,24 @@ def test_bad_transfer_input_is_one_message(tmp_path: Path) -> None:
     path = _stages(tmp_path, {"checkpoint": "@source/agent_0", "reset_head": ["policy"]})
     with pytest.raises(BadInput, match="'policy' is not a network of PPO"):
         testbed.run(testbed.load_scenario(str(path)), out=tmp_path / "bad", show=False)
+
+
+def test_a_group_checkpoint_acts_for_its_first_agents_in_order_only(tmp_path) -> None:
+    """Agents are told apart by position, so {agent_1, agent_2} may not take a 3-agent group."""
+    from testbed.registry.checkpoint import load_checkpoint, save_checkpoint
+
+    env = testbed.make_env("mpe/simple_spread_v3", N=3, max_agents=3)
+    spaces_of = {a: env.observation_space(a) for a in env.possible_agents}
+    actions_of = {a: env.action_space(a) for a in env.possible_agents}
+    params = {"max_agents": 3, "hidden": [8]}
+    group = make_agent("mappo", spaces_of, actions_of, **params)
+    save_checkpoint(tmp_path / "group", group, agent_id="mappo", params=params,
+                    observation_space=spaces_of, action_space=actions_of)  # fmt: skip
+    first_two = ["agent_0", "agent_1"]
+    loaded = load_checkpoint(tmp_path / "group", {a: spaces_of[a] for a in first_two},
+                             {a: actions_of[a] for a in first_two})  # fmt: skip
+    assert loaded is not None
+    later_two = ["agent_1", "agent_2"]
+    with pytest.raises(BadInput, match="first of them in that order"):
+        load_checkpoint(tmp_path / "group", {a: spaces_of[a] for a in later_two},
+                        {a: actions_of[a] for a in later_two})  # fmt: skip
