@@ -86,7 +86,8 @@ def _start_local(ray: Any, cpus: int, options: dict[str, Any]) -> None:
     _reaper = Reaper()
     _reaper.mark()
     try:
-        ray.init(num_cpus=cpus, **options)
+        # "local": always a new instance, never one that another job on this machine started
+        ray.init(address="local", num_cpus=cpus, **options)
     except BaseException:
         _reaper.close()
         _reaper = None

@@ -242,3 +242,30 @@ def test_an_entrant_that_kills_its_process_on_ray_forfeits_as_locally(
     assert [f["entrant"] for f in remote.forfeits] == ["faulty", "faulty"]
     assert all("killed by signal 9" in f["reason"] for f in remote.forfeits), remote.forfeits
     assert [g["scores"] for g in remote.games] == [g["scores"] for g in local.stages[0].games]
+
+
+def test_a_local_ray_run_starts_its_own_cluster_beside_another_one(tmp_path, monkeypatch):
+    """Without an address the run starts a cluster of its own, even when the machine runs
+    another one that `ray.init()` would find (and then refuse our CPU count for)."""
+    import re
+    import subprocess
+    import tempfile
+
+    from ray_cluster import RAY
+
+    base = tempfile.mkdtemp(prefix="tbray", dir="/tmp")  # Ray looks in $RAY_TMPDIR/ray
+    temp = f"{base}/ray"
+    started = subprocess.run(
+        [RAY, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", "0",
+         "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats",
+         "--temp-dir", temp],
+        env=ENV, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0 and re.search(r"ray start --address", started.stdout)
+        monkeypatch.setenv("RAY_TMPDIR", base)
+        scenario = load_scenario("scenarios/quickstart.yaml", QUICK)
+        result = run(scenario, tmp_path / "run", show=False, executor="ray")
+        assert result.status == "ok"
+    finally:
+        stop(temp)
